@@ -1,0 +1,51 @@
+// `npm start`: runs the services named by SERVICES (default: all of them and the gateway)
+// in this process, on embedded defaults unless DATABASE_URL / REDIS_URL are set.
+import { ConfigError, loadConfig } from "../platform/config.js";
+import { log } from "../platform/logger.js";
+import { stopTracing } from "../platform/tracing.js";
+import { startSystem } from "./system.js";
+const startDevInbox = async (_p: number) => null as null | { smsUrl: string; pushUrl: string; smtpUrl: string; webUrl: string; close(): Promise<void> };
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  let cfg;
+  try {
+    cfg = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const inbox = cfg.devInboxPort && cfg.services.includes("notification") && !cfg.smsApiUrl ? await startDevInbox(cfg.devInboxPort) : null;
+  if (inbox) {
+    cfg.smsApiUrl ??= inbox.smsUrl;
+    cfg.pushApiUrl ??= inbox.pushUrl;
+    cfg.smtpUrl ??= inbox.smtpUrl;
+  }
+  const system = await startSystem(cfg);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "draining");
+    await system.stop();
+    await inbox?.close();
+    await stopTracing();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  const where = system.gateway ? system.gateway.url : Object.values(system.services).map((s) => `${s.name}=${s.url}`).join(" ");
+  const inboxNote = inbox ? ` · dev inbox ${inbox.webUrl}` : "";
+  process.stdout.write(`fuel clearinghouse ready in ${seconds}s at ${where}${inboxNote}\n`);
+}
+
+main().catch((err) => {
+  log.fatal({ err }, "failed to start");
+  process.exit(1);
+});

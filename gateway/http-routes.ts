@@ -1,0 +1,22 @@
+// Plain HTTP endpoints on the public port, beside the RPCs.
+import { create } from "@bufbuild/protobuf";
+import { AuthService, GetJwksRequestSchema } from "../gen/fuel/auth/v1/auth_pb.js";
+import type { Mesh } from "../platform/mesh.js";
+import type { NodeHandler } from "./edge.js";
+
+export const gatewayHttpRoutes = (mesh: Mesh): Record<string, NodeHandler> => ({
+  // The standard location banks' JWT libraries look for verification keys.
+  "/.well-known/jwks.json": (req, res) => {
+    mesh
+      .client(AuthService)
+      .getJwks(create(GetJwksRequestSchema), { timeoutMs: 5_000 })
+      .then((r) => {
+        res.writeHead(200, { "content-type": "application/jwk-set+json", "cache-control": `public, max-age=${r.maxAgeSeconds}` });
+        res.end(r.jwksJson);
+      })
+      .catch(() => {
+        res.writeHead(503, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: "unavailable", message: "keys unavailable" }));
+      });
+  },
+});

@@ -1,0 +1,96 @@
+// One public port for every protocol. Without TLS, the first bytes of a connection tell
+// HTTP/2 (gRPC, Connect over h2) from HTTP/1.1 (Connect JSON from curl and browsers,
+// gRPC-Web); Node's plaintext HTTP/2 server refuses HTTP/1.1 on its own. With a
+// certificate, TLS + ALPN choose, and both versions are served by one secure server.
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { Duplex } from "node:stream";
+import type { NodeHandler } from "./edge.js";
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
+/** Close a connection that sends nothing for this long (slowloris bound). */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+
+/** A duplex over `socket` whose readable side starts with `first`. */
+function replaying(socket: net.Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, encoding, cb) {
+      socket.write(chunk, encoding, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  duplex.push(first);
+  socket.on("data", (d) => {
+    if (!duplex.push(d)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("error", (e) => duplex.destroy(e));
+  socket.on("close", () => duplex.destroy());
+  return duplex;
+}
+
+export interface PublicListener {
+  server: net.Server;
+  connections: Set<net.Socket>;
+  sessions: Set<http2.ServerHttp2Session>;
+  /** Ends HTTP/1.1 keep-alive connections that have no request in flight. */
+  closeIdle(): void;
+}
+
+export function createPublicListener(handler: NodeHandler, tls?: { certFile: string; keyFile: string }): PublicListener {
+  const connections = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const track = (s: http2.Http2Server | http2.Http2SecureServer) =>
+    s.on("session", (session) => {
+      sessions.add(session);
+      session.on("close", () => sessions.delete(session));
+    });
+
+  if (tls) {
+    const secure = http2.createSecureServer(
+      { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
+      handler as never,
+    );
+    track(secure);
+    secure.on("connection", (c: net.Socket) => {
+      connections.add(c);
+      c.on("close", () => connections.delete(c));
+    });
+    return { server: secure, connections, sessions, closeIdle: () => undefined };
+  }
+
+  const h2 = http2.createServer({}, handler as never);
+  track(h2);
+  const h1 = http.createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, handler as never);
+  const server = net.createServer((socket) => {
+    connections.add(socket);
+    socket.on("close", () => connections.delete(socket));
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    socket.once("data", (chunk: Buffer) => {
+      socket.setTimeout(0);
+      const isH2 = chunk.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(chunk.length, H2_PREFACE.length)));
+      if (isH2) {
+        // The HTTP/2 session reads from the socket's handle, so bytes already read
+        // cannot be unshifted back; hand it a stream that replays them first.
+        h2.emit("connection", replaying(socket, chunk));
+      } else {
+        socket.pause();
+        socket.unshift(chunk);
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    });
+  });
+  return { server, connections, sessions, closeIdle: () => h1.closeIdleConnections() };
+}

@@ -1,0 +1,203 @@
+// Configuration from environment variables, validated once at start. Every mistake is
+// collected and reported together, so an operator fixes them all in one go.
+import { randomBytes } from "node:crypto";
+
+export const SERVICE_NAMES = [
+  "auth",
+  "kyc",
+  "credit",
+  "transaction",
+  "loan",
+  "payment",
+  "station",
+  "notification",
+] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Default port of each service when started together (`npm start`). */
+export const DEFAULT_PORTS: Record<ServiceName | "gateway", number> = {
+  gateway: 8080,
+  auth: 9101,
+  kyc: 9102,
+  credit: 9103,
+  transaction: 9104,
+  loan: 9105,
+  payment: 9106,
+  station: 9107,
+  notification: 9108,
+};
+
+export interface Config {
+  production: boolean;
+  /** Which services this process runs. */
+  services: ServiceName[];
+  /** Whether this process runs the gateway. */
+  gateway: boolean;
+  gatewayPort: number;
+  /** Port per service; 0 = pick a free one (tests). */
+  ports: Record<ServiceName, number>;
+  /** Base URL of every service, for mesh hops (defaults to 127.0.0.1 + its port). */
+  urls: Record<ServiceName, string>;
+  host: string;
+  databaseUrl: string | undefined;
+  pgPoolMax: number;
+  redisUrl: string | undefined;
+  /** Signs service-to-service tokens (HS256). */
+  meshSecret: Uint8Array;
+  /** Keys the OTP HMAC. */
+  otpHmacKey: Uint8Array;
+  /** Encrypts national IDs at rest (AES-256-GCM). */
+  piiEncryptionKey: Uint8Array;
+  jwtIssuer: string;
+  jwtAudience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  bootstrapAdminPhone: string | undefined;
+  /** Caps every RPC's deadline; requests without one get the default. */
+  maxDeadlineMs: number;
+  defaultDeadlineMs: number;
+  maxRequestBytes: number;
+  rateLimitPerMinute: number;
+  corsOrigins: string[];
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  otelEndpoint: string | undefined;
+  logLevel: string;
+  storageDir: string;
+  smtpUrl: string | undefined;
+  smsApiUrl: string | undefined;
+  pushApiUrl: string | undefined;
+  /** Start the dev provider (fake SMS/SMTP/push that keeps an inbox) on this port; 0 = off. */
+  devInboxPort: number;
+  drainTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Parses and validates `env`; throws one ConfigError naming every bad value. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === "production";
+
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+      return def;
+    }
+    return n;
+  };
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return undefined;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) {
+        problems.push(`${name} must use ${protocols.join(" or ")} (got ${u.protocol})`);
+      }
+      return raw;
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+      return undefined;
+    }
+  };
+  // Secrets: required in production; in development a per-process random value is fine
+  // because the embedded database is in memory and dies with the process.
+  const secret = (name: string): Uint8Array => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") {
+      if (production) problems.push(`${name} is required when NODE_ENV=production (32+ random bytes, base64)`);
+      return randomBytes(32);
+    }
+    const bytes = Buffer.from(raw, "base64");
+    if (bytes.length < 32) problems.push(`${name} must be at least 32 bytes, base64-encoded`);
+    return new Uint8Array(bytes);
+  };
+
+  let services: ServiceName[] = [...SERVICE_NAMES];
+  let gateway = true;
+  if (env.SERVICES !== undefined && env.SERVICES.trim() !== "" && env.SERVICES.trim() !== "all") {
+    const names = env.SERVICES.split(",").map((s) => s.trim()).filter(Boolean);
+    gateway = names.includes("gateway");
+    services = [];
+    for (const n of names) {
+      if (n === "gateway") continue;
+      if ((SERVICE_NAMES as readonly string[]).includes(n)) services.push(n as ServiceName);
+      else problems.push(`SERVICES names unknown service "${n}" (known: ${SERVICE_NAMES.join(", ")}, gateway)`);
+    }
+  }
+
+  const ports = {} as Record<ServiceName, number>;
+  const urls = {} as Record<ServiceName, string>;
+  const host = env.HOST ?? "127.0.0.1";
+  for (const s of SERVICE_NAMES) {
+    ports[s] = int(`${s.toUpperCase()}_PORT`, DEFAULT_PORTS[s], 0, 65535);
+    urls[s] = url(`${s.toUpperCase()}_URL`, ["http:", "https:"]) ?? `http://127.0.0.1:${ports[s]}`;
+  }
+
+  const databaseUrl = url("DATABASE_URL", ["postgres:", "postgresql:"]);
+  const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
+  if (production && !databaseUrl) problems.push("DATABASE_URL is required when NODE_ENV=production");
+  if (production && !redisUrl) problems.push("REDIS_URL is required when NODE_ENV=production");
+
+  const logLevel = env.LOG_LEVEL ?? "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  const tlsCertFile = env.TLS_CERT_FILE || undefined;
+  const tlsKeyFile = env.TLS_KEY_FILE || undefined;
+  if (!!tlsCertFile !== !!tlsKeyFile) problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  const bootstrapAdminPhone = env.BOOTSTRAP_ADMIN_PHONE || undefined;
+  if (bootstrapAdminPhone && !/^\+[1-9]\d{7,14}$/.test(bootstrapAdminPhone)) {
+    problems.push("BOOTSTRAP_ADMIN_PHONE must be an E.164 phone number like +2348000000000");
+  }
+  const accessTokenTtlSeconds = int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 900);
+
+  const cfg: Config = {
+    production,
+    services,
+    gateway,
+    gatewayPort: int("PORT", DEFAULT_PORTS.gateway, 0, 65535),
+    ports,
+    urls,
+    host,
+    databaseUrl,
+    pgPoolMax: int("PG_POOL_MAX", 10, 1, 200),
+    redisUrl,
+    meshSecret: secret("MESH_SECRET"),
+    otpHmacKey: secret("OTP_HMAC_KEY"),
+    piiEncryptionKey: secret("PII_ENCRYPTION_KEY"),
+    jwtIssuer: env.JWT_ISSUER ?? "https://auth.fuel.local",
+    jwtAudience: env.JWT_AUDIENCE ?? "fuel-clearinghouse",
+    accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 3600, 90 * 24 * 3600),
+    bootstrapAdminPhone,
+    maxDeadlineMs: int("MAX_DEADLINE_MS", 30_000, 100, 300_000),
+    defaultDeadlineMs: int("DEFAULT_DEADLINE_MS", 15_000, 100, 300_000),
+    maxRequestBytes: int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    rateLimitPerMinute: int("RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
+    corsOrigins: (env.CORS_ORIGINS ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
+    tlsCertFile,
+    tlsKeyFile,
+    otelEndpoint: url("OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]),
+    logLevel,
+    storageDir: env.STORAGE_DIR ?? ".data/documents",
+    smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
+    smsApiUrl: url("SMS_API_URL", ["http:", "https:"]),
+    pushApiUrl: url("PUSH_API_URL", ["http:", "https:"]),
+    devInboxPort: int("DEV_INBOX_PORT", production ? 0 : 8025, 0, 65535),
+    drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000, 0, 120_000),
+  };
+  if (cfg.defaultDeadlineMs > cfg.maxDeadlineMs) problems.push("DEFAULT_DEADLINE_MS must not exceed MAX_DEADLINE_MS");
+  if (problems.length > 0) throw new ConfigError(problems);
+  return cfg;
+}

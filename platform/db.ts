@@ -1,0 +1,83 @@
+// PostgreSQL access. `pg` is loaded with require() after tracing starts so the
+// OpenTelemetry pg instrumentation can patch it; int8 columns come back as bigint so
+// money never passes through a JavaScript number.
+import { createRequire } from "node:module";
+import type { Pool as PgPool, PoolClient, PoolConfig, QueryResultRow } from "pg";
+import { log } from "./logger.js";
+
+const require = createRequire(import.meta.url);
+
+type PgModule = typeof import("pg");
+let pgModule: PgModule | undefined;
+
+function pg(): PgModule {
+  if (!pgModule) {
+    pgModule = require("pg") as PgModule;
+    // 20 = int8. Everything int8 is money, volume or a counter: bigint, never number.
+    pgModule.types.setTypeParser(20, (v: string) => BigInt(v));
+  }
+  return pgModule;
+}
+
+export type Pool = PgPool;
+export type Tx = PoolClient;
+
+export interface PoolOptions {
+  connectionString: string;
+  max: number;
+  /** search_path for every connection: the service's own schema first. */
+  schema?: string;
+  application?: string;
+}
+
+export function createPool(opts: PoolOptions): Pool {
+  const { Pool } = pg();
+  const config: PoolConfig = {
+    connectionString: opts.connectionString,
+    max: opts.max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: opts.application,
+    // A statement that runs away is cut off rather than holding locks forever.
+    statement_timeout: 30_000,
+    options: opts.schema ? `-c search_path=${opts.schema},public` : undefined,
+  };
+  const pool = new Pool(config);
+  pool.on("error", (err) => log.warn({ err }, "idle postgres client error"));
+  return pool;
+}
+
+/** Runs `fn` in one transaction; rolls back on any throw. */
+export async function withTx<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export async function one<R extends QueryResultRow>(db: Pool | Tx, sql: string, params: unknown[] = []): Promise<R | undefined> {
+  const res = await db.query<R>(sql, params);
+  return res.rows[0];
+}
+
+export async function many<R extends QueryResultRow>(db: Pool | Tx, sql: string, params: unknown[] = []): Promise<R[]> {
+  const res = await db.query<R>(sql, params);
+  return res.rows;
+}
+
+/** SQLSTATE of a pg error, e.g. 23505 unique_violation. */
+export function sqlState(err: unknown): string | undefined {
+  return (err as { code?: string })?.code;
+}
+
+export const UNIQUE_VIOLATION = "23505";
+export const FOREIGN_KEY_VIOLATION = "23503";
+export const SERIALIZATION_FAILURE = "40001";

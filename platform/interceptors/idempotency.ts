@@ -1,0 +1,81 @@
+// Idempotency keys for mutating methods (those whose policy says `mutating`).
+// Same key + same request → the first response, replayed (header idempotent-replayed).
+// Same key + different request → INVALID_ARGUMENT. Same key while the first call still
+// runs → ABORTED. Keys are scoped to the caller and the method. Redis is the fast path;
+// money-moving handlers add a Postgres guard in their own transaction (pg-guard.ts).
+import { createHash } from "node:crypto";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, type Interceptor, type UnaryResponse } from "@connectrpc/connect";
+import { callInfoKey } from "../context.js";
+import { invalidArgument, rpcError } from "../errors.js";
+import type { Kv } from "../kv.js";
+import { methodPolicy } from "./authenticate.js";
+
+export const IDEMPOTENCY_HEADER = "idempotency-key";
+export const REPLAYED_HEADER = "idempotent-replayed";
+const KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+/** How long a finished response is kept for replay. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+interface Record_ {
+  h: string;
+  s: "running" | "done";
+  r?: string;
+}
+
+export function requestHash(typeName: string, bytes: Uint8Array): string {
+  return createHash("sha256").update(typeName).update("\0").update(bytes).digest("base64url");
+}
+
+export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): Interceptor {
+  return (next) => async (req) => {
+    if (req.stream || !methodPolicy(req.method).mutating) return await next(req);
+    const key = req.header.get(IDEMPOTENCY_HEADER);
+    if (!key) throw invalidArgument(IDEMPOTENCY_HEADER, "header is required on this method", "IDEMPOTENCY_KEY_REQUIRED");
+    if (!KEY_PATTERN.test(key)) throw invalidArgument(IDEMPOTENCY_HEADER, "must be 1-128 printable ASCII characters", "IDEMPOTENCY_KEY_INVALID");
+
+    const info = req.contextValues.get(callInfoKey);
+    const scope = info?.principal?.subjectId || (info?.callerService ? `svc:${info.callerService}` : `ip:${info?.clientIp ?? ""}`);
+    const slot = `idem:${serviceName}:${req.method.parent.typeName}/${req.method.name}:${scope}:${key}`;
+    const hash = requestHash(req.method.input.typeName, toBinary(req.method.input, req.message));
+
+    const claimed = await kv.set(slot, JSON.stringify({ h: hash, s: "running" } satisfies Record_), runningTtlMs, "NX");
+    if (!claimed) {
+      const raw = await kv.get(slot);
+      if (raw) {
+        const rec = JSON.parse(raw) as Record_;
+        if (rec.h !== hash) {
+          throw invalidArgument(IDEMPOTENCY_HEADER, "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
+        }
+        if (rec.s === "running") {
+          throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still running; retry later");
+        }
+        const message = fromBinary(req.method.output, Buffer.from(rec.r ?? "", "base64"));
+        return {
+          stream: false,
+          service: req.service,
+          method: req.method,
+          header: new Headers({ [REPLAYED_HEADER]: "true" }),
+          trailer: new Headers(),
+          message,
+        } as UnaryResponse;
+      }
+      // The record expired between SET NX and GET: treat as a fresh claim.
+      await kv.set(slot, JSON.stringify({ h: hash, s: "running" } satisfies Record_), runningTtlMs);
+    }
+
+    try {
+      const res = await next(req);
+      if (!res.stream) {
+        const bytes = toBinary(req.method.output, res.message);
+        await kv.set(slot, JSON.stringify({ h: hash, s: "done", r: Buffer.from(bytes).toString("base64") } satisfies Record_), IDEMPOTENCY_TTL_MS);
+      }
+      return res;
+    } catch (err) {
+      // Failed calls release the key so the client's retry runs again. Money handlers
+      // still hold their Postgres guard, so a retry cannot move money twice.
+      await kv.del(slot).catch(() => undefined);
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,98 @@
+// The small key-value interface the platform needs from Redis: OTP codes, counters,
+// idempotency records. Backed by a real Redis (ioredis) in deployments and tests, or by
+// an in-process map when REDIS_URL is unset so `npm start` needs nothing but Node.
+import { createRequire } from "node:module";
+import type { Redis as RedisClient } from "ioredis";
+
+const require = createRequire(import.meta.url);
+
+export interface Kv {
+  readonly kind: "redis" | "memory";
+  /** The ioredis client when kind = redis (rate limiter, health). */
+  readonly redis?: RedisClient;
+  get(key: string): Promise<string | null>;
+  /** SET with a TTL; `mode` NX = only if absent, XX = only if present. True if written. */
+  set(key: string, value: string, ttlMs: number, mode?: "NX" | "XX"): Promise<boolean>;
+  /** Deletes; returns how many keys existed (so exactly one of racing deleters sees 1). */
+  del(key: string): Promise<number>;
+  /** Atomically increments; the first increment sets the TTL. */
+  incr(key: string, ttlMs: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createRedisKv(url: string): Kv {
+  // require() after tracing starts, so the ioredis instrumentation sees every command.
+  const { Redis } = require("ioredis") as typeof import("ioredis");
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5_000,
+    commandTimeout: 5_000,
+    enableOfflineQueue: true,
+    lazyConnect: false,
+  });
+  redis.on("error", () => undefined); // reconnects by itself; commands report failures
+  return {
+    kind: "redis",
+    redis,
+    get: (key) => redis.get(key),
+    async set(key, value, ttlMs, mode) {
+      const res = mode
+        ? await redis.set(key, value, "PX", ttlMs, mode as "NX")
+        : await redis.set(key, value, "PX", ttlMs);
+      return res === "OK";
+    },
+    del: (key) => redis.del(key),
+    async incr(key, ttlMs) {
+      const [[, n]] = (await redis.multi().incr(key).pexpire(key, ttlMs, "NX").exec()) as [[null, number]];
+      return n;
+    },
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export function createMemoryKv(now: () => number = Date.now): Kv {
+  const data = new Map<string, { value: string; expiresAt: number }>();
+  const live = (key: string) => {
+    const e = data.get(key);
+    if (e && e.expiresAt <= now()) {
+      data.delete(key);
+      return undefined;
+    }
+    return e;
+  };
+  // Sweep expired keys now and then so a long-running dev process does not grow.
+  const sweeper = setInterval(() => {
+    const t = now();
+    for (const [k, e] of data) if (e.expiresAt <= t) data.delete(k);
+  }, 60_000);
+  sweeper.unref();
+  return {
+    kind: "memory",
+    async get(key) {
+      return live(key)?.value ?? null;
+    },
+    async set(key, value, ttlMs, mode) {
+      const exists = live(key) !== undefined;
+      if ((mode === "NX" && exists) || (mode === "XX" && !exists)) return false;
+      data.set(key, { value, expiresAt: now() + ttlMs });
+      return true;
+    },
+    async del(key) {
+      const existed = live(key) !== undefined;
+      data.delete(key);
+      return existed ? 1 : 0;
+    },
+    async incr(key, ttlMs) {
+      const e = live(key);
+      const n = (e ? Number(e.value) : 0) + 1;
+      data.set(key, { value: String(n), expiresAt: e ? e.expiresAt : now() + ttlMs });
+      return n;
+    },
+    async close() {
+      clearInterval(sweeper);
+      data.clear();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// One Connect server on its own port, over HTTP/2 cleartext (h2c), speaking gRPC,
+// gRPC-Web and Connect. Every server also answers health and reflection, caps message
+// sizes and deadlines, and drains on shutdown: health flips to NOT_SERVING, the
+// listener closes, in-flight calls get `drainTimeoutMs` to finish, then pools close.
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { clientIpKey } from "./context.js";
+import { healthRoutes, HealthState, ServingStatus } from "./health.js";
+import { log } from "./logger.js";
+import { reflectionRoutes } from "./reflection.js";
+
+export interface ServerOptions {
+  name: string;
+  host: string;
+  port: number;
+  services: DescService[];
+  routes: (router: ConnectRouter) => void;
+  interceptors: Interceptor[];
+  maxRequestBytes: number;
+  drainTimeoutMs: number;
+}
+
+export interface RunningServer {
+  name: string;
+  port: number;
+  url: string;
+  health: HealthState;
+  close(): Promise<void>;
+}
+
+export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" | "interceptors" | "maxRequestBytes">, health: HealthState, shutdown: AbortSignal) {
+  return connectNodeAdapter({
+    routes: (router) => {
+      opts.routes(router);
+      healthRoutes(health)(router);
+      reflectionRoutes([...opts.services, Health, ServerReflection])(router);
+    },
+    interceptors: opts.interceptors,
+    readMaxBytes: opts.maxRequestBytes,
+    writeMaxBytes: opts.maxRequestBytes,
+    shutdownSignal: shutdown,
+    contextValues: (req) => createContextValues().set(clientIpKey, req.socket?.remoteAddress ?? ""),
+  });
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const health = new HealthState(opts.services.map((s) => s.typeName));
+  const shutdown = new AbortController();
+  const handler = connectHandler(opts, health, shutdown.signal);
+  const server = http2.createServer({ maxSessionMemory: 64 }, handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ service: opts.name, port }, "service listening");
+  return {
+    name: opts.name,
+    port,
+    url: `http://${opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host}:${port}`,
+    health,
+    close: () => drain(server, sessions, health, shutdown, opts.drainTimeoutMs),
+  };
+}
+
+export async function drain(
+  server: http2.Http2Server | import("node:net").Server,
+  sessions: Set<http2.ServerHttp2Session> | Set<import("node:net").Socket>,
+  health: HealthState,
+  shutdown: AbortController,
+  drainTimeoutMs: number,
+): Promise<void> {
+  health.setAll(ServingStatus.NOT_SERVING);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // GOAWAY: clients stop opening streams here; open streams may finish.
+  for (const s of sessions) {
+    if ("close" in s && typeof (s as http2.ServerHttp2Session).goaway === "function") (s as http2.ServerHttp2Session).close();
+    else (s as import("node:net").Socket).end();
+  }
+  const timer = setTimeout(() => {
+    shutdown.abort();
+    for (const s of sessions) (s as { destroy(): void }).destroy();
+  }, drainTimeoutMs);
+  await closed;
+  clearTimeout(timer);
+  shutdown.abort();
+}

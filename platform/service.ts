@@ -1,0 +1,31 @@
+// What a domain service module looks like to the runtime, and what it is given.
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { Config, ServiceName } from "./config.js";
+import type { Pool } from "./db.js";
+import type { Kv } from "./kv.js";
+import type { Mesh } from "./mesh.js";
+import type { RateLimits } from "./ratelimit.js";
+import type { AccessTokenVerifier, ServiceTokens } from "./tokens.js";
+
+export interface ServiceDeps {
+  name: ServiceName;
+  cfg: Config;
+  pool: Pool;
+  kv: Kv;
+  mesh: Mesh;
+  limits: RateLimits;
+  tokens: ServiceTokens;
+  verifier: AccessTokenVerifier;
+  /** Injectable clock: tests move time instead of sleeping. */
+  now: () => Date;
+}
+
+export interface ServiceModule {
+  name: ServiceName;
+  /** The services this module serves (for health and reflection). */
+  services: DescService[];
+  routes(router: ConnectRouter, deps: ServiceDeps): void;
+  /** Background work (outbox workers, sweepers); returns its stopper. */
+  start?(deps: ServiceDeps): Promise<() => Promise<void>>;
+}

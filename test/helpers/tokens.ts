@@ -1,0 +1,44 @@
+// Real access tokens for tests that are not about login: signed with AuthService's own
+// current signing key (read from its schema), so every service verifies them through
+// the real JWKS path exactly as it verifies tokens from VerifyOtp.
+import { randomUUID } from "node:crypto";
+import { importJWK, SignJWT, type JWK } from "jose";
+import pg from "pg";
+import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AuthService, GetJwksRequestSchema } from "../../gen/fuel/auth/v1/auth_pb.js";
+import { Role } from "../../gen/fuel/common/v1/common_pb.js";
+import type { Principal } from "../../platform/context.js";
+import { ACCESS_TOKEN_TYP, claimsFromPrincipal } from "../../platform/tokens.js";
+import type { TestSystem } from "./system.js";
+
+export function principal(role: Role, binding: Partial<Principal> = {}): Principal {
+  return { subjectId: randomUUID(), role, agencyId: "", bankId: "", merchantId: "", stationId: "", driverId: "", ...binding };
+}
+
+export async function mintAccessToken(sys: TestSystem, p: Principal, opts: { ttlSeconds?: number } = {}): Promise<string> {
+  // Make AuthService create its first key if it has none yet.
+  const auth = createClient(AuthService, createGrpcTransport({ baseUrl: sys.cfg.urls.auth }));
+  await auth.getJwks(create(GetJwksRequestSchema));
+  const db = new pg.Client({ connectionString: sys.databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ kid: string; private_jwk: JWK }>(
+      `SELECT kid, private_jwk FROM auth.signing_keys WHERE retire_time IS NULL ORDER BY create_time DESC LIMIT 1`,
+    );
+    const key = await importJWK(rows[0]!.private_jwk, "ES256");
+    const now = Math.floor(Date.now() / 1000);
+    return await new SignJWT({ ...claimsFromPrincipal(p) })
+      .setProtectedHeader({ alg: "ES256", kid: rows[0]!.kid, typ: ACCESS_TOKEN_TYP })
+      .setIssuer(sys.cfg.jwtIssuer)
+      .setAudience(sys.cfg.jwtAudience)
+      .setSubject(p.subjectId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + (opts.ttlSeconds ?? 600))
+      .setJti(randomUUID())
+      .sign(key);
+  } finally {
+    await db.end();
+  }
+}
