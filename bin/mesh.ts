@@ -4,7 +4,6 @@ import { ConfigError, loadConfig } from "../platform/config.js";
 import { log } from "../platform/logger.js";
 import { stopTracing } from "../platform/tracing.js";
 import { startSystem } from "./system.js";
-const startDevInbox = async (_p: number) => null as null | { smsUrl: string; pushUrl: string; smtpUrl: string; webUrl: string; close(): Promise<void> };
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
@@ -18,13 +17,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const inbox = cfg.devInboxPort && cfg.services.includes("notification") && !cfg.smsApiUrl ? await startDevInbox(cfg.devInboxPort) : null;
-  if (inbox) {
-    cfg.smsApiUrl ??= inbox.smsUrl;
-    cfg.pushApiUrl ??= inbox.pushUrl;
-    cfg.smtpUrl ??= inbox.smtpUrl;
-  }
   const system = await startSystem(cfg);
+  const inbox = system.devInbox;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -32,7 +26,6 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, "draining");
     await system.stop();
-    await inbox?.close();
     await stopTracing();
     process.exit(0);
   };

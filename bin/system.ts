@@ -13,11 +13,14 @@ import { startTracing } from "../platform/tracing.js";
 import { startGateway, type RunningGateway } from "../gateway/index.js";
 import { gatewayHttpRoutes } from "../gateway/http-routes.js";
 import { ALL_SERVICES, MODULES } from "../services/registry.js";
+import { startDevInbox, type DevInbox } from "../services/notification/providers/dev-inbox.js";
 
 export interface RunningSystem {
   infra: Infra;
   services: Partial<Record<ServiceName, RunningService>>;
   gateway: RunningGateway | null;
+  /** The dev provider (fake SMS/SMTP/push with an inbox), when no real provider is configured. */
+  devInbox: DevInbox | null;
   cfg: Config;
   stop(): Promise<void>;
 }
@@ -30,12 +33,22 @@ export const jwksFromAuth = (mesh: Mesh): JwksSource => async () => {
 
 export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}): Promise<RunningSystem> {
   startTracing("fuel", cfg.otelEndpoint);
+  log.level = cfg.logLevel;
   // Port 0 means "any free port": pick them now so every service knows every address.
   for (const name of cfg.services) {
     if (cfg.ports[name] === 0) {
       cfg.ports[name] = await freePort();
       cfg.urls[name] = `http://127.0.0.1:${cfg.ports[name]}`;
     }
+  }
+  // No real providers configured (development, tests): start the dev provider and point
+  // the notification adapters at it, so messages really travel over SMTP and HTTP.
+  const wantsInbox = cfg.services.includes("notification") && cfg.devInboxPort >= 0 && !cfg.production && !cfg.smsApiUrl && !cfg.smtpUrl && !cfg.pushApiUrl;
+  const devInbox = wantsInbox ? await startDevInbox(cfg.devInboxPort, cfg.host) : null;
+  if (devInbox) {
+    cfg.smsApiUrl = devInbox.smsUrl;
+    cfg.smtpUrl = devInbox.smtpUrl;
+    cfg.pushApiUrl = devInbox.pushUrl;
   }
   const infra = await startInfra(cfg, opts.now);
   const services: Partial<Record<ServiceName, RunningService>> = {};
@@ -51,16 +64,19 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
       infra,
       services,
       gateway,
+      devInbox,
       cfg,
       async stop() {
         await gateway?.close();
         await Promise.all(Object.values(services).map((s) => s.close()));
         await infra.close();
+        await devInbox?.close();
       },
     };
   } catch (err) {
     await Promise.all(Object.values(services).map((s) => s.close().catch(() => undefined)));
     await infra.close();
+    await devInbox?.close();
     throw err;
   }
 }

@@ -67,7 +67,7 @@ export interface Config {
   smtpUrl: string | undefined;
   smsApiUrl: string | undefined;
   pushApiUrl: string | undefined;
-  /** Start the dev provider (fake SMS/SMTP/push that keeps an inbox) on this port; 0 = off. */
+  /** Port of the dev provider (fake SMS/SMTP/push keeping an inbox): 0 = any free port, -1 = off. */
   devInboxPort: number;
   drainTimeoutMs: number;
 }
@@ -194,7 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
     smsApiUrl: url("SMS_API_URL", ["http:", "https:"]),
     pushApiUrl: url("PUSH_API_URL", ["http:", "https:"]),
-    devInboxPort: int("DEV_INBOX_PORT", production ? 0 : 8025, 0, 65535),
+    devInboxPort: int("DEV_INBOX_PORT", production ? -1 : 8025, -1, 65535),
     drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000, 0, 120_000),
   };
   if (cfg.defaultDeadlineMs > cfg.maxDeadlineMs) problems.push("DEFAULT_DEADLINE_MS must not exceed MAX_DEADLINE_MS");

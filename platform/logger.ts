@@ -13,7 +13,7 @@ const REDACT_KEYS = [
 const paths = REDACT_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
 // Phone numbers (7+ digits, optional +) and any 6+ digit run (OTPs, IDs) in free text.
-const PII_PATTERN = /\+?\d[\d\s-]{5,}\d/g;
+const PII_PATTERN = /\+?\d[\d\s-]{4,}\d/g;
 const JWT_PATTERN = /eyJ[\w-]+\.[\w-]+\.[\w-]*/g;
 
 export function scrub(text: string): string {

@@ -10,7 +10,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService, GetJwksRequestSchema } from "../../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../../gen/fuel/common/v1/common_pb.js";
 import type { Principal } from "../../platform/context.js";
-import { ACCESS_TOKEN_TYP, claimsFromPrincipal } from "../../platform/tokens.js";
+import { ACCESS_TOKEN_TYP, ONBOARDING_TOKEN_TYP, claimsFromPrincipal } from "../../platform/tokens.js";
 import type { TestSystem } from "./system.js";
 
 export function principal(role: Role, binding: Partial<Principal> = {}): Principal {
@@ -18,6 +18,15 @@ export function principal(role: Role, binding: Partial<Principal> = {}): Princip
 }
 
 export async function mintAccessToken(sys: TestSystem, p: Principal, opts: { ttlSeconds?: number } = {}): Promise<string> {
+  return await mint(sys, { ...claimsFromPrincipal(p) }, p.subjectId, ACCESS_TOKEN_TYP, opts.ttlSeconds ?? 600);
+}
+
+/** An onboarding token as AuthService.CustomerVerifyOtp issues it: proves `phone`. */
+export async function mintOnboardingToken(sys: TestSystem, phone: string): Promise<string> {
+  return await mint(sys, { phone }, randomUUID(), ONBOARDING_TOKEN_TYP, 900);
+}
+
+async function mint(sys: TestSystem, claims: Record<string, unknown>, subject: string, typ: string, ttlSeconds: number): Promise<string> {
   // Make AuthService create its first key if it has none yet.
   const auth = createClient(AuthService, createGrpcTransport({ baseUrl: sys.cfg.urls.auth }));
   await auth.getJwks(create(GetJwksRequestSchema));
@@ -29,13 +38,13 @@ export async function mintAccessToken(sys: TestSystem, p: Principal, opts: { ttl
     );
     const key = await importJWK(rows[0]!.private_jwk, "ES256");
     const now = Math.floor(Date.now() / 1000);
-    return await new SignJWT({ ...claimsFromPrincipal(p) })
-      .setProtectedHeader({ alg: "ES256", kid: rows[0]!.kid, typ: ACCESS_TOKEN_TYP })
+    return await new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: rows[0]!.kid, typ })
       .setIssuer(sys.cfg.jwtIssuer)
       .setAudience(sys.cfg.jwtAudience)
-      .setSubject(p.subjectId)
+      .setSubject(subject)
       .setIssuedAt(now)
-      .setExpirationTime(now + (opts.ttlSeconds ?? 600))
+      .setExpirationTime(now + ttlSeconds)
       .setJti(randomUUID())
       .sign(key);
   } finally {

@@ -1,0 +1,13 @@
+import { startDevInbox } from "../services/notification/providers/dev-inbox.ts";
+import nodemailer from "nodemailer";
+const ib = await startDevInbox(0);
+console.log(ib.smsUrl, ib.smtpUrl);
+let r = await fetch(`${ib.smsUrl}/2010-04-01/Accounts/AC1/Messages.json`, { method: "POST", headers: { authorization: "Basic " + Buffer.from("AC1:x").toString("base64"), "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ To: "+2348012345678", From: "FUEL", Body: "code 123456" }) });
+console.log(r.status, await r.json());
+r = await fetch(`${ib.pushUrl}/v1/projects/p1/messages:send`, { method: "POST", headers: { authorization: "Bearer x", "content-type": "application/json" }, body: JSON.stringify({ message: { token: "tok1234567", notification: { title: "T", body: "B" }, data: { a: "b" } } }) });
+console.log(r.status, await r.json());
+const t = nodemailer.createTransport({ url: ib.smtpUrl } as any);
+await t.sendMail({ from: "a@b.co", to: "x@y.co", subject: "Héllo ünicode subject that is long enough to wrap maybe and more and more words", text: "Line one\nLïne two =\n" + "x".repeat(200), html: "<p>hi</p>" });
+console.log(JSON.stringify(ib.messages(), null, 1));
+console.log((await (await fetch(ib.webUrl)).text()).slice(0, 200));
+await ib.close();

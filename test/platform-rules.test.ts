@@ -1,0 +1,74 @@
+// Unit tests of the platform's pure rules: validation, page tokens, deadlines, log scrubbing.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
+import { reasonOf, withTraceId, invalidArgument } from "../platform/errors.js";
+import { deadlineFromHeaders } from "../platform/interceptors/deadline.js";
+import { scrub } from "../platform/logger.js";
+import * as v from "../platform/validate.js";
+
+const test = suite("platform rules");
+
+const fieldOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    const ce = ConnectError.from(err);
+    assert.is(ce.code, Code.InvalidArgument);
+    return ce.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field;
+  }
+  throw new Error("expected INVALID_ARGUMENT");
+};
+
+test("validators name the field", () => {
+  assert.is(fieldOf(() => v.phone("phone", "0803")), "phone");
+  assert.is(fieldOf(() => v.uuid("driver_id", "x")), "driver_id");
+  assert.is(fieldOf(() => v.text("full_name", " ", 2, 100)), "full_name");
+  assert.is(fieldOf(() => v.text("full_name", "ab\u0000c", 2, 100)), "full_name");
+  assert.is(fieldOf(() => v.currency("currency", "usd")), "currency");
+  assert.is(fieldOf(() => v.email("email", "not-an-email")), "email");
+  assert.is(fieldOf(() => v.pageSize(201)), "page_size");
+  assert.is(fieldOf(() => v.decodePageToken("%%%", ["id"])), "page_token");
+  assert.is(v.phone("phone", "+2348012345678"), "+2348012345678");
+  assert.is(v.pageSize(0), 50);
+});
+
+test("page tokens round-trip and reject tampering", () => {
+  const t = v.encodePageToken({ id: "a", at: "2026-01-01" });
+  assert.equal(v.decodePageToken(t, ["id", "at"]), { id: "a", at: "2026-01-01" });
+  assert.is(v.decodePageToken("", ["id"]), null);
+  assert.is(fieldOf(() => v.decodePageToken(v.encodePageToken({ other: "x" }), ["id"])), "page_token");
+});
+
+test("masking keeps only the tail", () => {
+  assert.is(v.maskPhone("+2348012345678"), "+234*******678");
+  assert.is(v.maskTail("A12345678", 4), "*****5678");
+  assert.is(v.maskEmail("ada@example.com"), "a***@example.com");
+});
+
+test("deadlines: client value honoured up to the cap, default otherwise", () => {
+  assert.is(deadlineFromHeaders(new Headers({ "grpc-timeout": "2S" }), 15_000, 30_000), 2_000);
+  assert.is(deadlineFromHeaders(new Headers({ "grpc-timeout": "10M" }), 15_000, 30_000), 30_000);
+  assert.is(deadlineFromHeaders(new Headers({ "connect-timeout-ms": "750" }), 15_000, 30_000), 750);
+  assert.is(deadlineFromHeaders(new Headers(), 15_000, 30_000), 15_000);
+  assert.is(deadlineFromHeaders(new Headers({ "grpc-timeout": "junk" }), 15_000, 30_000), 15_000);
+});
+
+test("error mapping keeps details and adds the trace id", () => {
+  const e = withTraceId(invalidArgument("phone", "bad"), "abc");
+  assert.is(reasonOf(e), "INVALID_FIELD");
+  assert.is(e.metadata.get("x-trace-id"), null); // header is set by the interceptor, not here
+  assert.is(e.findDetails(BadRequestSchema).length, 1);
+  const plain = withTraceId(new ConnectError("x", Code.NotFound), "t1");
+  assert.is(reasonOf(plain), "NOT_FOUND");
+});
+
+test("log scrubbing removes phones, long digit runs and JWTs", () => {
+  const out = scrub("call +2348012345678 with otp 493027 and eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig");
+  assert.not.ok(out.includes("2348012345678"));
+  assert.not.ok(out.includes("493027"));
+  assert.not.ok(out.includes("eyJhbGciOiJFUzI1NiJ9"));
+});
+
+test.run();
