@@ -10,6 +10,7 @@ import { callInfoKey } from "../context.js";
 import { invalidArgument, rpcError } from "../errors.js";
 import type { Kv } from "../kv.js";
 import { methodPolicy } from "./authenticate.js";
+import { idempotencyTicketKey } from "../pg-guard.js";
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const REPLAYED_HEADER = "idempotent-replayed";
@@ -38,6 +39,7 @@ export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): 
     const scope = info?.principal?.subjectId || (info?.callerService ? `svc:${info.callerService}` : `ip:${info?.clientIp ?? ""}`);
     const slot = `idem:${serviceName}:${req.method.parent.typeName}/${req.method.name}:${scope}:${key}`;
     const hash = requestHash(req.method.input.typeName, toBinary(req.method.input, req.message));
+    req.contextValues.set(idempotencyTicketKey, { scope: `${req.method.parent.typeName}/${req.method.name}:${scope}`, key, requestHash: hash });
 
     const claimed = await kv.set(slot, JSON.stringify({ h: hash, s: "running" } satisfies Record_), runningTtlMs, "NX");
     if (!claimed) {

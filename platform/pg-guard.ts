@@ -1,0 +1,60 @@
+// The Postgres guard behind idempotency keys for methods that move money. Redis is only
+// the fast path: if it loses the key (flush, failover), this row — written in the same
+// transaction as the money change, under a unique (scope, key) — still makes the retry
+// return the first result instead of moving money twice.
+//
+// Each money service keeps a table shaped like:
+//   CREATE TABLE <schema>.idempotency_keys (
+//     scope text, key text, request_hash text NOT NULL, response bytea,
+//     create_time timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, key));
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { invalidArgument } from "./errors.js";
+import type { Tx } from "./db.js";
+
+export interface IdempotencyTicket {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
+/** Set by the idempotency interceptor for handlers that add the Postgres guard. */
+export const idempotencyTicketKey = createContextKey<IdempotencyTicket | null>(null, { description: "idempotency ticket" });
+
+export function ticketOf(ctx: HandlerContext): IdempotencyTicket {
+  const t = ctx.values.get(idempotencyTicketKey);
+  if (!t) throw new Error("idempotency ticket missing: method is not declared mutating");
+  return t;
+}
+
+export type Guarded<T> = { replayed: false; value: T } | { replayed: true; response: Uint8Array };
+
+/**
+ * Runs `fn` inside `tx` only if this (scope, key) has not run before. A concurrent
+ * transaction with the same key blocks on the unique index until the first commits
+ * (then we replay) or rolls back (then we run).
+ */
+export async function guardOnce<T>(
+  tx: Tx,
+  table: string,
+  ticket: IdempotencyTicket,
+  fn: () => Promise<{ value: T; response: Uint8Array }>,
+): Promise<Guarded<T>> {
+  const inserted = await tx.query(
+    `INSERT INTO ${table} (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT (scope, key) DO NOTHING RETURNING 1`,
+    [ticket.scope, ticket.key, ticket.requestHash],
+  );
+  if (inserted.rowCount === 1) {
+    const { value, response } = await fn();
+    await tx.query(`UPDATE ${table} SET response = $3 WHERE scope = $1 AND key = $2`, [ticket.scope, ticket.key, Buffer.from(response)]);
+    return { replayed: false, value };
+  }
+  const prior = await tx.query<{ request_hash: string; response: Buffer | null }>(
+    `SELECT request_hash, response FROM ${table} WHERE scope = $1 AND key = $2`,
+    [ticket.scope, ticket.key],
+  );
+  const row = prior.rows[0]!;
+  if (row.request_hash !== ticket.requestHash) {
+    throw invalidArgument("idempotency-key", "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
+  }
+  return { replayed: true, response: new Uint8Array(row.response ?? Buffer.alloc(0)) };
+}
