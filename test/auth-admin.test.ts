@@ -1,0 +1,367 @@
+// AuthService administration through the gateway: the configured first SYSTEM_ADMIN,
+// CreateUser grant rules, org-scoped GetUser / ListUsers with keyset pagination, machine
+// credentials (issue, scope, exchange over grpc-js as a POS or bank would, revoke, failure
+// limits), and INVALID_ARGUMENT naming the field on every method.
+import { randomUUID } from "node:crypto";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import pg from "pg";
+import { AuthService, MachineKind } from "../gen/fuel/auth/v1/auth_pb.js";
+import { Role } from "../gen/fuel/common/v1/common_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { reasonOf } from "../platform/errors.js";
+import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
+import { ServiceTokens } from "../platform/tokens.js";
+import { ensureBootstrapAdmin } from "../services/auth/bootstrap.js";
+import { connectJson, GrpcJsClient } from "./helpers/clients.js";
+import { startTestSystem, type TestSystem } from "./helpers/system.js";
+import { mintAccessToken, principal } from "./helpers/tokens.js";
+
+const test = suite("auth-admin");
+const BOOTSTRAP_PHONE = `+23470${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+let sys: TestSystem;
+let db: pg.Client;
+
+test.before(async () => {
+  sys = await startTestSystem({ services: ["auth"], env: { BOOTSTRAP_ADMIN_PHONE: BOOTSTRAP_PHONE } });
+  db = new pg.Client({ connectionString: sys.databaseUrl });
+  await db.connect();
+});
+test.after(async () => {
+  await db?.end();
+  await sys?.stop();
+});
+
+/** AuthService called straight by a mesh peer that reports the end client's IP. */
+function fromClientIp(s: TestSystem, clientIp: string): Client<typeof AuthService> {
+  const tokens = new ServiceTokens(s.cfg.meshSecret, "gateway-peer");
+  return createClient(
+    AuthService,
+    createGrpcTransport({
+      baseUrl: s.cfg.urls.auth,
+      interceptors: [
+        (next) => async (req) => {
+          req.header.set(SERVICE_TOKEN_HEADER, await tokens.token());
+          req.header.set(CLIENT_IP_HEADER, clientIp);
+          return await next(req);
+        },
+      ],
+    }),
+  );
+}
+
+/**
+ * A test whose unexpected ConnectError is rethrown as a plain Error: uvu's reporter reads
+ * `err.details` as a string and silently drops a ConnectError (whose details is an array).
+ */
+function it(name: string, fn: () => Promise<void>): void {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof ConnectError) throw new Error(`unexpected ${Code[err.code]}: ${err.rawMessage}`);
+      throw err;
+    }
+  });
+}
+
+/**
+ * The ErrorInfo reason and message of a failed call. Reads the Connect error details; if
+ * the gateway passed the upstream gRPC trailers through instead (it then answers a
+ * Connect client with content-type application/grpc+proto and the client sees only
+ * "HTTP 401"), falls back to decoding grpc-status-details-bin, so the assertions stay
+ * about AuthService's answer.
+ */
+function errorOf(err: unknown): { code: Code; reason: string | undefined; message: string } {
+  const ce = ConnectError.from(err);
+  const reason = reasonOf(ce);
+  if (reason !== undefined || !ce.metadata.has("grpc-status-details-bin")) return { code: ce.code, reason, message: ce.rawMessage };
+  const status = new BinaryReader(Buffer.from(ce.metadata.get("grpc-status-details-bin")!, "base64"));
+  let message = ce.rawMessage;
+  let found: string | undefined;
+  while (status.pos < status.len) {
+    const [field, wire] = status.tag();
+    if (field === 2) message = status.string();
+    else if (field === 3) {
+      const any = new BinaryReader(status.bytes());
+      let typeUrl = "";
+      let value: Uint8Array = new Uint8Array();
+      while (any.pos < any.len) {
+        const [f, w] = any.tag();
+        if (f === 1) typeUrl = any.string();
+        else if (f === 2) value = any.bytes();
+        else any.skip(w);
+      }
+      if (typeUrl.endsWith("/google.rpc.ErrorInfo") && found === undefined) found = fromBinary(ErrorInfoSchema, value).reason;
+    } else status.skip(wire);
+  }
+  return { code: Number(ce.metadata.get("grpc-status") ?? ce.code) as Code, reason: found, message };
+}
+
+async function fails(p: Promise<unknown>, code: Code, reason?: string): Promise<{ code: Code; reason: string | undefined; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = errorOf(err);
+    assert.is(Code[e.code], Code[code], `expected ${Code[code]}, got ${Code[e.code]}: ${e.message}`);
+    if (reason) assert.is(e.reason, reason);
+    return e;
+  }
+  throw new assert.Assertion({ message: `expected ${Code[code]}, but the call succeeded`, operator: "fails", expects: Code[code], actual: "OK" } as never);
+}
+
+const newPhone = () => `+23490${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
+const randomIp = () => `10.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+
+async function as(role: Role, binding: Parameters<typeof principal>[1] = {}) {
+  const p = principal(role, binding);
+  return { p, auth: connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, p)) };
+}
+
+it("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () => {
+  const count = async () =>
+    (await db.query(`SELECT role, active FROM auth.users WHERE phone = $1`, [BOOTSTRAP_PHONE])).rows as Array<{ role: string; active: boolean }>;
+  assert.equal(await count(), [{ role: "SYSTEM_ADMIN", active: true }]);
+  // A second replica starting (or a restart) changes nothing.
+  await Promise.all([ensureBootstrapAdmin(sys.services.auth!.deps), ensureBootstrapAdmin(sys.services.auth!.deps)]);
+  assert.is((await count()).length, 1);
+});
+
+it("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own org", async () => {
+  const bankId = randomUUID();
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  const bankAdmin = await root.createUser({ phone: newPhone(), displayName: "Bola Bank", role: Role.BANK_ADMIN, organizationId: bankId }, idem());
+  assert.is(bankAdmin.user?.principal?.role, Role.BANK_ADMIN);
+  assert.is(bankAdmin.user?.principal?.bankId, bankId);
+  assert.match(bankAdmin.user!.phoneMasked, /^\+234\*+\d{3}$/);
+  const sysAdmin = await root.createUser({ phone: newPhone(), displayName: "Second operator", role: Role.SYSTEM_ADMIN }, idem());
+  assert.is(sysAdmin.user?.principal?.role, Role.SYSTEM_ADMIN);
+
+  const { auth: bank } = await as(Role.BANK_ADMIN, { bankId });
+  const colleague = await bank.createUser({ phone: newPhone(), displayName: "Colleague", role: Role.BANK_ADMIN, organizationId: bankId }, idem());
+  assert.is(colleague.user?.principal?.bankId, bankId);
+  await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.BANK_ADMIN, organizationId: randomUUID() }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
+  await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.AGENCY_ADMIN, organizationId: bankId }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
+  await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.SYSTEM_ADMIN }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
+
+  const agencyId = randomUUID();
+  const { auth: agency } = await as(Role.AGENCY_ADMIN, { agencyId });
+  await agency.createUser({ phone: newPhone(), displayName: "Agency two", role: Role.AGENCY_ADMIN, organizationId: agencyId }, idem());
+  await fails(agency.createUser({ phone: newPhone(), displayName: "x", role: Role.MERCHANT_ADMIN, organizationId: agencyId }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
+  // Drivers and machines are not CreateUser's to make.
+  const e = await fails(root.createUser({ phone: newPhone(), displayName: "x", role: Role.DRIVER, organizationId: agencyId }, idem()), Code.InvalidArgument);
+  assert.ok(e.message.startsWith("role:"), e.message);
+  await fails(root.createUser({ phone: newPhone(), displayName: "x", role: Role.POS_TERMINAL, organizationId: agencyId }, idem()), Code.InvalidArgument);
+  // A driver may not call it at all.
+  const { auth: driver } = await as(Role.DRIVER, { driverId: randomUUID() });
+  await fails(driver.createUser({ phone: newPhone(), displayName: "x", role: Role.AGENCY_ADMIN, organizationId: agencyId }, idem()), Code.PermissionDenied);
+});
+
+it("CreateUser: a phone is registered once", async () => {
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  const req = { phone: newPhone(), displayName: "Once", role: Role.MERCHANT_ADMIN, organizationId: randomUUID() };
+  await root.createUser(req, idem());
+  await fails(root.createUser(req, idem()), Code.AlreadyExists, "PHONE_ALREADY_REGISTERED");
+  await fails(root.createUser({ ...req, phone: BOOTSTRAP_PHONE, role: Role.SYSTEM_ADMIN, organizationId: "" }, idem()), Code.AlreadyExists, "PHONE_ALREADY_REGISTERED");
+});
+
+it("GetUser / ListUsers: admins see their own organisation; pages are stable and newest first", async () => {
+  const bankA = randomUUID();
+  const bankB = randomUUID();
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  const created: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    sys.clock.advance(10); // distinct create times; the keyset also breaks ties by id
+    const r = await root.createUser({ phone: newPhone(), displayName: `A${i}`, role: Role.BANK_ADMIN, organizationId: bankA }, idem());
+    created.push(r.user!.userId);
+  }
+  const inB = (await root.createUser({ phone: newPhone(), displayName: "B", role: Role.BANK_ADMIN, organizationId: bankB }, idem())).user!;
+
+  const { auth: a } = await as(Role.BANK_ADMIN, { bankId: bankA });
+  assert.is((await a.getUser({ userId: created[0]! })).user?.displayName, "A0");
+  await fails(a.getUser({ userId: inB.userId }), Code.NotFound);
+  await fails(a.getUser({ userId: randomUUID() }), Code.NotFound);
+  assert.is((await root.getUser({ userId: inB.userId })).user?.displayName, "B");
+
+  const seen: string[] = [];
+  let pageToken = "";
+  let pages = 0;
+  do {
+    const page = await a.listUsers({ pageSize: 2, pageToken });
+    seen.push(...page.users.map((u) => u.userId));
+    for (const u of page.users) assert.is(u.principal?.bankId, bankA);
+    pageToken = page.nextPageToken;
+    pages++;
+  } while (pageToken && pages < 10);
+  assert.equal(seen, [...created].reverse(), "all five, newest first, no duplicates");
+  assert.is(pages, 3);
+
+  const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId: randomUUID() });
+  assert.is((await merchant.listUsers({})).users.length, 0);
+  const roots = await root.listUsers({ role: Role.SYSTEM_ADMIN, pageSize: 200 });
+  assert.ok(roots.users.some((u) => u.phoneMasked.endsWith(BOOTSTRAP_PHONE.slice(-3))));
+  assert.ok(roots.users.every((u) => u.principal?.role === Role.SYSTEM_ADMIN));
+});
+
+it("machine credentials: issued within the caller's organisation only", async () => {
+  const merchantId = randomUUID();
+  const bankId = randomUUID();
+  const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId });
+  const { auth: bank } = await as(Role.BANK_ADMIN, { bankId });
+  const pos = await merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "Lekki pump 3" }, idem());
+  assert.is(pos.credential?.active, true);
+  assert.is(Buffer.from(pos.clientSecret, "base64url").length, 32);
+  await fails(merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId: randomUUID(), label: "x" }, idem()), Code.PermissionDenied, "ORGANIZATION_MISMATCH");
+  await fails(merchant.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId, label: "x" }, idem()), Code.PermissionDenied, "ORGANIZATION_MISMATCH");
+  await bank.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId, label: "Core" }, idem());
+  await fails(bank.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: randomUUID(), label: "x" }, idem()), Code.PermissionDenied, "ORGANIZATION_MISMATCH");
+  await fails(bank.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "x" }, idem()), Code.PermissionDenied, "ORGANIZATION_MISMATCH");
+  const { auth: agency } = await as(Role.AGENCY_ADMIN, { agencyId: randomUUID() });
+  await fails(agency.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId, label: "x" }, idem()), Code.PermissionDenied);
+  // Stored as a hash only.
+  const { rows } = await db.query(`SELECT * FROM auth.machine_credentials WHERE client_id = $1`, [pos.credential!.clientId]);
+  assert.is(rows.length, 1);
+  assert.not.ok(JSON.stringify(rows[0]).includes(pos.clientSecret));
+});
+
+it("a POS terminal and a bank system exchange credentials over grpc-js for scoped tokens", async () => {
+  const merchantId = randomUUID();
+  const stationId = randomUUID();
+  const bankId = randomUUID();
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId, merchantId, label: "Pump 1" }, idem());
+  const core = await root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId, label: "Core banking" }, idem());
+
+  const terminal = new GrpcJsClient(AuthService, sys.gatewayUrl);
+  try {
+    const { message: tok } = await terminal.unary(AuthService.method.exchangeClientCredentials, { clientId: pos.credential!.clientId, clientSecret: pos.clientSecret });
+    assert.is(tok.principal?.role, Role.POS_TERMINAL);
+    assert.is(tok.principal?.stationId, stationId);
+    assert.is(tok.principal?.merchantId, merchantId);
+    const ttl = Number(tok.expiresAt!.seconds) * 1000 - sys.clock.now().getTime();
+    assert.ok(ttl > 0 && ttl <= 15 * 60_000 + 1000);
+    terminal.setToken(tok.accessToken);
+    const { message: me } = await terminal.unary(AuthService.method.getMe, {});
+    assert.is(me.principal?.role, Role.POS_TERMINAL);
+    assert.is(me.principal?.stationId, stationId);
+    assert.is(me.principal?.subjectId, pos.credential!.clientId);
+
+    terminal.setToken(undefined);
+    const { message: bankTok } = await terminal.unary(AuthService.method.exchangeClientCredentials, { clientId: core.credential!.clientId, clientSecret: core.clientSecret });
+    assert.is(bankTok.principal?.role, Role.BANK_SYSTEM);
+    assert.is(bankTok.principal?.bankId, bankId);
+    assert.is(bankTok.principal?.merchantId, "");
+
+    // Wrong secret, unknown client, someone else's secret: all the same answer.
+    for (const [clientId, clientSecret] of [
+      [pos.credential!.clientId, core.clientSecret],
+      [randomUUID(), pos.clientSecret],
+      ["not-a-client", pos.clientSecret],
+    ] as const) {
+      try {
+        await terminal.unary(AuthService.method.exchangeClientCredentials, { clientId, clientSecret });
+        assert.unreachable("bad credentials accepted");
+      } catch (err) {
+        if (err instanceof assert.Assertion) throw err;
+        assert.is((err as grpc.ServiceError).code, grpc.status.UNAUTHENTICATED);
+      }
+    }
+  } finally {
+    terminal.close();
+  }
+});
+
+it("revoked credentials stop exchanging; only their organisation may revoke them", async () => {
+  const merchantId = randomUUID();
+  const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId });
+  const { auth: otherMerchant } = await as(Role.MERCHANT_ADMIN, { merchantId: randomUUID() });
+  const pos = await merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "Pump 2" }, idem());
+  const anon = connectJson(AuthService, sys.gatewayUrl);
+  await anon.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret });
+  await fails(otherMerchant.revokeMachineCredential({ clientId: pos.credential!.clientId }, idem()), Code.NotFound);
+  const { auth: bank } = await as(Role.BANK_ADMIN, { bankId: randomUUID() });
+  await fails(bank.revokeMachineCredential({ clientId: pos.credential!.clientId }, idem()), Code.NotFound);
+  const revoked = await merchant.revokeMachineCredential({ clientId: pos.credential!.clientId }, idem());
+  assert.is(revoked.credential?.active, false);
+  await fails(anon.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret }), Code.Unauthenticated, "CLIENT_CREDENTIALS_INVALID");
+  await fails(merchant.revokeMachineCredential({ clientId: randomUUID() }, idem()), Code.NotFound);
+});
+
+it("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo", async () => {
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId: randomUUID(), label: "Pump 9" }, idem());
+  const attacker = fromClientIp(sys, randomIp());
+  let failures = 0;
+  for (;;) {
+    try {
+      await attacker.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: "guess-" + failures });
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      if (ce.code === Code.ResourceExhausted) {
+        assert.ok(ce.findDetails(RetryInfoSchema)[0]?.retryDelay, "RetryInfo present");
+        break;
+      }
+      assert.is(ce.code, Code.Unauthenticated);
+    }
+    failures++;
+    assert.ok(failures <= 50, "never limited");
+  }
+  assert.ok(failures >= 5, `limited after only ${failures} failures`);
+  // Now even the right secret is turned away from that IP...
+  await fails(attacker.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret }), Code.ResourceExhausted);
+  // ...while another IP is unaffected.
+  const ok = await fromClientIp(sys, randomIp()).exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret });
+  assert.is(ok.principal?.role, Role.POS_TERMINAL);
+});
+
+it("bad input on every method is INVALID_ARGUMENT naming the field", async () => {
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  const anon = connectJson(AuthService, sys.gatewayUrl);
+  const uuid = randomUUID();
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    ["phone", () => anon.requestOtp({ phone: "08012345678" })],
+    ["phone", () => anon.customerRequestOtp({ phone: "+0" })],
+    ["phone", () => anon.verifyOtp({ phone: "", code: "123456" })],
+    ["code", () => anon.verifyOtp({ phone: newPhone(), code: "12345" })],
+    ["code", () => anon.customerVerifyOtp({ phone: newPhone(), code: "12a456" })],
+    ["phone", () => anon.customerVerifyOtp({ phone: "+234 801", code: "123456" })],
+    ["refresh_token", () => anon.refreshSession({ refreshToken: "" })],
+    ["refresh_token", () => anon.revokeSession({ refreshToken: "" })],
+    ["client_id", () => anon.exchangeClientCredentials({ clientId: "", clientSecret: "x" })],
+    ["client_secret", () => anon.exchangeClientCredentials({ clientId: uuid, clientSecret: "" })],
+    ["phone", () => root.createUser({ phone: "123", displayName: "x", role: Role.BANK_ADMIN, organizationId: uuid }, idem())],
+    ["display_name", () => root.createUser({ phone: newPhone(), displayName: " ", role: Role.BANK_ADMIN, organizationId: uuid }, idem())],
+    ["display_name", () => root.createUser({ phone: newPhone(), displayName: "a\u0000b", role: Role.BANK_ADMIN, organizationId: uuid }, idem())],
+    ["role", () => root.createUser({ phone: newPhone(), displayName: "x", role: Role.UNSPECIFIED, organizationId: uuid }, idem())],
+    ["role", () => root.createUser({ phone: newPhone(), displayName: "x", role: 99 as Role, organizationId: uuid }, idem())],
+    ["organization_id", () => root.createUser({ phone: newPhone(), displayName: "x", role: Role.BANK_ADMIN, organizationId: "bank-1" }, idem())],
+    ["organization_id", () => root.createUser({ phone: newPhone(), displayName: "x", role: Role.SYSTEM_ADMIN, organizationId: uuid }, idem())],
+    ["user_id", () => root.getUser({ userId: "1 OR 1=1" })],
+    ["page_size", () => root.listUsers({ pageSize: 201 })],
+    ["page_size", () => root.listUsers({ pageSize: -1 })],
+    ["page_token", () => root.listUsers({ pageToken: "garbage!" })],
+    ["page_token", () => root.listUsers({ pageToken: Buffer.from(JSON.stringify({ t: "'; DROP TABLE x", id: uuid })).toString("base64url") })],
+    ["role", () => root.listUsers({ role: Role.POS_TERMINAL })],
+    ["user_id", () => root.disableUser({ userId: "" }, idem())],
+    ["kind", () => root.createMachineCredential({ kind: MachineKind.UNSPECIFIED, label: "x" }, idem())],
+    ["station_id", () => root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: "s1", merchantId: uuid, label: "x" }, idem())],
+    ["merchant_id", () => root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: uuid, merchantId: "", label: "x" }, idem())],
+    ["bank_id", () => root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: uuid, merchantId: uuid, bankId: uuid, label: "x" }, idem())],
+    ["bank_id", () => root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: "b", label: "x" }, idem())],
+    ["label", () => root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: uuid, label: "" }, idem())],
+    ["label", () => root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: uuid, label: "x".repeat(101) }, idem())],
+    ["client_id", () => root.revokeMachineCredential({ clientId: "" }, idem())],
+  ];
+  for (const [field, call] of cases) {
+    const e = await fails(call(), Code.InvalidArgument);
+    assert.ok(e.message.startsWith(`${field}:`), `expected the error to name ${field}: ${e.message}`);
+  }
+});
+
+test.run();

@@ -1,0 +1,329 @@
+// AuthService tokens as the rest of the platform sees them: access tokens checked at the
+// gateway (forged, expired, mis-addressed, tampered → UNAUTHENTICATED), refresh-token
+// rotation with reuse detection, logout, disabled users. Mobile path: Connect JSON over
+// HTTP/1.1 through the gateway; internal calls: a service token straight to AuthService.
+import { randomUUID } from "node:crypto";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
+import pg from "pg";
+import { AuthService, type Session } from "../gen/fuel/auth/v1/auth_pb.js";
+import { Role } from "../gen/fuel/common/v1/common_pb.js";
+import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { reasonOf } from "../platform/errors.js";
+import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
+import { ACCESS_TOKEN_TYP, ServiceTokens } from "../platform/tokens.js";
+import { connectJson } from "./helpers/clients.js";
+import { startTestSystem, type TestSystem } from "./helpers/system.js";
+import { mintAccessToken, mintOnboardingToken, principal } from "./helpers/tokens.js";
+
+const test = suite("auth-sessions");
+let sys: TestSystem;
+let internal: Client<typeof AuthService>;
+let db: pg.Client;
+
+test.before(async () => {
+  sys = await startTestSystem({ services: ["auth"] });
+  internal = internalClient(sys);
+  db = new pg.Client({ connectionString: sys.databaseUrl });
+  await db.connect();
+});
+test.after(async () => {
+  await db?.end();
+  await sys?.stop();
+});
+
+/** AuthService called directly by a mesh peer (KycService), as OnboardDriver does. */
+function internalClient(s: TestSystem, clientIp?: string): Client<typeof AuthService> {
+  const tokens = new ServiceTokens(s.cfg.meshSecret, "kyc");
+  return createClient(
+    AuthService,
+    createGrpcTransport({
+      baseUrl: s.cfg.urls.auth,
+      interceptors: [
+        (next) => async (req) => {
+          req.header.set(SERVICE_TOKEN_HEADER, await tokens.token());
+          if (clientIp) req.header.set(CLIENT_IP_HEADER, clientIp);
+          return await next(req);
+        },
+      ],
+    }),
+  );
+}
+
+/**
+ * A test whose unexpected ConnectError is rethrown as a plain Error: uvu's reporter reads
+ * `err.details` as a string and silently drops a ConnectError (whose details is an array).
+ */
+function it(name: string, fn: () => Promise<void>): void {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof ConnectError) throw new Error(`unexpected ${Code[err.code]}: ${err.rawMessage}`);
+      throw err;
+    }
+  });
+}
+
+/**
+ * The ErrorInfo reason and message of a failed call. Reads the Connect error details; if
+ * the gateway passed the upstream gRPC trailers through instead (it then answers a
+ * Connect client with content-type application/grpc+proto and the client sees only
+ * "HTTP 401"), falls back to decoding grpc-status-details-bin, so the assertions stay
+ * about AuthService's answer.
+ */
+function errorOf(err: unknown): { code: Code; reason: string | undefined; message: string } {
+  const ce = ConnectError.from(err);
+  const reason = reasonOf(ce);
+  if (reason !== undefined || !ce.metadata.has("grpc-status-details-bin")) return { code: ce.code, reason, message: ce.rawMessage };
+  const status = new BinaryReader(Buffer.from(ce.metadata.get("grpc-status-details-bin")!, "base64"));
+  let message = ce.rawMessage;
+  let found: string | undefined;
+  while (status.pos < status.len) {
+    const [field, wire] = status.tag();
+    if (field === 2) message = status.string();
+    else if (field === 3) {
+      const any = new BinaryReader(status.bytes());
+      let typeUrl = "";
+      let value: Uint8Array = new Uint8Array();
+      while (any.pos < any.len) {
+        const [f, w] = any.tag();
+        if (f === 1) typeUrl = any.string();
+        else if (f === 2) value = any.bytes();
+        else any.skip(w);
+      }
+      if (typeUrl.endsWith("/google.rpc.ErrorInfo") && found === undefined) found = fromBinary(ErrorInfoSchema, value).reason;
+    } else status.skip(wire);
+  }
+  return { code: Number(ce.metadata.get("grpc-status") ?? ce.code) as Code, reason: found, message };
+}
+
+async function fails(p: Promise<unknown>, code: Code, reason?: string): Promise<{ code: Code; reason: string | undefined; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = errorOf(err);
+    assert.is(Code[e.code], Code[code], `expected ${Code[code]}, got ${Code[e.code]}: ${e.message}`);
+    if (reason) assert.is(e.reason, reason);
+    return e;
+  }
+  throw new assert.Assertion({ message: `expected ${Code[code]}, but the call succeeded`, operator: "fails", expects: Code[code], actual: "OK" } as never);
+}
+
+const newPhone = () => `+23481${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
+
+async function newDriver(agencyId = ""): Promise<{ session: Session; driverId: string; phone: string }> {
+  const driverId = randomUUID();
+  const phone = newPhone();
+  const res = await internal.createDriverUser({ phone, driverId, agencyId, displayName: "Ada Driver" }, idem());
+  return { session: res.session!, driverId, phone };
+}
+
+const getMe = (token: string) => connectJson(AuthService, sys.gatewayUrl, token).getMe({});
+
+async function signingKey(): Promise<{ kid: string; key: CryptoKey | Uint8Array }> {
+  await connectJson(AuthService, sys.gatewayUrl).getJwks({});
+  const { rows } = await db.query<{ kid: string; private_jwk: JWK }>(
+    `SELECT kid, private_jwk FROM auth.signing_keys WHERE retire_time IS NULL ORDER BY create_time DESC LIMIT 1`,
+  );
+  return { kid: rows[0]!.kid, key: await importJWK(rows[0]!.private_jwk, "ES256") };
+}
+
+async function forge(o: { key: CryptoKey | Uint8Array; kid: string; iss?: string; aud?: string; typ?: string; expIn?: number; claims?: Record<string, unknown> }) {
+  const now = Math.floor(Date.now() / 1000);
+  return await new SignJWT({ role: "SYSTEM_ADMIN", ...o.claims })
+    .setProtectedHeader({ alg: "ES256", kid: o.kid, typ: o.typ ?? ACCESS_TOKEN_TYP })
+    .setIssuer(o.iss ?? sys.cfg.jwtIssuer)
+    .setAudience(o.aud ?? sys.cfg.jwtAudience)
+    .setSubject(randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + (o.expIn ?? 600))
+    .sign(o.key);
+}
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+it("a session from CreateDriverUser works at the gateway and says who the driver is", async () => {
+  const agencyId = randomUUID();
+  const { session, driverId } = await newDriver(agencyId);
+  const me = await getMe(session.accessToken);
+  assert.is(me.principal?.role, Role.DRIVER);
+  assert.is(me.principal?.driverId, driverId);
+  assert.is(me.principal?.agencyId, agencyId);
+  assert.is(me.principal?.subjectId, session.principal?.subjectId);
+  const ttl = Number(session.accessTokenExpiresAt!.seconds) * 1000 - sys.clock.now().getTime();
+  assert.ok(ttl > 0 && ttl <= 15 * 60_000 + 1000, `access token lives ≤ 15 min (${ttl} ms)`);
+  const [header, payload] = session.accessToken.split(".").slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
+  assert.is(header.alg, "ES256");
+  assert.is(header.typ, "at+jwt");
+  assert.ok(header.kid);
+  assert.is(payload.iss, sys.cfg.jwtIssuer);
+  assert.is(payload.aud, sys.cfg.jwtAudience);
+  assert.is(payload.role, "DRIVER");
+  assert.is(payload.driver_id, driverId);
+  // The JWKS publishes the verifying key under that kid, public parts only.
+  const jwks = JSON.parse((await connectJson(AuthService, sys.gatewayUrl).getJwks({})).jwksJson) as { keys: JWK[] };
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  assert.ok(jwk, "kid published");
+  assert.is(jwk!.d, undefined, "no private key material in the JWKS");
+});
+
+it("forged and misused tokens are UNAUTHENTICATED at the gateway", async () => {
+  const { kid, key } = await signingKey();
+  const good = await forge({ key, kid });
+  assert.is((await getMe(good)).principal?.role, Role.SYSTEM_ADMIN, "control: a correctly signed token passes");
+
+  const other = (await generateKeyPair("ES256", { extractable: true })).privateKey;
+  const { session } = await newDriver();
+  const [h, p, sig] = session.accessToken.split(".");
+  const payload = JSON.parse(Buffer.from(p!, "base64url").toString());
+  const header = JSON.parse(Buffer.from(h!, "base64url").toString());
+  const hs256 = await new SignJWT({ role: "SYSTEM_ADMIN" })
+    .setProtectedHeader({ alg: "HS256", kid, typ: ACCESS_TOKEN_TYP })
+    .setIssuer(sys.cfg.jwtIssuer).setAudience(sys.cfg.jwtAudience).setSubject(randomUUID()).setIssuedAt().setExpirationTime("10m")
+    .sign(new TextEncoder().encode("a-guessable-shared-secret-of-32-bytes!"));
+
+  const cases: Array<[string, string]> = [
+    ["alg none", `${b64({ alg: "none", typ: ACCESS_TOKEN_TYP, kid })}.${b64({ ...payload, role: "SYSTEM_ADMIN" })}.`],
+    ["alg HS256", hs256],
+    ["wrong key, same kid", await forge({ key: other, kid })],
+    ["unknown kid", await forge({ key: other, kid: randomUUID() })],
+    ["expired", await mintAccessToken(sys, principal(Role.SYSTEM_ADMIN), { ttlSeconds: -120 })],
+    ["wrong aud", await forge({ key, kid, aud: "someone-else" })],
+    ["wrong iss", await forge({ key, kid, iss: "https://evil.example" })],
+    ["wrong typ (onboarding token)", await mintOnboardingToken(sys, newPhone())],
+    ["refresh token as access token", session.refreshToken],
+    ["tampered role claim", `${h}.${b64({ ...payload, role: "SYSTEM_ADMIN" })}.${sig}`],
+    ["tampered header", `${b64({ ...header, kid: randomUUID() })}.${p}.${sig}`],
+    ["garbage", "not-a-jwt"],
+  ];
+  for (const [name, token] of cases) {
+    try {
+      await getMe(token);
+      assert.unreachable(`${name}: accepted`);
+    } catch (err) {
+      if (err instanceof assert.Assertion) throw err;
+      assert.is(Code[ConnectError.from(err).code], "Unauthenticated", `${name}: ${ConnectError.from(err).message}`);
+    }
+  }
+  // Without any token the method asks for credentials.
+  await fails(connectJson(AuthService, sys.gatewayUrl).getMe({}), Code.Unauthenticated);
+});
+
+it("refresh tokens rotate; reusing a spent one revokes the whole family", async () => {
+  const { session: s1 } = await newDriver();
+  const auth = connectJson(AuthService, sys.gatewayUrl);
+  const s2 = (await auth.refreshSession({ refreshToken: s1.refreshToken })).session!;
+  assert.is.not(s2.refreshToken, s1.refreshToken);
+  assert.is.not(s2.accessToken, s1.accessToken);
+  assert.is(s2.principal?.subjectId, s1.principal?.subjectId);
+  assert.is((await getMe(s2.accessToken)).principal?.role, Role.DRIVER);
+  const s3 = (await auth.refreshSession({ refreshToken: s2.refreshToken })).session!;
+  // The family keeps its absolute expiry.
+  assert.is(s3.refreshTokenExpiresAt?.seconds, s1.refreshTokenExpiresAt?.seconds);
+
+  // A thief replays s1's (spent) token: detected, and the legitimate s3 dies with it.
+  await fails(auth.refreshSession({ refreshToken: s1.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_REUSED");
+  await fails(auth.refreshSession({ refreshToken: s3.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+
+  // Only hashes are stored.
+  const { rows } = await db.query(`SELECT token_hash FROM auth.refresh_tokens WHERE token_hash = $1 OR token_hash = $2`, [s1.refreshToken, s3.refreshToken]);
+  assert.is(rows.length, 0);
+});
+
+it("concurrent refreshes of one token: at most one new session survives", async () => {
+  const { session } = await newDriver();
+  const auth = connectJson(AuthService, sys.gatewayUrl);
+  const results = await Promise.allSettled(Array.from({ length: 4 }, () => auth.refreshSession({ refreshToken: session.refreshToken })));
+  const ok = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<{ session?: Session }>[];
+  assert.ok(ok.length <= 1, `${ok.length} refreshes succeeded`);
+  // Every other attempt was a reuse, so the family is revoked: nothing refreshes any more.
+  for (const r of ok) await fails(auth.refreshSession({ refreshToken: r.value.session!.refreshToken }), Code.Unauthenticated);
+});
+
+it("RevokeSession logs out the family; unknown tokens are fine; empty is INVALID_ARGUMENT", async () => {
+  const { session } = await newDriver();
+  const auth = connectJson(AuthService, sys.gatewayUrl);
+  const next = (await auth.refreshSession({ refreshToken: session.refreshToken })).session!;
+  await auth.revokeSession({ refreshToken: session.refreshToken }); // any token of the family
+  await fails(auth.refreshSession({ refreshToken: next.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+  await auth.revokeSession({ refreshToken: next.refreshToken }); // twice is fine
+  await auth.revokeSession({ refreshToken: "never-issued" });
+  const err = await fails(auth.revokeSession({ refreshToken: "" }), Code.InvalidArgument);
+  assert.match(err.message, "refresh_token");
+  const err2 = await fails(auth.refreshSession({ refreshToken: "" }), Code.InvalidArgument);
+  assert.match(err2.message, "refresh_token");
+  await fails(auth.refreshSession({ refreshToken: "x".repeat(5000) }), Code.InvalidArgument);
+  await fails(auth.refreshSession({ refreshToken: "never-issued" }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+});
+
+it("a disabled user cannot refresh; disabling yourself is refused", async () => {
+  const { session } = await newDriver();
+  const adminP = principal(Role.SYSTEM_ADMIN);
+  const admin = connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, adminP));
+  const res = await admin.disableUser({ userId: session.principal!.subjectId }, idem());
+  assert.is(res.user?.active, false);
+  await fails(connectJson(AuthService, sys.gatewayUrl).refreshSession({ refreshToken: session.refreshToken }), Code.Unauthenticated, "USER_DISABLED");
+  await fails(admin.disableUser({ userId: adminP.subjectId }, idem()), Code.FailedPrecondition, "CANNOT_DISABLE_SELF");
+  await fails(admin.disableUser({ userId: randomUUID() }, idem()), Code.NotFound);
+  const err = await fails(admin.disableUser({ userId: "42" }, idem()), Code.InvalidArgument);
+  assert.match(err.message, "user_id");
+  // Only SYSTEM_ADMIN may disable.
+  const bank = connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, principal(Role.BANK_ADMIN, { bankId: randomUUID() })));
+  await fails(bank.disableUser({ userId: session.principal!.subjectId }, idem()), Code.PermissionDenied);
+});
+
+it("CreateDriverUser: one user per phone and per driver; internal only", async () => {
+  const { phone, driverId, session } = await newDriver();
+  // KycService retrying the same onboarding (its idempotency record lost) gets the same user.
+  const again = await internal.createDriverUser({ phone, driverId, displayName: "Ada Driver" }, idem());
+  assert.is(again.session?.principal?.subjectId, session.principal?.subjectId);
+  assert.is.not(again.session?.refreshToken, session.refreshToken);
+  await fails(internal.createDriverUser({ phone, driverId: randomUUID(), displayName: "x" }, idem()), Code.AlreadyExists, "PHONE_ALREADY_REGISTERED");
+  await fails(internal.createDriverUser({ phone: newPhone(), driverId, displayName: "x" }, idem()), Code.AlreadyExists);
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ phone: "0801234", driverId: randomUUID() }, "phone"],
+    [{ phone: newPhone(), driverId: "" }, "driver_id"],
+    [{ phone: newPhone(), driverId: randomUUID(), agencyId: "nope" }, "agency_id"],
+    [{ phone: newPhone(), driverId: randomUUID(), displayName: "x".repeat(101) }, "display_name"],
+  ];
+  for (const [req, field] of bad) {
+    const err = await fails(internal.createDriverUser(req, idem()), Code.InvalidArgument);
+    assert.ok(err.message.startsWith(`${field}:`), `${field}: ${err.message}`);
+  }
+  // Straight to the service without a service token: refused; the gateway does not expose it.
+  const anon = createClient(AuthService, createGrpcTransport({ baseUrl: sys.cfg.urls.auth }));
+  await fails(anon.createDriverUser({ phone: newPhone(), driverId: randomUUID() }, idem()), Code.PermissionDenied);
+  try {
+    await connectJson(AuthService, sys.gatewayUrl).createDriverUser({ phone: newPhone(), driverId: randomUUID() }, idem());
+    assert.unreachable("the gateway exposed an internal method");
+  } catch (err) {
+    if (err instanceof assert.Assertion) throw err;
+    assert.ok([Code.NotFound, Code.Unimplemented, Code.PermissionDenied].includes(ConnectError.from(err).code));
+  }
+});
+
+it("GetContact: the phone and role of a user, for services only", async () => {
+  const { phone, session } = await newDriver();
+  const c = await internal.getContact({ userId: session.principal!.subjectId });
+  assert.is(c.phone, phone);
+  assert.is(c.role, Role.DRIVER);
+  await fails(internal.getContact({ userId: randomUUID() }), Code.NotFound);
+  const err = await fails(internal.getContact({ userId: "" }), Code.InvalidArgument);
+  assert.match(err.message, "user_id");
+});
+
+it("refresh families expire with the refresh TTL (service clock)", async () => {
+  // Last in this suite: the clock jump also ages the signing key.
+  const { session } = await newDriver();
+  sys.clock.advance(sys.cfg.refreshTokenTtlSeconds * 1000 + 1000);
+  await fails(connectJson(AuthService, sys.gatewayUrl).refreshSession({ refreshToken: session.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+});
+
+test.run();
