@@ -3,7 +3,7 @@
 // answer, headers and errors. No method is written by hand; a new RPC in a proto is
 // exposed by regenerating code.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import type { Mesh } from "../platform/mesh.js";
 import { IDEMPOTENCY_HEADER, REPLAYED_HEADER } from "../platform/interceptors/idempotency.js";
 import { publicMethods } from "../platform/policy.js";
@@ -33,14 +33,42 @@ function callOptions(ctx: HandlerContext) {
   };
 }
 
+/**
+ * An error from the hop, fit to send on: same code, message and details, but without
+ * the upstream protocol's headers (content-type, grpc-status…), which would otherwise be
+ * written into our own response and confuse a Connect or gRPC-Web client.
+ */
+function relayError(err: unknown): ConnectError {
+  const e = ConnectError.from(err);
+  const metadata = new Headers();
+  e.metadata.forEach((v, k) => {
+    if (!HOP_HEADERS.test(k)) metadata.set(k, v);
+  });
+  const out = new ConnectError(e.rawMessage, e.code, metadata);
+  (out.details as unknown[]).push(...e.details);
+  return out;
+}
+
+const HOP_HEADERS = /^(content-type|content-length|content-encoding|grpc-.*|connect-.*|accept-encoding|te|trailer|date)$/i;
+
 function forwarder(method: DescMethod, client: Record<string, AnyFn>) {
   const call = client[method.localName]!;
   switch (method.methodKind) {
     case "unary":
-      return (req: unknown, ctx: HandlerContext) => call(req, callOptions(ctx));
+      return async (req: unknown, ctx: HandlerContext) => {
+        try {
+          return await call(req, callOptions(ctx));
+        } catch (err) {
+          throw relayError(err);
+        }
+      };
     case "server_streaming":
       return async function* (req: unknown, ctx: HandlerContext) {
-        yield* call(req, callOptions(ctx)) as AsyncIterable<unknown>;
+        try {
+          yield* call(req, callOptions(ctx)) as AsyncIterable<unknown>;
+        } catch (err) {
+          throw relayError(err);
+        }
       };
     default:
       return undefined; // client/bidi streaming: none of our public methods yet

@@ -12,6 +12,7 @@ import { injectContext, tracer } from "./tracing.js";
 
 /** A hop never waits longer than this even if the caller has more time. */
 const MAX_HOP_MS = 30_000;
+const MAX_STREAM_HOP_MS = 30 * 60_000;
 
 export function meshInterceptor(tokens: ServiceTokens | null): Interceptor {
   return (next) => async (req) => {
@@ -59,10 +60,11 @@ export function meshClient<S extends DescService>(service: S, transport: Transpo
   const wrapped: Record<string, unknown> = {};
   for (const m of service.methods) {
     const fn = inner[m.localName]!;
+    const cap = m.methodKind === "unary" ? MAX_HOP_MS : MAX_STREAM_HOP_MS;
     wrapped[m.localName] = (req: unknown, opts: Record<string, unknown> = {}) => {
       const call = currentCall.getStore();
-      const remaining = call ? Math.max(1, call.deadlineAt - Date.now()) : MAX_HOP_MS;
-      const timeoutMs = (opts.timeoutMs as number | undefined) ?? Math.min(remaining, MAX_HOP_MS);
+      const remaining = call ? Math.max(1, call.deadlineAt - Date.now()) : cap;
+      const timeoutMs = (opts.timeoutMs as number | undefined) ?? Math.min(remaining, cap);
       return fn(req, { ...opts, timeoutMs, signal: (opts.signal as AbortSignal | undefined) ?? call?.signal });
     };
   }

@@ -10,6 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { clientIpKey } from "./context.js";
+import { replayingRouter } from "./interceptors/idempotency.js";
 import { healthRoutes, HealthState, ServingStatus } from "./health.js";
 import { log } from "./logger.js";
 import { reflectionRoutes } from "./reflection.js";
@@ -36,7 +37,7 @@ export interface RunningServer {
 export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" | "interceptors" | "maxRequestBytes">, health: HealthState, shutdown: AbortSignal) {
   return connectNodeAdapter({
     routes: (router) => {
-      opts.routes(router);
+      opts.routes(replayingRouter(router));
       healthRoutes(health)(router);
       reflectionRoutes([...opts.services, Health, ServerReflection])(router);
     },

@@ -3,6 +3,7 @@
 // (`x-fuel-service-token`); builds the call info every handler reads; then applies the
 // method's declared policy. Health and reflection are open to all (Kubernetes probes,
 // grpcurl).
+import { setMaxListeners } from "node:events";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import { type MethodPolicy } from "../../gen/fuel/common/v1/common_pb.js";
@@ -14,6 +15,8 @@ import { deadlineFromHeaders } from "./deadline.js";
 
 export const SERVICE_TOKEN_HEADER = "x-fuel-service-token";
 export const CLIENT_IP_HEADER = "x-fuel-client-ip";
+/** The longest a streaming call (a watch) may stay open; clients reconnect after it. */
+export const STREAM_MAX_MS = 30 * 60_000;
 
 const OPEN: MethodPolicy = { anonymous: true, roles: [], internal: false, mutating: false, movesMoney: false } as unknown as MethodPolicy;
 
@@ -61,9 +64,14 @@ export function authenticate(opts: AuthenticateOptions): Interceptor {
       accessToken: principal ? bearer : null,
       callerService,
       clientIp,
-      deadlineAt: Date.now() + deadlineFromHeaders(req.header, opts.defaultDeadlineMs, opts.maxDeadlineMs),
+      // Streams (watches) live longer than unary calls, but are still bounded.
+      deadlineAt: Date.now() + (req.stream
+        ? deadlineFromHeaders(req.header, STREAM_MAX_MS, STREAM_MAX_MS)
+        : deadlineFromHeaders(req.header, opts.defaultDeadlineMs, opts.maxDeadlineMs)),
       signal: req.signal,
     };
+    // Each mesh hop listens on this signal; a handler fanning out to many hops is normal.
+    setMaxListeners(256, req.signal);
     req.contextValues.set(callInfoKey, info);
     return await currentCall.run(info, () => next(req));
   };

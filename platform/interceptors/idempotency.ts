@@ -5,7 +5,7 @@
 // money-moving handlers add a Postgres guard in their own transaction (pg-guard.ts).
 import { createHash } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, type Interceptor, type UnaryResponse } from "@connectrpc/connect";
+import { Code, createContextKey, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { callInfoKey } from "../context.js";
 import { invalidArgument, rpcError } from "../errors.js";
 import type { Kv } from "../kv.js";
@@ -17,6 +17,33 @@ export const REPLAYED_HEADER = "idempotent-replayed";
 const KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
 /** How long a finished response is kept for replay. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+/** The stored response of a replayed call, for the handler wrapper to return. */
+const replayKey = createContextKey<unknown>(undefined, { description: "idempotent replay" });
+
+/**
+ * Wraps a router so every unary handler first checks for a replayed response. Handlers
+ * registered through it never run for a replay.
+ */
+export function replayingRouter(router: ConnectRouter): ConnectRouter {
+  const wrap = (impl: Record<string, unknown>, desc: { methods: Array<{ localName: string; methodKind: string }> }) => {
+    const out: Record<string, unknown> = { ...impl };
+    for (const m of desc.methods) {
+      const fn = impl[m.localName] as ((req: unknown, ctx: { values: { get(k: unknown): unknown } }) => unknown) | undefined;
+      if (!fn || m.methodKind !== "unary") continue;
+      out[m.localName] = (req: unknown, ctx: { values: { get(k: unknown): unknown } }) => ctx.values.get(replayKey) ?? fn(req, ctx);
+    }
+    return out;
+  };
+  return new Proxy(router, {
+    get(target, prop, receiver) {
+      if (prop === "service") {
+        return (desc: never, impl: Record<string, unknown>, opts?: never) => target.service(desc, wrap(impl, desc) as never, opts);
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}
 
 interface Record_ {
   h: string;
@@ -52,15 +79,12 @@ export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): 
         if (rec.s === "running") {
           throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still running; retry later");
         }
-        const message = fromBinary(req.method.output, Buffer.from(rec.r ?? "", "base64"));
-        return {
-          stream: false,
-          service: req.service,
-          method: req.method,
-          header: new Headers({ [REPLAYED_HEADER]: "true" }),
-          trailer: new Headers(),
-          message,
-        } as UnaryResponse;
+        // Answer through the normal path (so the protocol's own headers are kept), with
+        // the stored message standing in for the handler; see replayingRouter.
+        req.contextValues.set(replayKey, fromBinary(req.method.output, Buffer.from(rec.r ?? "", "base64")));
+        const res = await next(req);
+        res.header.set(REPLAYED_HEADER, "true");
+        return res;
       }
       // The record expired between SET NX and GET: treat as a fresh claim.
       await kv.set(slot, JSON.stringify({ h: hash, s: "running" } satisfies Record_), runningTtlMs);

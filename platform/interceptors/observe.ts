@@ -26,9 +26,9 @@ export function observe(serviceName: string): Interceptor {
       span.setAttribute("rpc.connect_rpc.error_code", code === 0 ? "ok" : Code[code]);
       if (code === Code.Internal || code === Code.Unknown) {
         span.setStatus({ code: SpanStatusCode.ERROR });
-        log.error({ err, rpc, code: Code[code], ms, trace_id: traceId }, "rpc failed unexpectedly");
+        log.error({ err, service: serviceName, rpc, code: Code[code], ms, trace_id: traceId }, "rpc failed unexpectedly");
       } else {
-        log.info({ rpc, code: code === 0 ? "ok" : Code[code], ms, trace_id: traceId }, "rpc");
+        log.info({ service: serviceName, rpc, code: code === 0 ? "ok" : Code[code], ms, trace_id: traceId }, "rpc");
       }
       span.end();
     };
