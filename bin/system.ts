@@ -14,6 +14,8 @@ import { startGateway, type RunningGateway } from "../gateway/index.js";
 import { gatewayHttpRoutes } from "../gateway/http-routes.js";
 import { ALL_SERVICES, MODULES } from "../services/registry.js";
 import { startDevInbox, type DevInbox } from "../services/notification/providers/dev-inbox.js";
+import { startSimulatedGateway, type SimulatedGateway } from "../services/payment/simulator/index.js";
+import { randomBytes } from "node:crypto";
 
 export interface RunningSystem {
   infra: Infra;
@@ -21,6 +23,8 @@ export interface RunningSystem {
   gateway: RunningGateway | null;
   /** The dev provider (fake SMS/SMTP/push with an inbox), when no real provider is configured. */
   devInbox: DevInbox | null;
+  /** The simulated payment gateway process, when no real one is configured. */
+  paymentGateway: SimulatedGateway | null;
   cfg: Config;
   stop(): Promise<void>;
 }
@@ -50,6 +54,15 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
     cfg.smtpUrl = devInbox.smtpUrl;
     cfg.pushApiUrl = devInbox.pushUrl;
   }
+  if (cfg.gateway && cfg.gatewayPort === 0) cfg.gatewayPort = await freePort();
+  cfg.publicUrl ??= `http://127.0.0.1:${cfg.gatewayPort}`;
+  if (cfg.webhookSecrets.length === 0 && !cfg.production) cfg.webhookSecrets = [randomBytes(24).toString("base64url")];
+  // No real payment gateway configured: run the simulated one as its own process; it
+  // calls our public webhook endpoint like a real gateway would.
+  const paymentGateway = cfg.services.includes("payment") && !cfg.paymentGatewayUrl && !cfg.production
+    ? await startSimulatedGateway({ webhookUrl: `${cfg.publicUrl}/payments/webhook/reconcile`, webhookSecret: cfg.webhookSecrets[0]!, host: "127.0.0.1" })
+    : null;
+  if (paymentGateway) cfg.paymentGatewayUrl = paymentGateway.url;
   const infra = await startInfra(cfg, opts.now);
   const services: Partial<Record<ServiceName, RunningService>> = {};
   try {
@@ -65,18 +78,21 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
       services,
       gateway,
       devInbox,
+      paymentGateway,
       cfg,
       async stop() {
         await gateway?.close();
         await Promise.all(Object.values(services).map((s) => s.close()));
         await infra.close();
         await devInbox?.close();
+        await paymentGateway?.close();
       },
     };
   } catch (err) {
     await Promise.all(Object.values(services).map((s) => s.close().catch(() => undefined)));
     await infra.close();
     await devInbox?.close();
+    await paymentGateway?.close();
     throw err;
   }
 }

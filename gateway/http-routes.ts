@@ -3,8 +3,10 @@ import { create } from "@bufbuild/protobuf";
 import { AuthService, GetJwksRequestSchema } from "../gen/fuel/auth/v1/auth_pb.js";
 import type { Mesh } from "../platform/mesh.js";
 import type { NodeHandler } from "./edge.js";
+import { webhookRoute } from "./webhook.js";
 
-export const gatewayHttpRoutes = (mesh: Mesh): Record<string, NodeHandler> => ({
+export const gatewayHttpRoutes = (mesh: Mesh, relay: Mesh): Record<string, NodeHandler> => ({
+  "/payments/webhook/reconcile": webhookRoute(relay),
   // The standard location banks' JWT libraries look for verification keys.
   "/.well-known/jwks.json": (req, res) => {
     mesh

@@ -11,7 +11,7 @@ import { enforceDeadline } from "../platform/interceptors/deadline.js";
 import { observe } from "../platform/interceptors/observe.js";
 import { log } from "../platform/logger.js";
 import { Mesh } from "../platform/mesh.js";
-import { GATEWAY_SERVICE } from "../platform/policy.js";
+import { GATEWAY_SERVICE, WEBHOOK_RELAY_SERVICE } from "../platform/policy.js";
 import type { RateLimits } from "../platform/ratelimit.js";
 import { connectHandler, drain } from "../platform/server.js";
 import { HealthState } from "../platform/health.js";
@@ -28,7 +28,7 @@ export interface GatewayOptions {
   limits: RateLimits;
   jwks: (mesh: Mesh) => JwksSource;
   /** Plain-HTTP routes (webhooks, jwks.json) tried before 404. */
-  httpRoutes?: (mesh: Mesh) => Record<string, NodeHandler>;
+  httpRoutes?: (mesh: Mesh, relay: Mesh) => Record<string, NodeHandler>;
 }
 
 export interface RunningGateway {
@@ -45,7 +45,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const verifier = new AccessTokenVerifier(opts.jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
   const health = new HealthState(opts.services.map((s) => s.typeName));
   const shutdown = new AbortController();
-  const plain = opts.httpRoutes?.(mesh) ?? {};
+  // Webhooks reach internal methods under their own mesh identity, never the gateway's.
+  const relay = new Mesh(cfg.urls, new ServiceTokens(cfg.meshSecret, WEBHOOK_RELAY_SERVICE));
+  const plain = opts.httpRoutes?.(mesh, relay) ?? {};
 
   const rpc = connectHandler(
     {

@@ -70,6 +70,16 @@ export interface Config {
   /** Port of the dev provider (fake SMS/SMTP/push keeping an inbox): 0 = any free port, -1 = off. */
   devInboxPort: number;
   drainTimeoutMs: number;
+  /** Payment gateway API base URL; unset in development = the simulated gateway process. */
+  paymentGatewayUrl: string | undefined;
+  /** HMAC secrets accepted on payment webhooks (several during rotation; the first signs). */
+  webhookSecrets: string[];
+  /** Our public base URL, for callbacks the outside world makes (payment webhooks). */
+  publicUrl: string | undefined;
+  /** How long a credit hold lives before it expires and releases itself. */
+  holdTtlSeconds: number;
+  /** Days past due after which an overdue loan is DEFAULTED. */
+  defaultAfterDays: number;
 }
 
 export class ConfigError extends Error {
@@ -196,7 +206,16 @@ export function loadConfig(env: Env = process.env): Config {
     pushApiUrl: url("PUSH_API_URL", ["http:", "https:"]),
     devInboxPort: int("DEV_INBOX_PORT", production ? -1 : 8025, -1, 65535),
     drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000, 0, 120_000),
+    paymentGatewayUrl: url("PAYMENT_GATEWAY_URL", ["http:", "https:"]),
+    webhookSecrets: (env.PAYMENT_WEBHOOK_SECRETS ?? "").split(",").map((x) => x.trim()).filter(Boolean),
+    publicUrl: url("PUBLIC_URL", ["http:", "https:"]),
+    holdTtlSeconds: int("HOLD_TTL_SECONDS", 3600, 10, 7 * 24 * 3600),
+    defaultAfterDays: int("DEFAULT_AFTER_DAYS", 90, 1, 3650),
   };
+  if (production && cfg.webhookSecrets.length === 0 && cfg.services.includes("payment")) {
+    problems.push("PAYMENT_WEBHOOK_SECRETS is required when NODE_ENV=production and the payment service runs");
+  }
+  if (cfg.webhookSecrets.some((x) => x.length < 16)) problems.push("PAYMENT_WEBHOOK_SECRETS entries must be at least 16 characters");
   if (cfg.defaultDeadlineMs > cfg.maxDeadlineMs) problems.push("DEFAULT_DEADLINE_MS must not exceed MAX_DEADLINE_MS");
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

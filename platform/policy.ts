@@ -23,6 +23,8 @@ export function publicMethods(service: DescService): DescMethod[] {
 }
 
 export const GATEWAY_SERVICE = "gateway";
+/** The gateway's webhook endpoint relays signed payment callbacks under this identity. */
+export const WEBHOOK_RELAY_SERVICE = "webhook-relay";
 
 export type Decision =
   | { allow: true }
