@@ -1,10 +1,11 @@
 // Embedded defaults for a machine with nothing but Node: PGlite served over the
 // Postgres wire protocol (so the same `pg` code talks to it), and an in-process store in
-// place of Redis. PGlite runs one session at a time, so pools against it use one client.
+// place of Redis. PGlite runs one session; platform/pglite-server.ts makes connections
+// take turns by whole batches and whole transactions.
 import { PGlite } from "@electric-sql/pglite";
 import { cube } from "@electric-sql/pglite/contrib/cube";
 import { earthdistance } from "@electric-sql/pglite/contrib/earthdistance";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { servePglite } from "./pglite-server.js";
 
 export interface EmbeddedPostgres {
   url: string;
@@ -14,26 +15,12 @@ export interface EmbeddedPostgres {
 /** Starts PGlite (in memory unless `dataDir`) on a loopback port; 0 = any free port. */
 export async function startEmbeddedPostgres(port = 0, dataDir?: string): Promise<EmbeddedPostgres> {
   const db = await PGlite.create(dataDir, { extensions: { cube, earthdistance } });
-  const chosen = port === 0 ? await freePort() : port;
-  const server = new PGLiteSocketServer({ db, port: chosen, host: "127.0.0.1", maxConnections: 64 });
-  await server.start();
+  const server = await servePglite(db, port);
   return {
-    url: `postgresql://postgres:postgres@127.0.0.1:${chosen}/postgres?sslmode=disable`,
+    url: `postgresql://postgres:postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
     async stop() {
-      await server.stop();
+      await server.close();
       await db.close();
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
 }

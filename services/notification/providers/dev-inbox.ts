@@ -147,7 +147,7 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, add: Add, l
   if (method === "GET" && url.pathname === "/messages") {
     const channel = url.searchParams.get("channel");
     const to = url.searchParams.get("to") ?? undefined;
-    const filter = {
+    const filter: { channel?: DevInboxMessage["channel"]; to?: string } = {
       channel: channel === "sms" || channel === "email" || channel === "push" ? channel : undefined,
       to,
     };

@@ -1,0 +1,8 @@
+// What the RPC handlers share: the service deps and the worker's wake-up.
+import type { ServiceDeps } from "../../platform/service.js";
+
+export interface HandlerDeps {
+  deps: ServiceDeps;
+  /** Tells the outbox worker in this process that something was queued. */
+  wake: () => void;
+}
