@@ -1,11 +1,25 @@
-// PaymentService: the contract is final (proto/fuel/payment/v1); the handlers arrive with their
-// own issue. Until then every method answers UNIMPLEMENTED through the full platform
-// chain (auth, policy, idempotency), so clients can already integrate against it.
+// PaymentService: payments repaying loans through a payment gateway, the gateway's signed
+// webhooks, reconciliation, and the simulated gateway (simulator/) used when no real one
+// is configured.
+// Background work: the repayment outbox relay (LoanService.ApplyRepayment) and the job
+// asking the gateway about payments stuck in PENDING (PAYMENT_SYNC_INTERVAL_MS, default
+// 60 s; PAYMENT_SYNC_MIN_AGE_SECONDS, default 600). Settings: see common.ts.
 import { PaymentService } from "../../gen/fuel/payment/v1/payment_pb.js";
 import type { ServiceModule } from "../../platform/service.js";
+import { routes, runtimeFor } from "./routes.js";
+import { startSyncJob } from "./sync.js";
 
 export const paymentModule: ServiceModule = {
   name: "payment",
   services: [PaymentService],
-  routes: (router) => router.service(PaymentService, {}),
+  routes,
+  async start(deps) {
+    const rt = runtimeFor(deps);
+    rt.relay.start();
+    const stopSync = startSyncJob(deps, rt.gateway, rt.relay, rt.settings);
+    return async () => {
+      await stopSync();
+      await rt.relay.stop();
+    };
+  },
 };
