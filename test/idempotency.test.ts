@@ -65,7 +65,7 @@ test("20 concurrent calls with one key → one execution; the rest replay or are
   const ok = results.filter((r) => r.status === 200);
   const aborted = results.filter((r) => r.status === 409);
   assert.is(ok.length + aborted.length, 20, `unexpected statuses ${results.map((r) => r.status).join(",")}`);
-  for (const r of aborted) assert.is(r.json.details[0].debug.reason, "IDEMPOTENCY_KEY_IN_USE");
+  for (const r of aborted) assert.is(r.json.details[0].debug.reason, "IDEMPOTENCY_KEY_IN_PROGRESS");
   for (const r of ok) assert.equal(r.json.bank.bankId, ok[0]!.json.bank.bankId);
   assert.is(await banksWithCode("RACE1"), 1);
 });

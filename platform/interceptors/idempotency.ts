@@ -77,7 +77,7 @@ export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): 
           throw invalidArgument(IDEMPOTENCY_HEADER, "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
         }
         if (rec.s === "running") {
-          throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_USE", "a request with this idempotency key is still running; retry later");
+          throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_PROGRESS", "a request with this idempotency key is still running; retry later");
         }
         // Answer through the normal path (so the protocol's own headers are kept), with
         // the stored message standing in for the handler; see replayingRouter.

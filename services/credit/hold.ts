@@ -1,0 +1,119 @@
+// Hold (internal, TransactionService on authorize): reserves an amount on the driver's
+// line and, in the same transaction, on the agency's parent line. Lines are locked in the
+// fixed order (parent, then child) and the decision is made on the locked rows, so two
+// holds can never both take the last of a line; the counters then change only through a
+// balanced HOLD entry (writeMovement, whose UPDATE re-checks nothing the lock has not
+// already settled). Declines are responses, not errors, and reserve nothing.
+import { createHash, randomUUID } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
+import { DeclineReason } from "../../gen/fuel/credit/v1/credit_line_pb.js";
+import { HoldRequestSchema, HoldResponseSchema, type HoldRequest, type HoldResponse } from "../../gen/fuel/credit/v1/credit_pb.js";
+import { JournalEntryKind } from "../../gen/fuel/credit/v1/ledger_pb.js";
+import { sqlState, UNIQUE_VIOLATION } from "../../platform/db.js";
+import { alreadyExists, invalidArgument } from "../../platform/errors.js";
+import type { ServiceDeps } from "../../platform/service.js";
+import * as v from "../../platform/validate.js";
+import { viewerOf } from "./access.js";
+import { guardedTx, moneyIn, type CreditSettings } from "./common.js";
+import { holdToProto, money } from "./convert.js";
+import { afterHold, decideHold, spendable, type HoldAsk } from "./hold-rule.js";
+import { writeMovement } from "./ledger-store.js";
+import { lineState } from "./line-state.js";
+import { holdPostings } from "./postings.js";
+import * as store from "./store.js";
+
+export interface ValidHold {
+  driverId: string;
+  transactionId: string;
+  ask: HoldAsk;
+  ttlSeconds: number;
+  requestHash: string;
+}
+
+export function validateHold(req: HoldRequest, settings: CreditSettings, now: Date): ValidHold {
+  const driverId = v.uuid("driver_id", req.driverId);
+  const transactionId = v.uuid("transaction_id", req.transactionId);
+  const amount = moneyIn("amount", req.amount, { min: 1n });
+  let minAmount = 1n;
+  if (req.minAmount) {
+    minAmount = moneyIn("min_amount", req.minAmount, { currency: amount.currency, min: 1n }).amount;
+    if (minAmount > amount.amount) throw invalidArgument("min_amount", "must be ≤ amount");
+  }
+  const stationId = v.uuid("station_id", req.stationId);
+  const merchantId = v.optionalUuid("merchant_id", req.merchantId) ?? "";
+  const fuelType = v.enumValue("fuel_type", req.fuelType, FuelType) as FuelType;
+  if (req.ttlSeconds !== 0) v.intRange("ttl_seconds", req.ttlSeconds, 60, 86400);
+  return {
+    driverId,
+    transactionId,
+    ask: { amount: amount.amount, currency: amount.currency, allowPartial: req.allowPartial, minAmount: req.allowPartial ? minAmount : amount.amount, purchase: { fuelType, stationId, merchantId, at: now } },
+    ttlSeconds: req.ttlSeconds || settings.defaultHoldTtlSeconds,
+    requestHash: createHash("sha256").update(toBinary(HoldRequestSchema, req)).digest("base64url"),
+  };
+}
+
+const declined = (reason: DeclineReason, spendableNow: bigint, currency: string): HoldResponse =>
+  create(HoldResponseSchema, { approved: false, declineReason: reason, spendable: money(spendableNow, currency) });
+
+/** The answer for a transaction that already has a hold: the same hold, or ALREADY_EXISTS. */
+function existingHold(h: store.HoldRow, requestHash: string): HoldResponse {
+  if (h.request_hash !== requestHash) {
+    throw alreadyExists("HOLD_EXISTS_FOR_TRANSACTION", "this transaction already has a hold for a different request");
+  }
+  return create(HoldResponseSchema, { approved: true, hold: holdToProto(h) });
+}
+
+export function hold(deps: ServiceDeps, settings: CreditSettings) {
+  return async (req: HoldRequest, ctx: HandlerContext) => {
+    const now = deps.now();
+    const h = validateHold(req, settings, now);
+    const actorId = viewerOf(ctx).actorId;
+    const pre = await store.holdContext(deps.pool, h.driverId, h.transactionId);
+    const found = pre.line ? { line: pre.line, parent: pre.parent } : null;
+    try {
+      return await guardedTx(deps, ctx, HoldResponseSchema, async (tx) => {
+        // Inside the guard, so a replay of this key gets its stored response byte for byte.
+        if (pre.priorHoldId) return existingHold((await store.getHold(tx, pre.priorHoldId))!, h.requestHash);
+        if (!found) return declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency);
+        const ids = found.parent ? [found.parent.line_id, found.line.line_id] : [found.line.line_id];
+        const locked = await store.lockLines(tx, ids);
+        const lineRow = locked.get(found.line.line_id)!;
+        const parentRow = found.parent ? locked.get(found.parent.line_id)! : null;
+        const line = await lineState(tx, lineRow, false, now);
+        const parent = parentRow ? await lineState(tx, parentRow, true, now) : null;
+        const decision = decideHold(h.ask, line, parent);
+        if (!decision.approved) return declined(decision.reason, spendable(line, parent).amount, lineRow.currency);
+
+        const entryId = randomUUID();
+        const row = await store.insertHold(tx, {
+          hold_id: randomUUID(), line_id: lineRow.line_id, parent_line_id: parentRow?.line_id ?? null, driver_id: h.driverId,
+          transaction_id: h.transactionId, request_hash: h.requestHash, status: "PENDING", currency: lineRow.currency,
+          amount: decision.amount, requested_amount: h.ask.amount, captured_amount: 0n, released_amount: 0n,
+          station_id: h.ask.purchase.stationId, merchant_id: h.ask.purchase.merchantId || null, fuel_type: h.ask.purchase.fuelType,
+          expire_time: new Date(now.getTime() + h.ttlSeconds * 1000), create_time: now, resolve_time: null,
+          hold_entry_id: entryId, resolve_entry_id: null,
+        });
+        await writeMovement(tx, [{
+          entryId, kind: JournalEntryKind.HOLD, currency: row.currency, holdId: row.hold_id, transactionId: row.transaction_id,
+          description: `hold ${decision.amount} of ${h.ask.amount} requested`, actorId,
+          postings: holdPostings(ids, decision.amount),
+        }], now);
+        const [lineAfter, parentAfter] = afterHold(line, parent, decision.amount);
+        return create(HoldResponseSchema, {
+          approved: true,
+          hold: holdToProto(row),
+          spendable: money(spendable(lineAfter, parentAfter).amount, row.currency),
+        });
+      });
+    } catch (err) {
+      // Another request placed this transaction's hold first (under another key).
+      if (sqlState(err) === UNIQUE_VIOLATION) {
+        const winner = await store.holdOfTransaction(deps.pool, h.transactionId);
+        if (winner) return existingHold(winner, h.requestHash);
+      }
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,386 @@
+// CreditService SQL for policies, assessments, lines and holds (the ledger's SQL is in
+// ledger-store.ts). Every table is schema-qualified (credit.*); int8 comes back as bigint.
+import { many, one, type Pool, type Tx } from "../../platform/db.js";
+
+type Db = Pool | Tx;
+
+// ---- lines ----------------------------------------------------------------------------
+
+export type LineStatusName = "ACTIVE" | "FROZEN" | "CLOSED";
+
+export interface LineRow {
+  line_id: string;
+  bank_id: string;
+  owner_kind: "AGENCY" | "DRIVER";
+  owner_id: string;
+  parent_id: string | null;
+  parent_agency_id: string | null;
+  currency: string;
+  status: LineStatusName;
+  limit_minor: bigint;
+  held: bigint;
+  used: bigint;
+  sub_limit: bigint | null;
+  limit_source: number;
+  risk_assessment_id: string | null;
+  risk_category: number;
+  override_reason: string;
+  controls: Buffer | null;
+  daily_controls: boolean;
+  version: bigint;
+  status_reason: string;
+  frozen_by: "BANK" | "AGENCY" | null;
+  create_time: Date;
+  update_time: Date;
+  close_time: Date | null;
+}
+
+export const LINE_COLS = `line_id, bank_id, owner_kind, owner_id, parent_id, parent_agency_id, currency, status,
+  limit_minor, held, used, sub_limit, limit_source, risk_assessment_id, risk_category, override_reason, controls,
+  daily_controls, version, status_reason, frozen_by, create_time, update_time, close_time`;
+
+const COLS = LINE_COLS.split(",").map((c) => c.trim());
+const lineCols = (alias: string, prefix: string) => COLS.map((c) => `${alias}.${c} AS ${prefix}${c}`).join(", ");
+
+export async function getLine(db: Db, lineId: string): Promise<LineRow | undefined> {
+  return await one<LineRow>(db, `SELECT ${LINE_COLS} FROM credit.lines WHERE line_id = $1`, [lineId]);
+}
+
+export async function openLineOf(db: Db, kind: "AGENCY" | "DRIVER", ownerId: string): Promise<LineRow | undefined> {
+  return await one<LineRow>(db, `SELECT ${LINE_COLS} FROM credit.lines WHERE owner_kind = $1 AND owner_id = $2 AND status <> 'CLOSED'`, [kind, ownerId]);
+}
+
+/** A driver's open line and its parent (one round trip). */
+export async function driverLineWithParent(db: Db, driverId: string): Promise<{ line: LineRow; parent: LineRow | null } | undefined> {
+  const ctx = await holdContext(db, driverId, null);
+  return ctx.line ? { line: ctx.line, parent: ctx.parent } : undefined;
+}
+
+/**
+ * What Hold reads before its transaction, in one round trip: the driver's open line, its
+ * parent, and the id of the hold already placed for `transactionId`, if any.
+ */
+export async function holdContext(db: Db, driverId: string, transactionId: string | null): Promise<{ line: LineRow | null; parent: LineRow | null; priorHoldId: string | null }> {
+  const row = await one<Record<string, unknown>>(
+    db,
+    `SELECT ${lineCols("c", "c_")}, ${lineCols("p", "p_")},
+            (SELECT hold_id FROM credit.holds WHERE transaction_id = $2::uuid) AS prior_hold_id
+       FROM (SELECT 1) one
+       LEFT JOIN credit.lines c ON c.owner_kind = 'DRIVER' AND c.owner_id = $1 AND c.status <> 'CLOSED'
+       LEFT JOIN credit.lines p ON p.line_id = c.parent_id`,
+    [driverId, transactionId],
+  );
+  const split = (prefix: string) => Object.fromEntries(COLS.map((c) => [c, row![prefix + c]])) as unknown as LineRow;
+  return {
+    line: row?.c_line_id ? split("c_") : null,
+    parent: row?.p_line_id ? split("p_") : null,
+    priorHoldId: (row?.prior_hold_id as string | null) ?? null,
+  };
+}
+
+/**
+ * Locks lines in the one fixed order every writer uses — root (parent) lines first, then
+ * sub-lines, each by id — and returns their current state.
+ */
+export async function lockLines(tx: Tx, ids: string[]): Promise<Map<string, LineRow>> {
+  const rows = await many<LineRow>(
+    tx,
+    `SELECT ${LINE_COLS} FROM credit.lines WHERE line_id = ANY($1::uuid[]) ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.line_id, r]));
+}
+
+export async function insertLine(tx: Tx, r: Omit<LineRow, "held" | "used" | "version" | "status_reason" | "frozen_by" | "close_time" | "update_time">): Promise<LineRow> {
+  return (await one<LineRow>(
+    tx,
+    `INSERT INTO credit.lines (line_id, bank_id, owner_kind, owner_id, parent_id, parent_agency_id, currency, status, limit_minor,
+       sub_limit, limit_source, risk_assessment_id, risk_category, override_reason, controls, daily_controls, create_time, update_time)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17) RETURNING ${LINE_COLS}`,
+    [r.line_id, r.bank_id, r.owner_kind, r.owner_id, r.parent_id, r.parent_agency_id, r.currency, r.status, r.limit_minor,
+      r.sub_limit, r.limit_source, r.risk_assessment_id, r.risk_category, r.override_reason, r.controls, r.daily_controls, r.create_time],
+  ))!;
+}
+
+/** Changes a line's settings (not its counters) if its version is still `expected`. */
+export async function updateLineIfVersion(
+  tx: Tx,
+  lineId: string,
+  expected: bigint,
+  set: Record<string, unknown>,
+  now: Date,
+): Promise<LineRow | undefined> {
+  const keys = Object.keys(set);
+  const assignments = keys.map((k, i) => `${k} = $${i + 4}`).join(", ");
+  return await one<LineRow>(
+    tx,
+    `UPDATE credit.lines SET ${assignments}${keys.length ? "," : ""} version = version + 1, update_time = $3
+      WHERE line_id = $1 AND version = $2 RETURNING ${LINE_COLS}`,
+    [lineId, expected, now, ...keys.map((k) => set[k])],
+  );
+}
+
+export async function subLinesOf(db: Db, parentId: string, openOnly: boolean): Promise<LineRow[]> {
+  return await many<LineRow>(
+    db,
+    `SELECT ${LINE_COLS} FROM credit.lines WHERE parent_id = $1 ${openOnly ? "AND status <> 'CLOSED'" : ""} ORDER BY line_id`,
+    [parentId],
+  );
+}
+
+export interface LineFilter {
+  /** Scope from the caller's identity (already decided). */
+  scopeBankId?: string;
+  scopeAgencyId?: string;
+  scopeDriverId?: string;
+  bankId?: string;
+  agencyId?: string;
+  includeSubLines?: boolean;
+  driverId?: string;
+  parentId?: string;
+  statuses?: LineStatusName[];
+  after?: { time: Date; id: string } | null;
+  limit: number;
+}
+
+export async function listLines(db: Db, f: LineFilter): Promise<LineRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.scopeBankId) where.push(`bank_id = ${p(f.scopeBankId)}`);
+  if (f.scopeAgencyId) {
+    const a = p(f.scopeAgencyId);
+    where.push(`((owner_kind = 'AGENCY' AND owner_id = ${a}) OR parent_agency_id = ${a})`);
+  }
+  if (f.scopeDriverId) where.push(`owner_kind = 'DRIVER' AND owner_id = ${p(f.scopeDriverId)}`);
+  if (f.bankId) where.push(`bank_id = ${p(f.bankId)}`);
+  if (f.agencyId) {
+    const a = p(f.agencyId);
+    where.push(f.includeSubLines ? `((owner_kind = 'AGENCY' AND owner_id = ${a}) OR parent_agency_id = ${a})` : `owner_kind = 'AGENCY' AND owner_id = ${a}`);
+  }
+  if (f.driverId) where.push(`owner_kind = 'DRIVER' AND owner_id = ${p(f.driverId)}`);
+  if (f.parentId) where.push(`parent_id = ${p(f.parentId)}`);
+  if (f.statuses && f.statuses.length > 0) where.push(`status = ANY(${p(f.statuses)}::text[])`);
+  if (f.after) where.push(`(create_time, line_id) < (${p(f.after.time)}, ${p(f.after.id)}::uuid)`);
+  return await many<LineRow>(
+    db,
+    `SELECT ${LINE_COLS} FROM credit.lines ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY create_time DESC, line_id DESC LIMIT ${p(f.limit + 1)}`,
+    params,
+  );
+}
+
+/** Today's totals for the daily limits: pending at their amount, captured at the captured amount. */
+export async function dailyTotals(db: Db, lineId: string, asParent: boolean, start: Date, end: Date): Promise<{ amount: bigint; count: number }> {
+  const col = asParent ? "parent_line_id" : "line_id";
+  const row = await one<{ amount: bigint; count: number }>(
+    db,
+    `SELECT coalesce(sum(CASE status WHEN 'PENDING' THEN amount WHEN 'CAPTURED' THEN captured_amount ELSE 0 END), 0)::bigint AS amount,
+            count(*)::int AS count
+       FROM credit.holds WHERE ${col} = $1 AND create_time >= $2 AND create_time < $3`,
+    [lineId, start, end],
+  );
+  return row ?? { amount: 0n, count: 0 };
+}
+
+// ---- holds ----------------------------------------------------------------------------
+
+export type HoldStatusName = "PENDING" | "CAPTURED" | "VOIDED" | "EXPIRED";
+
+export interface HoldRow {
+  hold_id: string;
+  line_id: string;
+  parent_line_id: string | null;
+  driver_id: string;
+  transaction_id: string;
+  request_hash: string;
+  status: HoldStatusName;
+  currency: string;
+  amount: bigint;
+  requested_amount: bigint;
+  captured_amount: bigint;
+  released_amount: bigint;
+  station_id: string | null;
+  merchant_id: string | null;
+  fuel_type: number;
+  expire_time: Date;
+  create_time: Date;
+  resolve_time: Date | null;
+  hold_entry_id: string;
+  resolve_entry_id: string | null;
+}
+
+export const HOLD_COLS = `hold_id, line_id, parent_line_id, driver_id, transaction_id, request_hash, status, currency, amount,
+  requested_amount, captured_amount, released_amount, station_id, merchant_id, fuel_type, expire_time, create_time,
+  resolve_time, hold_entry_id, resolve_entry_id`;
+
+export async function getHold(db: Db, holdId: string): Promise<HoldRow | undefined> {
+  return await one<HoldRow>(db, `SELECT ${HOLD_COLS} FROM credit.holds WHERE hold_id = $1`, [holdId]);
+}
+
+export async function holdOfTransaction(db: Db, transactionId: string): Promise<HoldRow | undefined> {
+  return await one<HoldRow>(db, `SELECT ${HOLD_COLS} FROM credit.holds WHERE transaction_id = $1`, [transactionId]);
+}
+
+export async function insertHold(tx: Tx, h: HoldRow): Promise<HoldRow> {
+  return (await one<HoldRow>(
+    tx,
+    `INSERT INTO credit.holds (${HOLD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+     RETURNING ${HOLD_COLS}`,
+    [h.hold_id, h.line_id, h.parent_line_id, h.driver_id, h.transaction_id, h.request_hash, h.status, h.currency, h.amount,
+      h.requested_amount, h.captured_amount, h.released_amount, h.station_id, h.merchant_id, h.fuel_type, h.expire_time,
+      h.create_time, h.resolve_time, h.hold_entry_id, h.resolve_entry_id],
+  ))!;
+}
+
+/**
+ * Resolves a PENDING hold, exactly once: the conditional update is the claim, so of two
+ * concurrent resolutions only one gets the row back.
+ */
+export async function resolveHold(
+  tx: Tx,
+  holdId: string,
+  to: Exclude<HoldStatusName, "PENDING">,
+  captured: bigint,
+  entryId: string,
+  now: Date,
+  notExpiredAt: Date | null,
+): Promise<HoldRow | undefined> {
+  return await one<HoldRow>(
+    tx,
+    `UPDATE credit.holds SET status = $2, captured_amount = $3, released_amount = amount - $3, resolve_entry_id = $4, resolve_time = $5
+      WHERE hold_id = $1 AND status = 'PENDING' AND amount >= $3 AND ($6::timestamptz IS NULL OR expire_time > $6)
+      RETURNING ${HOLD_COLS}`,
+    [holdId, to, captured, entryId, now, notExpiredAt],
+  );
+}
+
+/** Claims up to `max` overdue PENDING holds as EXPIRED (SKIP LOCKED: concurrent sweeps split the work). */
+export async function claimExpired(tx: Tx, now: Date, max: number): Promise<HoldRow[]> {
+  return await many<HoldRow>(
+    tx,
+    `UPDATE credit.holds h SET status = 'EXPIRED', released_amount = h.amount, resolve_time = $1, resolve_entry_id = gen_random_uuid()
+      WHERE h.hold_id IN (SELECT hold_id FROM credit.holds WHERE status = 'PENDING' AND expire_time <= $1
+                          ORDER BY expire_time LIMIT $2 FOR UPDATE SKIP LOCKED)
+        AND h.status = 'PENDING'
+      RETURNING ${HOLD_COLS.split(",").map((c) => "h." + c.trim()).join(", ")}`,
+    [now, max],
+  );
+}
+
+export async function moreExpired(db: Db, now: Date): Promise<boolean> {
+  return !!(await one(db, `SELECT 1 FROM credit.holds WHERE status = 'PENDING' AND expire_time <= $1 LIMIT 1`, [now]));
+}
+
+// ---- policies -------------------------------------------------------------------------
+
+export interface PolicyRow {
+  bank_id: string;
+  currency: string;
+  max_low: bigint | null;
+  max_medium: bigint | null;
+  max_high: bigint | null;
+  version: bigint;
+  updated_by: string;
+  update_time: Date;
+}
+
+export async function getPolicy(db: Db, bankId: string, currency: string): Promise<PolicyRow | undefined> {
+  return await one<PolicyRow>(db, `SELECT * FROM credit.policies WHERE bank_id = $1 AND currency = $2`, [bankId, currency]);
+}
+
+export async function insertPolicy(tx: Tx, r: PolicyRow): Promise<PolicyRow | undefined> {
+  return await one<PolicyRow>(
+    tx,
+    `INSERT INTO credit.policies (bank_id, currency, max_low, max_medium, max_high, version, updated_by, update_time)
+     VALUES ($1,$2,$3,$4,$5,1,$6,$7) ON CONFLICT (bank_id, currency) DO NOTHING RETURNING *`,
+    [r.bank_id, r.currency, r.max_low, r.max_medium, r.max_high, r.updated_by, r.update_time],
+  );
+}
+
+export async function updatePolicy(tx: Tx, r: PolicyRow, expected: bigint): Promise<PolicyRow | undefined> {
+  return await one<PolicyRow>(
+    tx,
+    `UPDATE credit.policies SET max_low = $3, max_medium = $4, max_high = $5, version = version + 1, updated_by = $6, update_time = $7
+      WHERE bank_id = $1 AND currency = $2 AND version = $8 RETURNING *`,
+    [r.bank_id, r.currency, r.max_low, r.max_medium, r.max_high, r.updated_by, r.update_time, expected],
+  );
+}
+
+// ---- assessments ----------------------------------------------------------------------
+
+export interface AssessmentRow {
+  assessment_id: string;
+  subject_kind: "DRIVER" | "AGENCY";
+  subject_id: string;
+  category: number;
+  requested_by_bank_id: string | null;
+  assess_time: Date;
+  body: Buffer;
+}
+
+export async function insertAssessment(db: Db, r: AssessmentRow): Promise<void> {
+  await db.query(
+    `INSERT INTO credit.assessments (assessment_id, subject_kind, subject_id, category, requested_by_bank_id, assess_time, body)
+     VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+    [r.assessment_id, r.subject_kind, r.subject_id, r.category, r.requested_by_bank_id, r.assess_time, r.body],
+  );
+}
+
+export async function latestAssessment(db: Db, kind: string, subjectId: string, since: Date): Promise<AssessmentRow | undefined> {
+  return await one<AssessmentRow>(
+    db,
+    `SELECT * FROM credit.assessments WHERE subject_kind = $1 AND subject_id = $2 AND assess_time >= $3
+      ORDER BY assess_time DESC, assessment_id DESC LIMIT 1`,
+    [kind, subjectId, since],
+  );
+}
+
+export async function listAssessments(
+  db: Db,
+  kind: string,
+  subjectId: string,
+  after: { time: Date; id: string } | null,
+  limit: number,
+): Promise<AssessmentRow[]> {
+  return await many<AssessmentRow>(
+    db,
+    `SELECT * FROM credit.assessments WHERE subject_kind = $1 AND subject_id = $2
+        AND ($3::timestamptz IS NULL OR (assess_time, assessment_id) < ($3, $4::uuid))
+      ORDER BY assess_time DESC, assessment_id DESC LIMIT $5`,
+    [kind, subjectId, after?.time ?? null, after?.id ?? null, limit + 1],
+  );
+}
+
+/** Whether a bank may see a subject's assessments: it asked for one, or lends to the subject. */
+export async function bankKnowsSubject(db: Db, bankId: string, kind: string, subjectId: string): Promise<boolean> {
+  const row = await one(
+    db,
+    `SELECT 1 WHERE EXISTS (SELECT 1 FROM credit.assessments WHERE subject_kind = $2 AND subject_id = $3 AND requested_by_bank_id = $1)
+        OR EXISTS (SELECT 1 FROM credit.lines WHERE bank_id = $1 AND owner_kind = $2 AND owner_id = $3)`,
+    [bankId, kind, subjectId],
+  );
+  return !!row;
+}
+
+/** Own-ledger facts for the scorecard: utilisation of the open line, settled purchases in 90 days. */
+export async function ledgerFacts(db: Db, kind: "DRIVER" | "AGENCY", subjectId: string, since: Date): Promise<{ utilisationBps: number | null; settled90d: number }> {
+  const line = await openLineOf(db, kind, subjectId);
+  let utilisationBps: number | null = null;
+  if (line && line.limit_minor > 0n) utilisationBps = Number(((line.held + line.used) * 10000n) / line.limit_minor);
+  else if (line) utilisationBps = line.held + line.used > 0n ? 10000 : 0;
+  const col = kind === "DRIVER" ? "driver_id" : "parent_line_id";
+  let settled90d = 0;
+  if (kind === "DRIVER" || line) {
+    const r = await one<{ n: number }>(
+      db,
+      `SELECT count(*)::int AS n FROM credit.holds WHERE ${col} = $1 AND status = 'CAPTURED' AND captured_amount > 0 AND create_time >= $2`,
+      [kind === "DRIVER" ? subjectId : line!.line_id, since],
+    );
+    settled90d = r?.n ?? 0;
+  }
+  return { utilisationBps, settled90d };
+}
