@@ -2,7 +2,9 @@
 // gRPC-Web and Connect. Every server also answers health and reflection, caps message
 // sizes and deadlines, and drains on shutdown: health flips to NOT_SERVING, the
 // listener closes, in-flight calls get `drainTimeoutMs` to finish, then pools close.
-import http2 from "node:http2";
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { grpcFastPath, recordingRouter, type UnaryEntry } from "./grpc-fast.js";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
@@ -35,10 +37,12 @@ export interface RunningServer {
 }
 
 export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" | "interceptors" | "maxRequestBytes">, health: HealthState, shutdown: AbortSignal) {
-  return connectNodeAdapter({
+  const unary = new Map<string, UnaryEntry>();
+  const adapter = connectNodeAdapter({
     routes: (router) => {
-      opts.routes(replayingRouter(router));
-      healthRoutes(health)(router);
+      const recorded = recordingRouter(router, unary);
+      opts.routes(replayingRouter(recorded));
+      healthRoutes(health)(recorded);
       reflectionRoutes([...opts.services, Health, ServerReflection])(router);
     },
     interceptors: opts.interceptors,
@@ -47,6 +51,11 @@ export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" |
     shutdownSignal: shutdown,
     contextValues: (req) => createContextValues().set(clientIpKey, req.socket?.remoteAddress ?? ""),
   });
+  const fast = grpcFastPath({ unary, interceptors: opts.interceptors, maxRequestBytes: opts.maxRequestBytes, shutdown });
+  return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    if (fast(req as Http2ServerRequest, res as Http2ServerResponse)) return;
+    adapter(req as never, res as never);
+  };
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {

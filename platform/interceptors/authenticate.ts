@@ -73,7 +73,23 @@ export function authenticate(opts: AuthenticateOptions): Interceptor {
     // Each mesh hop listens on this signal; a handler fanning out to many hops is normal.
     setMaxListeners(256, req.signal);
     req.contextValues.set(callInfoKey, info);
-    return await currentCall.run(info, () => next(req));
+    const res = await currentCall.run(info, () => next(req));
+    // A stream's body runs after this function returns: keep the call info around it.
+    return res.stream ? { ...res, message: bindIterable(res.message, (fn) => currentCall.run(info, fn)) } : res;
+  };
+}
+
+/** Runs every step of an async iterable inside `within` (an AsyncLocalStorage scope). */
+export function bindIterable<T>(source: AsyncIterable<T>, within: <R>(fn: () => R) => R): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = within(() => source[Symbol.asyncIterator]());
+      return {
+        next: () => within(() => it.next()),
+        return: (v?: unknown) => within(() => it.return?.(v) ?? Promise.resolve({ done: true as const, value: v as T })),
+        throw: (e?: unknown) => within(() => it.throw?.(e) ?? Promise.reject(e)),
+      };
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { log } from "../logger.js";
 import { withTraceId } from "../errors.js";
 import { extractContext, tracer } from "../tracing.js";
+import { bindIterable } from "./authenticate.js";
 
 export const TRACE_HEADER = "x-trace-id";
 
@@ -40,7 +41,9 @@ export function observe(serviceName: string): Interceptor {
           finish(0);
           return res;
         }
-        return { ...res, message: guardStream(res as StreamResponse, traceId, finish) } as StreamResponse;
+        const spanCtx = trace.setSpan(parent, span);
+        const guarded = guardStream(res as StreamResponse, traceId, finish);
+        return { ...res, message: bindIterable(guarded, (fn) => context.with(spanCtx, fn)) } as StreamResponse;
       } catch (err) {
         const mapped = mapError(err, traceId);
         finish(mapped.code, err);

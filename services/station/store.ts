@@ -1,0 +1,284 @@
+// StationService SQL. Every table and function is schema-qualified (station.*, public.*
+// for the cube operators): the embedded PGlite shares one session between services, so
+// nothing here relies on search_path. int8 comes back as bigint; float8 as number.
+import { many, one, type Pool, type Tx } from "../../platform/db.js";
+import { metresOnIndexSphere, metresToChord, type LatLng } from "./geo.js";
+import type { Period } from "./opening-hours.js";
+import type { AddressRow, PumpRow } from "./validation.js";
+
+export type StatusName = "ACTIVE" | "TEMPORARILY_CLOSED" | "PERMANENTLY_CLOSED";
+
+export interface StationRow {
+  station_id: string;
+  merchant_id: string;
+  name: string;
+  address: AddressRow;
+  latitude: number;
+  longitude: number;
+  currency: string;
+  time_zone: string;
+  always_open: boolean;
+  periods: Period[];
+  pumps: PumpRow[];
+  fuel_types: string[];
+  status: StatusName;
+  version: bigint;
+  created_by: string;
+  create_time: Date;
+  update_time: Date;
+}
+
+export interface FuelRow {
+  station_id: string;
+  fuel_type: string;
+  in_stock: boolean;
+  level_ml: bigint | null;
+  price_minor_per_litre: bigint;
+  currency: string;
+  update_time: Date;
+  price_update_time: Date;
+  updated_by: string;
+  updated_by_role: string;
+}
+
+export interface HistoryRow {
+  entry_id: bigint;
+  station_id: string;
+  fuel_type: string;
+  in_stock: boolean;
+  level_ml: bigint | null;
+  price_minor_per_litre: bigint;
+  previous_price_minor_per_litre: bigint;
+  currency: string;
+  changed_by: string;
+  changed_by_role: string;
+  change_time: Date;
+}
+
+const STATION_COLUMNS = `s.station_id, s.merchant_id, s.name, s.address, s.latitude, s.longitude, s.currency,
+  s.time_zone, s.always_open, s.periods, s.pumps, s.fuel_types, s.status, s.version, s.created_by,
+  s.create_time, s.update_time`;
+
+// ---------------------------------------------------------------- stations
+
+export async function insertStation(db: Pool | Tx, r: StationRow): Promise<StationRow> {
+  return (await one<StationRow>(
+    db,
+    `INSERT INTO station.stations AS s (station_id, merchant_id, name, address, latitude, longitude, currency,
+       time_zone, always_open, periods, pumps, fuel_types, status, version, created_by, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     RETURNING ${STATION_COLUMNS}`,
+    [r.station_id, r.merchant_id, r.name, JSON.stringify(r.address), r.latitude, r.longitude, r.currency, r.time_zone,
+      r.always_open, JSON.stringify(r.periods), JSON.stringify(r.pumps), r.fuel_types, r.status, r.version, r.created_by,
+      r.create_time, r.update_time],
+  ))!;
+}
+
+export async function getStation(db: Pool | Tx, stationId: string, lock = false): Promise<StationRow | undefined> {
+  return await one<StationRow>(
+    db,
+    `SELECT ${STATION_COLUMNS} FROM station.stations s WHERE s.station_id = $1${lock ? " FOR UPDATE" : ""}`,
+    [stationId],
+  );
+}
+
+/** Writes the mutable fields of a station and bumps its version. */
+export async function saveStation(tx: Tx, r: StationRow): Promise<StationRow> {
+  return (await one<StationRow>(
+    tx,
+    `UPDATE station.stations AS s SET name = $2, address = $3, latitude = $4, longitude = $5, time_zone = $6,
+       always_open = $7, periods = $8, pumps = $9, fuel_types = $10, status = $11, update_time = $12,
+       version = s.version + 1
+     WHERE s.station_id = $1
+     RETURNING ${STATION_COLUMNS}`,
+    [r.station_id, r.name, JSON.stringify(r.address), r.latitude, r.longitude, r.time_zone, r.always_open,
+      JSON.stringify(r.periods), JSON.stringify(r.pumps), r.fuel_types, r.status, r.update_time],
+  ))!;
+}
+
+export async function listStations(
+  db: Pool,
+  q: { merchantId: string | null; statuses: StatusName[]; after: { name: string; id: string } | null; limit: number },
+): Promise<StationRow[]> {
+  return await many<StationRow>(
+    db,
+    `SELECT ${STATION_COLUMNS} FROM station.stations s
+     WHERE ($1::uuid IS NULL OR s.merchant_id = $1)
+       AND (cardinality($2::text[]) = 0 OR s.status = ANY($2))
+       AND ($3::text IS NULL OR (s.name, s.station_id) > ($3, $4::uuid))
+     ORDER BY s.name, s.station_id
+     LIMIT $5`,
+    [q.merchantId, q.statuses, q.after?.name ?? null, q.after?.id ?? null, q.limit],
+  );
+}
+
+export async function stationsByIds(db: Pool, ids: string[]): Promise<StationRow[]> {
+  if (ids.length === 0) return [];
+  return await many<StationRow>(db, `SELECT ${STATION_COLUMNS} FROM station.stations s WHERE s.station_id = ANY($1::uuid[])`, [ids]);
+}
+
+// ---------------------------------------------------------------- availability
+
+const FUEL_COLUMNS = `f.station_id, f.fuel_type, f.in_stock, f.level_ml, f.price_minor_per_litre, f.currency,
+  f.update_time, f.price_update_time, f.updated_by, f.updated_by_role`;
+
+export async function fuelsOf(db: Pool | Tx, stationIds: string[], fuelTypes: string[] | null = null, lock = false): Promise<FuelRow[]> {
+  if (stationIds.length === 0) return [];
+  return await many<FuelRow>(
+    db,
+    `SELECT ${FUEL_COLUMNS} FROM station.fuel_availability f
+     WHERE f.station_id = ANY($1::uuid[]) AND ($2::text[] IS NULL OR f.fuel_type = ANY($2))
+     ORDER BY f.station_id, f.fuel_type${lock ? " FOR UPDATE" : ""}`,
+    [stationIds, fuelTypes],
+  );
+}
+
+export async function upsertFuel(tx: Tx, r: FuelRow): Promise<void> {
+  await tx.query(
+    `INSERT INTO station.fuel_availability AS f (station_id, fuel_type, in_stock, level_ml, price_minor_per_litre,
+       currency, update_time, price_update_time, updated_by, updated_by_role)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (station_id, fuel_type) DO UPDATE SET in_stock = EXCLUDED.in_stock, level_ml = EXCLUDED.level_ml,
+       price_minor_per_litre = EXCLUDED.price_minor_per_litre, currency = EXCLUDED.currency,
+       update_time = EXCLUDED.update_time, price_update_time = EXCLUDED.price_update_time,
+       updated_by = EXCLUDED.updated_by, updated_by_role = EXCLUDED.updated_by_role`,
+    [r.station_id, r.fuel_type, r.in_stock, r.level_ml, r.price_minor_per_litre, r.currency, r.update_time,
+      r.price_update_time, r.updated_by, r.updated_by_role],
+  );
+}
+
+export async function appendHistory(tx: Tx, r: Omit<HistoryRow, "entry_id">): Promise<void> {
+  await tx.query(
+    `INSERT INTO station.price_history (station_id, fuel_type, in_stock, level_ml, price_minor_per_litre,
+       previous_price_minor_per_litre, currency, changed_by, changed_by_role, change_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [r.station_id, r.fuel_type, r.in_stock, r.level_ml, r.price_minor_per_litre, r.previous_price_minor_per_litre,
+      r.currency, r.changed_by, r.changed_by_role, r.change_time],
+  );
+}
+
+/** The channel every replica LISTENs on; payload `<station_id>:<FUEL>,<FUEL>`. */
+export const CHANGES_CHANNEL = "station_availability";
+
+export async function notifyChange(tx: Tx, stationId: string, fuelTypes: string[]): Promise<void> {
+  await tx.query(`SELECT pg_notify($1, $2)`, [CHANGES_CHANNEL, `${stationId}:${fuelTypes.join(",")}`]);
+}
+
+export async function history(
+  db: Pool,
+  q: { stationId: string; fuelType: string | null; start: Date | null; end: Date | null; before: { time: string; id: string } | null; limit: number },
+): Promise<HistoryRow[]> {
+  return await many<HistoryRow>(
+    db,
+    `SELECT h.entry_id, h.station_id, h.fuel_type, h.in_stock, h.level_ml, h.price_minor_per_litre,
+       h.previous_price_minor_per_litre, h.currency, h.changed_by, h.changed_by_role, h.change_time
+     FROM station.price_history h
+     WHERE h.station_id = $1
+       AND ($2::text IS NULL OR h.fuel_type = $2)
+       AND ($3::timestamptz IS NULL OR h.change_time >= $3)
+       AND ($4::timestamptz IS NULL OR h.change_time < $4)
+       AND ($5::timestamptz IS NULL OR (h.change_time, h.entry_id) < ($5, $6::bigint))
+     ORDER BY h.change_time DESC, h.entry_id DESC
+     LIMIT $7`,
+    [q.stationId, q.fuelType, q.start, q.end, q.before?.time ?? null, q.before?.id ?? null, q.limit],
+  );
+}
+
+// ---------------------------------------------------------------- nearby
+
+export interface NearbyQuery {
+  center: LatLng;
+  radiusM: number;
+  /** Only stations where this fuel type is in stock (required for sort by price). */
+  fuelType: string | null;
+  sort: "DISTANCE" | "PRICE";
+  /** Keyset: rows strictly after this (price, chord, id). */
+  after: { price: string | null; chord: string; id: string } | null;
+  limit: number;
+}
+
+export interface NearbyRow extends StationRow {
+  /** Straight-line distance on the index sphere (the cube `<->`), metres. */
+  chord: number;
+  price: bigint | null;
+}
+
+/**
+ * ACTIVE stations within the radius. The GiST index on `geo` answers
+ * `geo_box(center, r) @> geo` (earth_box) and, for the distance order, serves
+ * `ORDER BY geo <-> center` as a nearest-neighbour (KNN) scan; the exact chord bound then
+ * drops the box's corners. Price order sorts the box's rows by (price, chord, id).
+ *
+ * The distance order is by chord alone, because PostgreSQL builds a KNN scan only when
+ * the whole ORDER BY is the distance; `nearby` breaks ties by station id itself.
+ * `exactChord` restricts to one distance (to complete a tie group).
+ */
+export function nearbySql(q: NearbyQuery & { exactChord?: number }): { text: string; values: unknown[] } {
+  const values: unknown[] = [q.center.latitude, q.center.longitude, metresOnIndexSphere(q.radiusM), metresToChord(q.radiusM)];
+  const center = `station.geo_point($1::float8, $2::float8)`;
+  const chord = `(s.geo OPERATOR(public.<->) ${center})`;
+  let join = "";
+  let price = "NULL::bigint";
+  if (q.fuelType) {
+    values.push(q.fuelType);
+    join = `JOIN station.fuel_availability f ON f.station_id = s.station_id AND f.fuel_type = $${values.length} AND f.in_stock`;
+    price = "f.price_minor_per_litre";
+  }
+  let keyset = "";
+  if (q.after) {
+    values.push(q.after.chord, q.after.id);
+    const [c, id] = [`$${values.length - 1}::float8`, `$${values.length}::uuid`];
+    if (q.sort === "PRICE") {
+      values.push(q.after.price);
+      keyset = `AND (${price}, ${chord}, s.station_id) > ($${values.length}::bigint, ${c}, ${id})`;
+    } else {
+      keyset = `AND (${chord}, s.station_id) > (${c}, ${id})`;
+    }
+  }
+  let tie = "";
+  if (q.exactChord !== undefined) {
+    values.push(q.exactChord);
+    tie = `AND ${chord} = $${values.length}::float8`;
+  }
+  values.push(q.limit);
+  const order = q.sort === "PRICE" ? `${price}, chord, s.station_id` : `chord`;
+  return {
+    text: `SELECT ${STATION_COLUMNS}, ${chord} AS chord, ${price} AS price
+      FROM station.stations s ${join}
+      WHERE s.status = 'ACTIVE'
+        AND station.geo_box(${center}, $3::float8) OPERATOR(public.@>) s.geo
+        AND ${chord} <= $4::float8
+        ${keyset} ${tie}
+      ORDER BY ${order}
+      LIMIT $${values.length}`,
+    values,
+  };
+}
+
+const byChordThenId = (a: NearbyRow, b: NearbyRow) => a.chord - b.chord || (a.station_id < b.station_id ? -1 : a.station_id > b.station_id ? 1 : 0);
+
+/** Up to `q.limit` rows strictly after `q.after`, ordered by (price,) chord, station id. */
+export async function nearby(db: Pool, q: NearbyQuery): Promise<NearbyRow[]> {
+  if (q.sort === "PRICE") {
+    const { text, values } = nearbySql(q);
+    return await many<NearbyRow>(db, text, values);
+  }
+  // One extra row shows whether the page ends inside a group of equally distant
+  // stations (same coordinates); the KNN scan returns such a group in no set order, so
+  // the whole group is then read and ordered by id.
+  const { text, values } = nearbySql({ ...q, limit: q.limit + 1 });
+  const rows = (await many<NearbyRow>(db, text, values)).sort(byChordThenId);
+  if (rows.length > q.limit && rows[q.limit]!.chord === rows[q.limit - 1]!.chord) {
+    const edge = rows[q.limit]!.chord;
+    const tied = nearbySql({ ...q, exactChord: edge, limit: 100_000 });
+    const group = (await many<NearbyRow>(db, tied.text, tied.values)).sort(byChordThenId);
+    return [...rows.filter((r) => r.chord < edge), ...group].slice(0, q.limit);
+  }
+  return rows.slice(0, q.limit);
+}
+
+/** Ids of ACTIVE stations within the radius, nearest first, at most `limit`. */
+export async function stationIdsInArea(db: Pool, center: LatLng, radiusM: number, limit: number): Promise<string[]> {
+  const rows = await nearby(db, { center, radiusM, fuelType: null, sort: "DISTANCE", after: null, limit });
+  return rows.map((r) => r.station_id);
+}

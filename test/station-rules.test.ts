@@ -1,0 +1,235 @@
+// StationService's pure rules: great-circle distances and their index-sphere conversions,
+// coordinate and radius validation, opening hours in the station's time zone, the
+// coalescing subscriber queue, and the NOTIFY payload.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import fc from "fast-check";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
+import { CoalescingQueue } from "../services/station/coalescing-queue.js";
+import {
+  chordToMetres,
+  EARTH_RADIUS_M,
+  haversineMetres,
+  INDEX_SPHERE_RADIUS_M,
+  latLng,
+  metresOnIndexSphere,
+  metresToChord,
+  radius,
+} from "../services/station/geo.js";
+import { hours, isOpenAt, localTime, timeZone, type Hours } from "../services/station/opening-hours.js";
+import { parsePayload } from "../services/station/watch-hub.js";
+
+const test = suite("station-rules");
+
+function fieldOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    const ce = ConnectError.from(err);
+    assert.is(ce.code, Code.InvalidArgument);
+    return ce.findDetails(BadRequestSchema)[0]!.fieldViolations[0]!.field;
+  }
+  throw new Error("expected INVALID_ARGUMENT");
+}
+
+/** The chord between two points on a sphere of radius r, from 3-D coordinates (as cube does). */
+function chord3d(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }, r: number): number {
+  const p = (x: typeof a) => {
+    const la = (x.latitude * Math.PI) / 180;
+    const lo = (x.longitude * Math.PI) / 180;
+    return [r * Math.cos(la) * Math.cos(lo), r * Math.cos(la) * Math.sin(lo), r * Math.sin(la)];
+  };
+  const [x1, y1, z1] = p(a);
+  const [x2, y2, z2] = p(b);
+  return Math.hypot(x1! - x2!, y1! - y2!, z1! - z2!);
+}
+
+test("haversine matches known distances", () => {
+  // One degree of longitude on the equator: 2πR/360.
+  assert.ok(Math.abs(haversineMetres({ latitude: 0, longitude: 0 }, { latitude: 0, longitude: 1 }) - (2 * Math.PI * EARTH_RADIUS_M) / 360) < 1e-6);
+  // Pole to pole: half a circumference.
+  assert.ok(Math.abs(haversineMetres({ latitude: 90, longitude: 0 }, { latitude: -90, longitude: 0 }) - Math.PI * EARTH_RADIUS_M) < 1e-6);
+  // Lagos → Abuja ≈ 524 km (published great-circle figures: 523–525 km).
+  const d = haversineMetres({ latitude: 6.5244, longitude: 3.3792 }, { latitude: 9.0765, longitude: 7.3986 });
+  assert.ok(d > 522_000 && d < 526_000, String(d));
+  assert.is(haversineMetres({ latitude: 12, longitude: 34 }, { latitude: 12, longitude: 34 }), 0);
+});
+
+test("a chord on the index sphere converts to the haversine distance", () => {
+  fc.assert(
+    fc.property(
+      fc.double({ min: -89, max: 89, noNaN: true }),
+      fc.double({ min: -179, max: 179, noNaN: true }),
+      fc.double({ min: -0.5, max: 0.5, noNaN: true }),
+      fc.double({ min: -0.5, max: 0.5, noNaN: true }),
+      (lat, lng, dLat, dLng) => {
+        const a = { latitude: lat, longitude: lng };
+        const b = { latitude: Math.max(-90, Math.min(90, lat + dLat)), longitude: lng + dLng };
+        const ref = haversineMetres(a, b);
+        const viaIndex = chordToMetres(chord3d(a, b, INDEX_SPHERE_RADIUS_M));
+        return Math.abs(viaIndex - ref) <= Math.max(0.01, ref * 1e-6);
+      },
+    ),
+  );
+  for (const m of [1, 150, 5_000, 50_000]) {
+    assert.ok(Math.abs(chordToMetres(metresToChord(m)) - m) < 1e-6);
+    // The chord of m metres is slightly shorter than m scaled to the index sphere.
+    assert.ok(metresToChord(m) <= metresOnIndexSphere(m));
+  }
+});
+
+test("coordinates and radius are validated to real ranges, naming the field", () => {
+  assert.equal(latLng("location", { latitude: -90, longitude: 180 }), { latitude: -90, longitude: 180 });
+  assert.is(fieldOf(() => latLng("location", { latitude: 91, longitude: 0 })), "location.latitude");
+  assert.is(fieldOf(() => latLng("location", { latitude: -90.0001, longitude: 0 })), "location.latitude");
+  assert.is(fieldOf(() => latLng("location", { latitude: Number.NaN, longitude: 0 })), "location.latitude");
+  assert.is(fieldOf(() => latLng("area.center", { latitude: 0, longitude: 180.5 })), "area.center.longitude");
+  assert.is(fieldOf(() => latLng("location", { latitude: 0, longitude: Number.POSITIVE_INFINITY })), "location.longitude");
+  assert.is(fieldOf(() => latLng("location", undefined)), "location");
+  assert.is(radius("radius_m", 1), 1);
+  assert.is(radius("radius_m", 50_000), 50_000);
+  assert.is(fieldOf(() => radius("radius_m", 0)), "radius_m");
+  assert.is(fieldOf(() => radius("radius_m", -10)), "radius_m");
+  assert.is(fieldOf(() => radius("radius_m", 50_001)), "radius_m");
+});
+
+test("time zones: IANA names accepted as given, anything else refused", () => {
+  assert.is(timeZone("tz", "Africa/Lagos"), "Africa/Lagos");
+  assert.is(timeZone("tz", "America/Argentina/Buenos_Aires"), "America/Argentina/Buenos_Aires");
+  assert.is(timeZone("tz", "Asia/Kolkata"), "Asia/Kolkata", "not ICU's legacy alias Asia/Calcutta");
+  assert.is(timeZone("tz", "UTC"), "UTC");
+  for (const bad of ["", "Mars/Olympus_Mons", "+01:00", "Lagos", "Africa/Lagos/../x", "Africa/Lagos\n"]) {
+    assert.is(fieldOf(() => timeZone("opening_hours.time_zone", bad)), "opening_hours.time_zone", bad);
+  }
+});
+
+test("opening hours validation", () => {
+  const ok = hours("h", { timeZone: "Africa/Lagos", alwaysOpen: false, periods: [{ weekday: 1, openMinute: 0, closeMinute: 1440 }] });
+  assert.equal(ok.periods, [{ weekday: 1, open: 0, close: 1440 }]);
+  assert.is(fieldOf(() => hours("h", undefined)), "h");
+  assert.is(fieldOf(() => hours("h", { timeZone: "Africa/Lagos", alwaysOpen: true, periods: [{ weekday: 1, openMinute: 0, closeMinute: 60 }] })), "h.periods");
+  assert.is(fieldOf(() => hours("h", { timeZone: "Africa/Lagos", alwaysOpen: false, periods: [{ weekday: 0, openMinute: 0, closeMinute: 60 }] })), "h.periods[0].weekday");
+  assert.is(fieldOf(() => hours("h", { timeZone: "Africa/Lagos", alwaysOpen: false, periods: [{ weekday: 8, openMinute: 0, closeMinute: 60 }] })), "h.periods[0].weekday");
+  assert.is(fieldOf(() => hours("h", { timeZone: "Africa/Lagos", alwaysOpen: false, periods: [{ weekday: 2, openMinute: -1, closeMinute: 60 }] })), "h.periods[0].open_minute");
+  assert.is(fieldOf(() => hours("h", { timeZone: "Africa/Lagos", alwaysOpen: false, periods: [{ weekday: 2, openMinute: 0, closeMinute: 0 }] })), "h.periods[0].close_minute");
+  assert.is(fieldOf(() => hours("h", { timeZone: "Africa/Lagos", alwaysOpen: false, periods: [{ weekday: 2, openMinute: 0, closeMinute: 1441 }] })), "h.periods[0].close_minute");
+});
+
+const lagosWeekdays9to17: Hours = {
+  timeZone: "Africa/Lagos", // UTC+1, no DST
+  alwaysOpen: false,
+  periods: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, open: 9 * 60, close: 17 * 60 })),
+};
+
+test("open now is evaluated in the station's time zone", () => {
+  // Monday 2025-06-02.
+  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T07:59:00Z")), { weekday: 1, minute: 8 * 60 + 59 });
+  assert.not.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T07:59:00Z"))); // 08:59 local
+  assert.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T08:00:00Z"))); // 09:00 local: opening is inclusive
+  assert.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T15:59:00Z"))); // 16:59
+  assert.not.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T16:00:00Z"))); // 17:00: closing is exclusive
+  assert.not.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-07T10:00:00Z"))); // Saturday
+  // The same instant is a different local day elsewhere: 23:30 UTC Sunday is Monday 08:30 in Tokyo.
+  const tokyo: Hours = { ...lagosWeekdays9to17, timeZone: "Asia/Tokyo", periods: [{ weekday: 1, open: 8 * 60, close: 9 * 60 }] };
+  assert.ok(isOpenAt(tokyo, new Date("2025-06-01T23:30:00Z")));
+  assert.not.ok(isOpenAt({ ...tokyo, timeZone: "UTC" }, new Date("2025-06-01T23:30:00Z")));
+});
+
+test("periods past midnight, including Sunday into Monday", () => {
+  const sundayNight: Hours = { timeZone: "UTC", alwaysOpen: false, periods: [{ weekday: 7, open: 22 * 60, close: 2 * 60 }] };
+  assert.ok(isOpenAt(sundayNight, new Date("2025-06-01T23:00:00Z"))); // Sunday 23:00
+  assert.ok(isOpenAt(sundayNight, new Date("2025-06-02T01:59:00Z"))); // Monday 01:59
+  assert.not.ok(isOpenAt(sundayNight, new Date("2025-06-02T02:00:00Z"))); // Monday 02:00
+  assert.not.ok(isOpenAt(sundayNight, new Date("2025-06-01T21:59:00Z"))); // Sunday 21:59
+  assert.not.ok(isOpenAt(sundayNight, new Date("2025-06-03T01:00:00Z"))); // Tuesday 01:00
+  // close == open: 24 hours from the opening minute.
+  const fullDay: Hours = { timeZone: "UTC", alwaysOpen: false, periods: [{ weekday: 3, open: 6 * 60, close: 6 * 60 }] };
+  assert.ok(isOpenAt(fullDay, new Date("2025-06-05T05:59:00Z"))); // Thursday 05:59
+  assert.not.ok(isOpenAt(fullDay, new Date("2025-06-05T06:00:00Z")));
+});
+
+test("daylight saving: hours follow local wall-clock time", () => {
+  const berlin: Hours = { timeZone: "Europe/Berlin", alwaysOpen: false, periods: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, open: 8 * 60, close: 20 * 60 })) };
+  // Winter (UTC+1): 08:00 local = 07:00Z. Summer (UTC+2): 08:00 local = 06:00Z.
+  assert.ok(isOpenAt(berlin, new Date("2025-01-15T07:00:00Z")));
+  assert.not.ok(isOpenAt(berlin, new Date("2025-01-15T06:30:00Z")));
+  assert.ok(isOpenAt(berlin, new Date("2025-07-15T06:00:00Z")));
+  assert.not.ok(isOpenAt(berlin, new Date("2025-07-15T18:00:00Z"))); // 20:00 local
+});
+
+test("always open, and never open", () => {
+  assert.ok(isOpenAt({ timeZone: "UTC", alwaysOpen: true, periods: [] }, new Date()));
+  assert.not.ok(isOpenAt({ timeZone: "UTC", alwaysOpen: false, periods: [] }, new Date()));
+});
+
+test("coalescing queue: latest value per key, first-offered key order", () => {
+  const q = new CoalescingQueue<number>({ capacity: 10, maxLagMs: 1_000 });
+  q.offer("a", 1);
+  q.offer("b", 2);
+  q.offer("a", 3);
+  assert.is(q.size, 2);
+  assert.equal(q.drain(), [3, 2]);
+  assert.is(q.size, 0);
+  assert.equal(q.drain(), []);
+});
+
+test("coalescing queue: too many pending keys or too much lag overflows it", () => {
+  const bounded = new CoalescingQueue<number>({ capacity: 2, maxLagMs: 1_000 });
+  assert.ok(bounded.offer("a", 1));
+  assert.ok(bounded.offer("b", 1));
+  assert.ok(bounded.offer("a", 2), "replacing a pending key never overflows");
+  assert.not.ok(bounded.offer("c", 1));
+  assert.ok(bounded.overflowed);
+  assert.is(bounded.size, 0, "an overflowed queue holds nothing");
+  assert.not.ok(bounded.offer("a", 3));
+
+  let now = 0;
+  const lagging = new CoalescingQueue<number>({ capacity: 100, maxLagMs: 500, now: () => now });
+  assert.ok(lagging.offer("a", 1));
+  now = 400;
+  assert.ok(lagging.offer("a", 2));
+  lagging.drain(); // the consumer keeps up: lag restarts
+  now = 1_000;
+  assert.ok(lagging.offer("b", 1));
+  now = 1_501;
+  assert.not.ok(lagging.offer("b", 2));
+  assert.ok(lagging.overflowed);
+});
+
+test("coalescing queue: wait wakes on data, overflow, close, timeout and abort", async () => {
+  const q = new CoalescingQueue<number>({ capacity: 1, maxLagMs: 1_000 });
+  const ready = q.wait(1_000);
+  q.offer("a", 1);
+  assert.is(await ready, "ready");
+  assert.is(await q.wait(1_000), "ready", "still pending");
+  q.drain();
+  assert.is(await q.wait(20), "timeout");
+  const ac = new AbortController();
+  const aborted = q.wait(1_000, ac.signal);
+  ac.abort();
+  assert.is(await aborted, "aborted");
+  q.offer("a", 1);
+  q.offer("b", 1);
+  assert.is(await q.wait(1_000), "overflow");
+  const none = new CoalescingQueue<number>({ capacity: 0, maxLagMs: 1_000 });
+  const overflow = none.wait(1_000);
+  none.offer("a", 1);
+  assert.is(await overflow, "overflow", "a waiting consumer learns it was cut off");
+  const c = new CoalescingQueue<number>({ capacity: 1, maxLagMs: 1_000 });
+  const closed = c.wait(1_000);
+  c.close();
+  assert.is(await closed, "closed");
+});
+
+test("NOTIFY payloads parse, garbage does not", () => {
+  assert.equal(parsePayload("6f1c1c9e-4a4e-4b8e-9f53-7d1d2f0f2c11:PETROL,DIESEL"), {
+    stationId: "6f1c1c9e-4a4e-4b8e-9f53-7d1d2f0f2c11",
+    fuelTypes: ["PETROL", "DIESEL"],
+  });
+  assert.equal(parsePayload("6f1c1c9e-4a4e-4b8e-9f53-7d1d2f0f2c11:"), { stationId: "6f1c1c9e-4a4e-4b8e-9f53-7d1d2f0f2c11", fuelTypes: [] });
+  assert.is(parsePayload("x; DROP TABLE"), null);
+  assert.is(parsePayload(undefined), null);
+});
+
+test.run();
