@@ -13,6 +13,7 @@ import { Decision, DocumentType, KycOverallStatus, KycService } from "../gen/fue
 import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
 import { loadConfig } from "../platform/config.js";
 import { startSystem, type RunningSystem } from "./system.js";
+import { stationsDemo } from "./demo-stations.js";
 
 const DRIVER_PHONE = "+2348031234567";
 const ADMIN_PHONE = "+2348000000001";
@@ -116,6 +117,9 @@ async function main(): Promise<void> {
     }
     for (const n of inbox.notifications) show("notification", n.title);
     show("unread", inbox.unreadCount);
+
+    // Stations: find where to fill up, and watch a price change arrive live.
+    await stationsDemo({ gatewayUrl: url, systemAdminToken: admin.session!.accessToken, driverToken, step, show, firstStep: 8 });
     console.log("\nDemo complete.");
   } finally {
     await sys.stop();

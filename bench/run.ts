@@ -1,0 +1,49 @@
+// `npm run bench`: starts the mesh against the configured PostgreSQL and Redis (a fresh
+// database per run on the server in DATABASE_URL; embedded defaults otherwise), runs each
+// scenario, prints a table and one JSON line per measurement. Every figure is reported
+// next to a baseline measured in the same run, because this machine is noisy.
+import { Role } from "../gen/fuel/common/v1/common_pb.js";
+import { startTestSystem } from "../test/helpers/system.js";
+import { mintAccessToken, principal } from "../test/helpers/tokens.js";
+import { benchNearby } from "./nearby.js";
+import { benchGrpcEdge } from "./grpc-edge.js";
+
+type Row = Record<string, unknown>;
+
+function table(rows: Row[]): string {
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cells = rows.map((r) => cols.map((c) => String(r[c] ?? "")));
+  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join("  ");
+  return [line(cols), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}
+
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  const sys = await startTestSystem({ env: { LOG_LEVEL: "error", RATE_LIMIT_PER_MINUTE: "1000000" } });
+  const rows: Row[] = [];
+  try {
+    const token = await mintAccessToken(sys, principal(Role.DRIVER, { driverId: "00000000-0000-4000-8000-000000000001" }));
+    if (!only || only === "grpc-edge") {
+      for (const r of await benchGrpcEdge(sys.gatewayUrl.replace(/^https?:\/\//, ""))) {
+        rows.push(r as Row);
+        console.log(JSON.stringify(r));
+      }
+    }
+    if (!only || only === "nearby") {
+      for (const r of await benchNearby({ gatewayUrl: sys.gatewayUrl, databaseUrl: sys.databaseUrl, token })) {
+        rows.push(r as Row);
+        console.log(JSON.stringify(r));
+      }
+    }
+  } finally {
+    await sys.stop();
+  }
+  console.log(`\n${table(rows)}`);
+  console.log(`\npostgres: ${process.env.DATABASE_URL ? "real (DATABASE_URL)" : "embedded PGlite"}, redis: ${process.env.REDIS_URL ? "real" : "in-process"}`);
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});
