@@ -76,8 +76,6 @@ export interface Config {
   webhookSecrets: string[];
   /** Our public base URL, for callbacks the outside world makes (payment webhooks). */
   publicUrl: string | undefined;
-  /** How long a credit hold lives before it expires and releases itself. */
-  holdTtlSeconds: number;
   /** Days past due after which an overdue loan is DEFAULTED. */
   defaultAfterDays: number;
 }
@@ -209,7 +207,6 @@ export function loadConfig(env: Env = process.env): Config {
     paymentGatewayUrl: url("PAYMENT_GATEWAY_URL", ["http:", "https:"]),
     webhookSecrets: (env.PAYMENT_WEBHOOK_SECRETS ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     publicUrl: url("PUBLIC_URL", ["http:", "https:"]),
-    holdTtlSeconds: int("HOLD_TTL_SECONDS", 3600, 10, 7 * 24 * 3600),
     defaultAfterDays: int("DEFAULT_AFTER_DAYS", 90, 1, 3650),
   };
   if (production && cfg.webhookSecrets.length === 0 && cfg.services.includes("payment")) {
