@@ -1,0 +1,91 @@
+// Helpers shared by the LoanService handlers: money and time input, paging, the Postgres
+// idempotency guard around money transactions, and settings.
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { Code, type HandlerContext } from "@connectrpc/connect";
+import type { Money } from "../../gen/fuel/common/v1/common_pb.js";
+import { withTx, type Tx } from "../../platform/db.js";
+import { invalidArgument, rpcError } from "../../platform/errors.js";
+import { guardOnce, ticketOf } from "../../platform/pg-guard.js";
+import type { ServiceDeps } from "../../platform/service.js";
+import * as v from "../../platform/validate.js";
+
+export const IDEMPOTENCY_TABLE = "loan.idempotency_keys";
+
+/** A Money field: present, a valid currency, amount ≥ min. */
+export function moneyIn(field: string, m: Money | undefined, min: bigint): { amount: bigint; currency: string } {
+  if (!m) throw invalidArgument(field, "is required");
+  v.currency(`${field}.currency`, m.currency);
+  if (m.amountMinor < min) throw invalidArgument(`${field}.amount_minor`, min === 1n ? "must be greater than zero" : `must be at least ${min}`);
+  return { amount: m.amountMinor, currency: m.currency };
+}
+
+/** A timestamp field, or null when unset. */
+export function timeIn(field: string, t: Timestamp | undefined): Date | null {
+  if (!t) return null;
+  if (t.nanos < 0 || t.nanos > 999_999_999) throw invalidArgument(field, "is not a valid timestamp");
+  const d = timestampDate(t);
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw invalidArgument(field, "is out of range");
+  return d;
+}
+
+/** page_size: 0 → 50, above 200 → 200, negative → INVALID_ARGUMENT. */
+export function pageSizeOf(n: number): number {
+  if (n < 0) throw invalidArgument("page_size", "must not be negative");
+  if (n === 0) return v.PAGE_SIZE_DEFAULT;
+  return Math.min(n, v.PAGE_SIZE_MAX);
+}
+
+export function pageAfter(token: string): { t: string; id: string } | null {
+  const k = v.decodePageToken(token, ["t", "id"]);
+  if (!k) return null;
+  if (Number.isNaN(Date.parse(k.t)) || !/^[0-9a-f-]{36}$/i.test(k.id)) throw invalidArgument("page_token", "is not a token from a previous response");
+  return k;
+}
+
+export const versionMismatch = (current: bigint) =>
+  rpcError(Code.Aborted, "VERSION_MISMATCH", "the object changed since you read it; read it again and retry", { current_version: current.toString() });
+
+/**
+ * Runs a money change in one transaction under the Postgres idempotency guard: a retry
+ * with the same key (even after Redis lost it) gets the stored response, never a second
+ * execution.
+ */
+export async function guardedTx<S extends DescMessage>(
+  deps: ServiceDeps,
+  ctx: HandlerContext,
+  schema: S,
+  fn: (tx: Tx) => Promise<MessageShape<S>>,
+): Promise<MessageShape<S>> {
+  const ticket = ticketOf(ctx);
+  return await withTx(deps.pool, async (tx) => {
+    const g = await guardOnce(tx, IDEMPOTENCY_TABLE, ticket, async () => {
+      const value = await fn(tx);
+      return { value, response: toBinary(schema, value) };
+    });
+    return g.replayed ? fromBinary(schema, g.response) : g.value;
+  });
+}
+
+export interface LoanSettings {
+  /** How often the in-process aging job runs (LOAN_AGING_INTERVAL_MS; 0 = never). */
+  agingIntervalMs: number;
+  /** Outbox relay poll interval and backoff (LOAN_RELAY_POLL_MS, LOAN_RELAY_BACKOFF_MS). */
+  relayPollMs: number;
+  relayBaseBackoffMs: number;
+}
+
+export function settingsFromEnv(env: Record<string, string | undefined> = process.env): LoanSettings {
+  const int = (name: string, def: number, min: number, max: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return {
+    agingIntervalMs: int("LOAN_AGING_INTERVAL_MS", 15 * 60_000, 0, 24 * 3600_000),
+    relayPollMs: int("LOAN_RELAY_POLL_MS", 200, 10, 60_000),
+    relayBaseBackoffMs: int("LOAN_RELAY_BACKOFF_MS", 250, 10, 60_000),
+  };
+}

@@ -1,0 +1,20 @@
+// The borrower notices LoanService sends (in-app, through the outbox).
+import type { Notice } from "./aging-rule.js";
+import type { NotifyPayload } from "./outbox.js";
+import type { LoanRow } from "./store.js";
+
+const amount = (minor: bigint, currency: string) => `${currency} ${minor.toString()} (minor units)`;
+
+export function noticeFor(kind: Notice | "PAID_OFF", loan: LoanRow, totalOutstanding: bigint): NotifyPayload {
+  const due = loan.due_time.toISOString().slice(0, 10);
+  switch (kind) {
+    case "DUE_REMINDER":
+      return { driverId: loan.driver_id, kind: "LOAN_DUE_REMINDER", title: "Fuel loan due soon", body: `Your fuel loan of ${amount(loan.principal, loan.currency)} is due on ${due}. Outstanding: ${amount(totalOutstanding, loan.currency)}.` };
+    case "OVERDUE":
+      return { driverId: loan.driver_id, kind: "LOAN_OVERDUE", title: "Fuel loan overdue", body: `Your fuel loan was due on ${due} and is overdue. Outstanding: ${amount(totalOutstanding, loan.currency)}. Interest keeps accruing until it is repaid.` };
+    case "DEFAULTED":
+      return { driverId: loan.driver_id, kind: "LOAN_DEFAULTED", title: "Fuel loan in default", body: `Your fuel loan due on ${due} is now in default. Outstanding: ${amount(totalOutstanding, loan.currency)}. Please repay or contact your bank.` };
+    case "PAID_OFF":
+      return { driverId: loan.driver_id, kind: "LOAN_PAID_OFF", title: "Fuel loan repaid", body: `Your fuel loan of ${amount(loan.principal, loan.currency)} is fully repaid. Thank you.` };
+  }
+}

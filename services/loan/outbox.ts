@@ -1,0 +1,248 @@
+// The loan outbox. Work owed to other services is written in the same transaction as the
+// decision that owes it, so neither exists without the other:
+//   RESTORE_CREDIT  a repayment's principal part goes back to the credit line
+//                   (CreditService.RestoreCredit, idempotency key = repayment id). Retried
+//                   with capped exponential backoff until it succeeds — never given up,
+//                   because giving up would leave the driver's line short for good.
+//   NOTIFY          an in-app notice to the borrower (NotificationService.SendInApp,
+//                   idempotency key = outbox id); the borrower's user id is resolved once
+//                   through KycService.GetDriver and kept on the loan. Given up after
+//                   maxAttempts or on an error that retrying cannot fix.
+// The relay claims due rows (FOR UPDATE SKIP LOCKED, bounded batch, a lease so a crashed
+// relay's rows come back), runs each call under the trace context stored with the row, and
+// is woken in-process after a commit that wrote rows (else it polls).
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import { CreditService, RestoreCreditRequestSchema } from "../../gen/fuel/credit/v1/credit_pb.js";
+import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
+import { NotificationService, SendInAppRequestSchema } from "../../gen/fuel/notification/v1/notification_pb.js";
+import { many, one, withTx, type Pool, type Tx } from "../../platform/db.js";
+import { log } from "../../platform/logger.js";
+import type { Mesh } from "../../platform/mesh.js";
+
+export interface RestorePayload {
+  creditLineId: string;
+  amountMinor: string;
+  currency: string;
+  loanId: string;
+  repaymentId: string;
+}
+
+export interface NotifyPayload {
+  driverId: string;
+  title: string;
+  body: string;
+  kind: string;
+}
+
+function traceCarrier(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
+export async function enqueueRestore(tx: Tx, p: RestorePayload): Promise<void> {
+  await tx.query(
+    `INSERT INTO loan.outbox (outbox_id, kind, loan_id, repayment_id, payload, trace_carrier) VALUES ($1, 'RESTORE_CREDIT', $2, $3, $4, $5)`,
+    [randomUUID(), p.loanId, p.repaymentId, JSON.stringify(p), JSON.stringify(traceCarrier())],
+  );
+}
+
+export async function enqueueNotice(tx: Tx, loanId: string, p: NotifyPayload): Promise<void> {
+  await tx.query(
+    `INSERT INTO loan.outbox (outbox_id, kind, loan_id, payload, trace_carrier) VALUES ($1, 'NOTIFY', $2, $3, $4)`,
+    [randomUUID(), loanId, JSON.stringify(p), JSON.stringify(traceCarrier())],
+  );
+}
+
+interface OutboxRow {
+  outbox_id: string;
+  kind: "RESTORE_CREDIT" | "NOTIFY";
+  loan_id: string;
+  payload: RestorePayload | NotifyPayload;
+  trace_carrier: Record<string, string>;
+  attempts: number;
+}
+
+/** Codes that will not get better by retrying the same request. */
+const PERMANENT = new Set<Code>([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.Unauthenticated,
+  Code.FailedPrecondition,
+  Code.OutOfRange,
+]);
+
+export interface RelayOptions {
+  pollMs: number;
+  batchSize: number;
+  /** How long a claimed row is reserved for this relay before another may take it. */
+  leaseMs: number;
+  /** NOTIFY rows only: give up after this many attempts. */
+  maxNotifyAttempts: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
+  pollMs: 200,
+  batchSize: 20,
+  leaseMs: 30_000,
+  maxNotifyAttempts: 20,
+  baseBackoffMs: 250,
+  maxBackoffMs: 5 * 60_000,
+};
+
+/** Delay before retry number `attempts` (1-based): exponential, capped, with jitter. Pure but for `rand`. */
+export function backoffMs(attempts: number, o: Pick<RelayOptions, "baseBackoffMs" | "maxBackoffMs">, rand = Math.random): number {
+  const exp = Math.min(o.maxBackoffMs, o.baseBackoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+  return Math.round(exp / 2 + (exp / 2) * rand());
+}
+
+export class LoanOutboxRelay {
+  private stopped = true;
+  private running: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private pendingWake = false;
+  readonly opts: RelayOptions;
+
+  constructor(private readonly pool: Pool, private readonly mesh: Pick<Mesh, "client">, opts: Partial<RelayOptions> = {}) {
+    this.opts = { ...DEFAULT_RELAY_OPTIONS, ...opts };
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.running = this.loop();
+  }
+
+  /** Called after a commit that wrote outbox rows: deliver now rather than at the next poll. */
+  wake(): void {
+    this.pendingWake = true;
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeUp?.();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let claimed = 0;
+      try {
+        claimed = await this.runOnce();
+      } catch (err) {
+        if (!this.stopped) log.warn({ err }, "loan outbox relay: pass failed");
+      }
+      if (claimed >= this.opts.batchSize || this.stopped) continue;
+      await this.idle();
+    }
+  }
+
+  private idle(): Promise<void> {
+    if (this.pendingWake) {
+      this.pendingWake = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.opts.pollMs);
+      timer.unref?.();
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wakeUp = undefined;
+        self.pendingWake = false;
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  /** One pass: claim a batch of due rows and deliver them. Returns how many were claimed. */
+  async runOnce(): Promise<number> {
+    // Claim in one statement (its own short transaction): no transaction stays open
+    // across the network call; the lease (next_attempt_at) keeps other relays off the rows.
+    const rows = await many<OutboxRow>(
+      this.pool,
+      `UPDATE loan.outbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
+       WHERE outbox_id IN (
+         SELECT outbox_id FROM loan.outbox
+         WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
+         ORDER BY next_attempt_at, seq LIMIT $1
+         FOR UPDATE SKIP LOCKED)
+       RETURNING outbox_id, kind, loan_id, payload, trace_carrier, attempts`,
+      [this.opts.batchSize, this.opts.leaseMs],
+    );
+    await Promise.all(rows.map((r) => this.deliver(r)));
+    return rows.length;
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const parent = propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {});
+    try {
+      await context.with(parent, () => (row.kind === "RESTORE_CREDIT" ? this.restore(row) : this.notify(row)));
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      const error = `${Code[ce.code]}: ${ce.rawMessage}`.slice(0, 500);
+      const permanent = PERMANENT.has(ce.code);
+      if (row.kind === "NOTIFY" && (permanent || row.attempts >= this.opts.maxNotifyAttempts)) {
+        log.error({ outbox_id: row.outbox_id, code: Code[ce.code], attempts: row.attempts }, "loan outbox: giving up on a borrower notice");
+        await this.pool.query(`UPDATE loan.outbox SET dead_at = now(), last_error = $2 WHERE outbox_id = $1`, [row.outbox_id, error]);
+        return;
+      }
+      const delay = backoffMs(row.attempts, this.opts);
+      const level = permanent ? "error" : "warn";
+      log[level]({ outbox_id: row.outbox_id, kind: row.kind, code: Code[ce.code], attempts: row.attempts, retry_in_ms: delay }, "loan outbox: delivery failed; will retry");
+      await this.pool.query(
+        `UPDATE loan.outbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) WHERE outbox_id = $1`,
+        [row.outbox_id, error, delay],
+      );
+    }
+  }
+
+  private async restore(row: OutboxRow): Promise<void> {
+    const p = row.payload as RestorePayload;
+    const res = await this.mesh.client(CreditService).restoreCredit(
+      create(RestoreCreditRequestSchema, {
+        creditLineId: p.creditLineId,
+        amount: { amountMinor: BigInt(p.amountMinor), currency: p.currency },
+        loanId: p.loanId,
+        repaymentId: p.repaymentId,
+      }),
+      { headers: { "idempotency-key": p.repaymentId }, timeoutMs: 10_000 },
+    );
+    await withTx(this.pool, async (tx) => {
+      await tx.query(`UPDATE loan.outbox SET delivered_at = now(), last_error = NULL WHERE outbox_id = $1`, [row.outbox_id]);
+      await tx.query(
+        `UPDATE loan.repayments SET credit_restored = true, restore_entry_id = $2 WHERE repayment_id = $1`,
+        [p.repaymentId, res.journalEntryId || null],
+      );
+    });
+  }
+
+  private async notify(row: OutboxRow): Promise<void> {
+    const p = row.payload as NotifyPayload;
+    const userId = await this.borrowerUserId(row.loan_id, p.driverId);
+    await this.mesh.client(NotificationService).sendInApp(
+      create(SendInAppRequestSchema, { userId, title: p.title, body: p.body, kind: p.kind }),
+      { headers: { "idempotency-key": row.outbox_id }, timeoutMs: 10_000 },
+    );
+    await this.pool.query(`UPDATE loan.outbox SET delivered_at = now(), last_error = NULL WHERE outbox_id = $1`, [row.outbox_id]);
+  }
+
+  private async borrowerUserId(loanId: string, driverId: string): Promise<string> {
+    const known = await one<{ borrower_user_id: string | null }>(this.pool, `SELECT borrower_user_id FROM loan.loans WHERE loan_id = $1`, [loanId]);
+    if (known?.borrower_user_id) return known.borrower_user_id;
+    const res = await this.mesh.client(KycService).getDriver({ driverId }, { timeoutMs: 10_000 });
+    const userId = res.driver?.userId ?? "";
+    if (!userId) throw new ConnectError("driver has no user account", Code.FailedPrecondition);
+    await this.pool.query(`UPDATE loan.loans SET borrower_user_id = $2 WHERE driver_id = $1 AND borrower_user_id IS NULL`, [driverId, userId]);
+    return userId;
+  }
+}

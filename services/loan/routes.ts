@@ -1,0 +1,35 @@
+// Registers LoanService: one file per RPC or small group, wired here.
+//   products.ts     Create/Update/Get/ListLoanProducts
+//   create-loan.ts  CreateLoanFromSettlement (internal)
+//   loans.ts        GetLoan, ListLoans            statement.ts  GetLoanStatement
+//   repay.ts        RepayLoan, ApplyRepayment (internal)
+//   aging.ts        RunAging + the periodic job
+//   outbox.ts       credit restores and borrower notices, relayed to other services
+// Pure rules: rounding.ts (half-even), interest.ts (fee, daily interest, balance replay),
+// allocation.ts (fees → interest → principal), aging-rule.ts, due-date.ts.
+// SQL lives in store.ts; rows become messages in convert.ts; access.ts scopes reads.
+import type { ConnectRouter } from "@connectrpc/connect";
+import { LoanService } from "../../gen/fuel/loan/v1/loan_pb.js";
+import type { ServiceDeps } from "../../platform/service.js";
+import { runAgingRpc } from "./aging.js";
+import { createLoanFromSettlement } from "./create-loan.js";
+import { getLoan, listLoans } from "./loans.js";
+import { createLoanProduct, getLoanProduct, listLoanProducts, updateLoanProduct } from "./products.js";
+import { applyRepayment, repayLoan } from "./repay.js";
+import { getLoanStatement } from "./statement.js";
+
+export function routes(router: ConnectRouter, deps: ServiceDeps): void {
+  router.service(LoanService, {
+    listLoans: listLoans(deps),
+    getLoan: getLoan(deps),
+    getLoanStatement: getLoanStatement(deps),
+    repayLoan: repayLoan(deps),
+    createLoanFromSettlement: createLoanFromSettlement(deps),
+    applyRepayment: applyRepayment(deps),
+    createLoanProduct: createLoanProduct(deps),
+    updateLoanProduct: updateLoanProduct(deps),
+    getLoanProduct: getLoanProduct(deps),
+    listLoanProducts: listLoanProducts(deps),
+    runAging: runAgingRpc(deps),
+  });
+}

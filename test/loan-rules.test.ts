@@ -1,0 +1,192 @@
+// LoanService pure rules: half-even rounding, allocation order (fast-check properties),
+// fee and daily interest, the balance replay, due-date math and aging transitions.
+import fc from "fast-check";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
+import { agedStatus, decideAging, pastDue, reminderDue } from "../services/loan/aging-rule.js";
+import { allocate } from "../services/loan/allocation.js";
+import { DAY_MS, dueTime, fullDaysBetween } from "../services/loan/due-date.js";
+import { dailyInterest, loanFee, replayLoan, totalOutstanding } from "../services/loan/interest.js";
+import { backoffMs } from "../services/loan/outbox.js";
+import { applyBps, roundHalfEven } from "../services/loan/rounding.js";
+
+const test = suite("loan rules");
+const T0 = new Date("2025-01-01T08:00:00.000Z");
+const at = (days: number, extraMs = 0) => new Date(T0.getTime() + days * DAY_MS + extraMs);
+
+test("rounding: half-even on exact ties, nearest otherwise, both signs", () => {
+  assert.is(roundHalfEven(5n, 2n), 2n); // 2.5 → 2
+  assert.is(roundHalfEven(7n, 2n), 4n); // 3.5 → 4
+  assert.is(roundHalfEven(-5n, 2n), -2n);
+  assert.is(roundHalfEven(-7n, 2n), -4n);
+  assert.is(roundHalfEven(14_999n, 10_000n), 1n);
+  assert.is(roundHalfEven(15_001n, 10_000n), 2n);
+  assert.is(roundHalfEven(25_000n, 10_000n), 2n);
+  assert.is(roundHalfEven(35_000n, 10_000n), 4n);
+  assert.is(roundHalfEven(10n, -4n), -2n); // -2.5 → -2
+  assert.throws(() => roundHalfEven(1n, 0n));
+  // 12 345 × 5 bps = 6.1725 → 6; 30 000 × 5 bps = 15 exactly; 50 × 1000 bps = 5.
+  assert.is(applyBps(12_345n, 5), 6n);
+  assert.is(applyBps(30_000n, 5), 15n);
+  assert.is(applyBps(10_000n, 5), 5n);
+  assert.is(applyBps(1_000n, 5), 0n); // 0.5 → 0 (even)
+  assert.is(applyBps(3_000n, 5), 2n); // 1.5 → 2 (even)
+});
+
+test("rounding: property — within half a unit, ties to even, exact when divisible", () => {
+  fc.assert(
+    fc.property(fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }), fc.bigInt({ min: 1n, max: 10n ** 6n }), (n, d) => {
+      const r = roundHalfEven(n, d);
+      const diff2 = 2n * (n - r * d); // 2·(n/d − r)·d
+      assert.ok(diff2 <= d && diff2 >= -d, "within half a unit");
+      if (diff2 === d || diff2 === -d) assert.is(r % 2n, 0n, "tie goes to even");
+      if (n % d === 0n) assert.is(r, n / d);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("allocation: fees first, then interest, then principal; the rest is unapplied", () => {
+  assert.equal(allocate(100n, { fee: 30n, interest: 50n, principal: 1000n }), { fee: 30n, interest: 50n, principal: 20n, applied: 100n, unapplied: 0n });
+  assert.equal(allocate(20n, { fee: 30n, interest: 50n, principal: 1000n }), { fee: 20n, interest: 0n, principal: 0n, applied: 20n, unapplied: 0n });
+  assert.equal(allocate(60n, { fee: 30n, interest: 50n, principal: 1000n }), { fee: 30n, interest: 30n, principal: 0n, applied: 60n, unapplied: 0n });
+  assert.equal(allocate(2000n, { fee: 30n, interest: 50n, principal: 1000n }), { fee: 30n, interest: 50n, principal: 1000n, applied: 1080n, unapplied: 920n });
+  assert.equal(allocate(0n, { fee: 1n, interest: 1n, principal: 1n }), { fee: 0n, interest: 0n, principal: 0n, applied: 0n, unapplied: 0n });
+  assert.throws(() => allocate(-1n, { fee: 0n, interest: 0n, principal: 0n }));
+  assert.throws(() => allocate(1n, { fee: -1n, interest: 0n, principal: 0n }));
+});
+
+test("allocation: property — parts sum to applied, never negative, never over a balance, order respected", () => {
+  const amt = fc.bigInt({ min: 0n, max: 10n ** 12n });
+  fc.assert(
+    fc.property(amt, amt, amt, amt, (amount, fee, interest, principal) => {
+      const a = allocate(amount, { fee, interest, principal });
+      assert.is(a.fee + a.interest + a.principal, a.applied);
+      assert.is(a.applied + a.unapplied, amount);
+      for (const part of [a.fee, a.interest, a.principal, a.unapplied]) assert.ok(part >= 0n);
+      assert.ok(a.fee <= fee && a.interest <= interest && a.principal <= principal);
+      // Order: a later bucket gets something only when every earlier one is fully paid;
+      // money is left over only when everything is paid.
+      if (a.interest > 0n) assert.is(a.fee, fee);
+      if (a.principal > 0n) assert.is(a.interest, interest);
+      if (a.unapplied > 0n) assert.ok(a.fee === fee && a.interest === interest && a.principal === principal);
+      assert.is(a.applied, amount < fee + interest + principal ? amount : fee + interest + principal);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("fee and interest: fee_fixed + fee_bps of principal; one day on outstanding principal", () => {
+  assert.is(loanFee(100_000n, 500n, 150), 2_000n); // 500 + 1.5% of 100 000
+  assert.is(loanFee(333n, 0n, 150), 5n); // 4.995 → 5
+  assert.is(dailyInterest(100_000n, 5), 50n);
+  assert.is(dailyInterest(0n, 5), 0n);
+});
+
+const terms = { principal: 100_000n, fee: 1_000n, dailyInterestBps: 10, disburseTime: T0 };
+
+test("replay: whole days only; interest on outstanding principal; repayments change the base", () => {
+  // 100 per day on 100 000; nothing before a full day.
+  let r = replayLoan(terms, [], at(0, DAY_MS - 1));
+  assert.is(r.balances.interestAccrued, 0n);
+  r = replayLoan(terms, [], at(3, 5_000));
+  assert.is(r.balances.interestAccrued, 300n);
+  assert.equal(r.balances.accruedThrough, at(3));
+  assert.is(totalOutstanding(r.balances), 101_300n);
+  // Repay 51 200 at day 3 + 1h: fee 1 000, interest 300, principal 49 900 → principal 50 100.
+  const reps = [{ repaymentId: "a", amount: 51_200n, receiveTime: at(3, 3_600_000) }];
+  r = replayLoan(terms, reps, at(5));
+  assert.equal(r.allocations.get("a"), { fee: 1_000n, interest: 300n, principal: 49_900n, applied: 51_200n, unapplied: 0n });
+  assert.is(r.balances.principalOutstanding, 50_100n);
+  // days 4 and 5 at round_half_even(50 100 × 10 / 10 000) = 50 (50.1 → 50).
+  assert.is(r.balances.interestOutstanding, 100n);
+  assert.is(r.balances.interestAccrued, 400n);
+  assert.is(r.balances.totalRepaid, 51_200n);
+  // Events: disbursement, fee, interest (3 days), repayment, interest (2 days).
+  assert.equal(r.events.map((e) => e.kind), ["DISBURSEMENT", "FEE", "INTEREST", "REPAYMENT", "INTEREST"]);
+  assert.equal(r.events.map((e) => e.amount), [100_000n, 1_000n, 300n, 51_200n, 100n]);
+  assert.equal(r.events.map((e) => totalOutstanding(e.after)), [100_000n, 101_000n, 101_300n, 50_100n, 50_200n]);
+  // Paid off: no more interest.
+  const paid = replayLoan(terms, [{ repaymentId: "b", amount: 101_100n, receiveTime: at(1, 10) }], at(30));
+  assert.is(totalOutstanding(paid.balances), 0n);
+  assert.is(paid.balances.interestAccrued, 100n);
+  // Repayments after as_of are ignored.
+  assert.is(replayLoan(terms, reps, at(2)).balances.totalRepaid, 0n);
+});
+
+test("replay: property — balances never negative; repaid = sum of allocations; total = lent + fee + interest − repaid", () => {
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: 1n, max: 10n ** 9n }),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.array(fc.record({ amount: fc.bigInt({ min: 1n, max: 10n ** 9n }), offset: fc.integer({ min: 0, max: 200 * DAY_MS }) }), { maxLength: 12 }),
+      (principal, bps, raw) => {
+        const t = { principal, fee: applyBps(principal, 100), dailyInterestBps: bps, disburseTime: T0 };
+        const reps = raw
+          .map((x, i) => ({ repaymentId: String(i), amount: x.amount, receiveTime: new Date(T0.getTime() + x.offset) }))
+          .sort((a, b) => a.receiveTime.getTime() - b.receiveTime.getTime());
+        const r = replayLoan(t, reps, at(220));
+        const b = r.balances;
+        for (const v of [b.principalOutstanding, b.feeOutstanding, b.interestOutstanding]) assert.ok(v >= 0n);
+        let applied = 0n;
+        for (const a of r.allocations.values()) applied += a.applied;
+        assert.is(b.totalRepaid, applied);
+        assert.is(totalOutstanding(b), principal + t.fee + b.interestAccrued - b.totalRepaid);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("due dates and day counts are whole 24-hour days", () => {
+  assert.equal(dueTime(T0, 30), new Date("2025-01-31T08:00:00.000Z"));
+  assert.is(fullDaysBetween(T0, at(2, -1)), 1);
+  assert.is(fullDaysBetween(T0, at(2)), 2);
+  assert.is(fullDaysBetween(at(2), T0), 0);
+});
+
+test("aging: ACTIVE until due, OVERDUE after, DEFAULTED at the threshold, PAID_OFF at zero, cured back", () => {
+  const due = at(30);
+  assert.equal(pastDue(500n, due, due), { amountPastDue: 0n, daysPastDue: 0 });
+  assert.equal(pastDue(500n, due, at(30, 1)), { amountPastDue: 500n, daysPastDue: 0 });
+  assert.equal(pastDue(500n, due, at(40)), { amountPastDue: 500n, daysPastDue: 10 });
+  assert.equal(pastDue(0n, due, at(40)), { amountPastDue: 0n, daysPastDue: 0 });
+  assert.is(agedStatus(500n, pastDue(500n, due, at(29)), 90), LoanStatus.ACTIVE);
+  assert.is(agedStatus(500n, pastDue(500n, due, at(31)), 90), LoanStatus.OVERDUE);
+  assert.is(agedStatus(500n, pastDue(500n, due, at(119, -1)), 90), LoanStatus.OVERDUE);
+  assert.is(agedStatus(500n, pastDue(500n, due, at(120)), 90), LoanStatus.DEFAULTED);
+  assert.is(agedStatus(0n, pastDue(0n, due, at(120)), 90), LoanStatus.PAID_OFF);
+  // Cure: nothing past due any more → back to ACTIVE (or PAID_OFF when nothing is owed).
+  assert.is(agedStatus(500n, { amountPastDue: 0n, daysPastDue: 0 }, 90), LoanStatus.ACTIVE);
+
+  const base = { totalOutstanding: 500n, due, defaultAfterDays: 90, reminderDaysBeforeDue: 3, reminderSent: false };
+  assert.equal(decideAging({ ...base, current: LoanStatus.ACTIVE, asOf: at(10) }), { to: null, daysPastDue: 0, notices: [] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.ACTIVE, asOf: at(28) }), { to: null, daysPastDue: 0, notices: ["DUE_REMINDER"] });
+  assert.equal(decideAging({ ...base, reminderSent: true, current: LoanStatus.ACTIVE, asOf: at(28) }), { to: null, daysPastDue: 0, notices: [] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.ACTIVE, asOf: at(35) }), { to: LoanStatus.OVERDUE, daysPastDue: 5, notices: ["OVERDUE"] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.OVERDUE, asOf: at(35) }), { to: null, daysPastDue: 5, notices: [] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.OVERDUE, asOf: at(121) }), { to: LoanStatus.DEFAULTED, daysPastDue: 91, notices: ["DEFAULTED"] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.ACTIVE, asOf: at(200) }), { to: LoanStatus.DEFAULTED, daysPastDue: 170, notices: ["DEFAULTED"] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.DEFAULTED, asOf: at(200) }), { to: null, daysPastDue: 170, notices: [] });
+  // Cured: a defaulted loan with nothing owed any more is PAID_OFF; PAID_OFF is terminal.
+  assert.equal(decideAging({ ...base, totalOutstanding: 0n, current: LoanStatus.DEFAULTED, asOf: at(200) }), { to: LoanStatus.PAID_OFF, daysPastDue: 0, notices: [] });
+  assert.equal(decideAging({ ...base, current: LoanStatus.PAID_OFF, asOf: at(200) }), { to: null, daysPastDue: 0, notices: [] });
+  // Reminder window: [due − 3 days, due]; none when the product sets 0 days.
+  assert.not.ok(reminderDue({ ...base, asOf: at(27, -1) }));
+  assert.ok(reminderDue({ ...base, asOf: at(27) }));
+  assert.ok(reminderDue({ ...base, asOf: due }));
+  assert.not.ok(reminderDue({ ...base, asOf: at(30, 1) }));
+  assert.not.ok(reminderDue({ ...base, reminderDaysBeforeDue: 0, asOf: at(29) }));
+});
+
+test("outbox backoff grows exponentially, is capped and jittered", () => {
+  const o = { baseBackoffMs: 100, maxBackoffMs: 1_000 };
+  assert.is(backoffMs(1, o, () => 1), 100);
+  assert.is(backoffMs(2, o, () => 1), 200);
+  assert.is(backoffMs(3, o, () => 0), 200);
+  assert.is(backoffMs(50, o, () => 1), 1_000);
+  assert.is(backoffMs(1000, o, () => 0), 500);
+});
+
+test.run();
