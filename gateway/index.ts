@@ -2,6 +2,7 @@
 // over HTTP/1.1 and HTTP/2), every public method of every service forwarded over gRPC.
 // It verifies tokens, applies each method's policy and the per-caller rate limit, and
 // stamps x-trace-id on every response before anything reaches a service.
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Config } from "../platform/config.js";
@@ -45,6 +46,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const verifier = new AccessTokenVerifier(opts.jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
   const health = new HealthState(opts.services.map((s) => s.typeName));
   const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal); // one listener per in-flight call
   // Webhooks reach internal methods under their own mesh identity, never the gateway's.
   const relay = new Mesh(cfg.urls, new ServiceTokens(cfg.meshSecret, WEBHOOK_RELAY_SERVICE));
   const plain = opts.httpRoutes?.(mesh, relay) ?? {};

@@ -61,9 +61,13 @@ body, c = call("/fuel.auth.v1.AuthService/GetJwks")
 jwks = dict(fields(body))[1].decode()
 print("jwks kids:", [k["kid"] for k in json.loads(jwks)["keys"]])
 
-phone = b"+2348012345678"
-body, c = call("/fuel.auth.v1.AuthService/RequestOtp", bytes([0x0a, len(phone)]) + phone)
-print("RequestOtp:", dict(fields(body)), "x-trace-id:", dict(c.initial_metadata()).get("x-trace-id"))
+phone = sys.argv[2].encode() if len(sys.argv) > 2 else b"+2348099990000"
+for attempt in (1, 2):
+    try:
+        body, c = call("/fuel.auth.v1.AuthService/RequestOtp", bytes([0x0a, len(phone)]) + phone)
+        print(f"RequestOtp #{attempt}:", dict(fields(body)), "x-trace-id:", dict(c.initial_metadata()).get("x-trace-id"))
+    except grpc.RpcError as e:
+        print(f"RequestOtp #{attempt}:", e.code().name, "-", e.details())
 
 try:
     call("/fuel.kyc.v1.KycService/ListBanks")

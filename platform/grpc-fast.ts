@@ -153,6 +153,9 @@ async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2Serve
     const ce = ConnectError.from(err);
     if (res.headersSent || res.destroyed) return;
     const status = setTrailerStatus(new Headers(), ce);
+    // The gRPC spec percent-encodes only '%' and bytes outside printable ASCII; grpc-js
+    // decodes with decodeURI, so a fully encoded ':' or '+' would reach its user as %3A.
+    status.set("grpc-message", ce.rawMessage.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c)));
     const head = toObject(ce.metadata);
     for (const k of Object.keys(head)) if (/^(content-type|grpc-)/i.test(k)) delete head[k];
     res.writeHead(200, { ...head, "content-type": "application/grpc+proto" });

@@ -2,6 +2,7 @@
 // gRPC-Web and Connect. Every server also answers health and reflection, caps message
 // sizes and deadlines, and drains on shutdown: health flips to NOT_SERVING, the
 // listener closes, in-flight calls get `drainTimeoutMs` to finish, then pools close.
+import { setMaxListeners } from "node:events";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { grpcFastPath, recordingRouter, type UnaryEntry } from "./grpc-fast.js";
@@ -61,6 +62,8 @@ export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" |
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const health = new HealthState(opts.services.map((s) => s.typeName));
   const shutdown = new AbortController();
+  // Every in-flight call links its own signal to this one; thousands at once is normal.
+  setMaxListeners(0, shutdown.signal);
   const handler = connectHandler(opts, health, shutdown.signal);
   const server = http2.createServer({ maxSessionMemory: 64 }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
