@@ -7,6 +7,7 @@ import { startTestSystem } from "../test/helpers/system.js";
 import { mintAccessToken, principal } from "../test/helpers/tokens.js";
 import { benchNearby } from "./nearby.js";
 import { benchGrpcEdge } from "./grpc-edge.js";
+import { benchAuthorizeSettle } from "./authorize-settle.js";
 
 type Row = Record<string, unknown>;
 
@@ -20,10 +21,14 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  const sys = await startTestSystem({ env: { LOG_LEVEL: "error", RATE_LIMIT_PER_MINUTE: "1000000" } });
+  const sys = await startTestSystem({ env: { LOG_LEVEL: "error", RATE_LIMIT_PER_MINUTE: "1000000", TRANSACTION_QR_PER_MINUTE: "1000000" } });
   const rows: Row[] = [];
   try {
     const token = await mintAccessToken(sys, principal(Role.DRIVER, { driverId: "00000000-0000-4000-8000-000000000001" }));
+    if (!only || only === "authorize-settle") {
+      const quick = process.env.BENCH_QUICK === "1";
+      rows.push(...((await benchAuthorizeSettle(sys, quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {})) as Row[]));
+    }
     if (!only || only === "grpc-edge") {
       for (const r of await benchGrpcEdge(sys.gatewayUrl.replace(/^https?:\/\//, ""))) {
         rows.push(r as Row);

@@ -1,11 +1,17 @@
-// TransactionService: the contract is final (proto/fuel/transaction/v1); the handlers arrive with their
-// own issue. Until then every method answers UNIMPLEMENTED through the full platform
-// chain (auth, policy, idempotency), so clients can already integrate against it.
+// TransactionService: QR codes and fuel transactions (authorize = hold, settle = capture
+// then loan, void), with a persisted state machine (state.ts) that survives crashes.
+// Background work: the recovery sweeper (TRANSACTION_SWEEP_MS, default 5 s; see settings.ts).
 import { TransactionService } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import type { ServiceModule } from "../../platform/service.js";
+import { routes } from "./routes.js";
+import { settingsFromEnv } from "./settings.js";
+import { startSweeper } from "./sweeper.js";
 
 export const transactionModule: ServiceModule = {
   name: "transaction",
   services: [TransactionService],
-  routes: (router) => router.service(TransactionService, {}),
+  routes: (router, deps) => routes(router, deps, settingsFromEnv()),
+  async start(deps) {
+    return startSweeper(deps, settingsFromEnv());
+  },
 };

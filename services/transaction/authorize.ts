@@ -1,0 +1,189 @@
+// Authorize (POS terminal): QR → station → driver → hold → AUTHORIZED | DECLINED.
+//
+// Order of work, for crash safety: everything that only reads (QR signature and expiry,
+// station, price, driver) happens first; then ONE database transaction consumes the QR,
+// records the transaction as PENDING with the exact hold request, and claims the
+// idempotency key; only after that commits is CreditService asked for the hold (keyed by
+// the transaction id), and its answer is recorded in a second transaction. A crash in
+// between leaves a PENDING row that a retry with the same key, or the sweeper, finishes
+// with the same hold request — CreditService returns the one hold of the transaction.
+import { randomUUID } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, type HandlerContext } from "@connectrpc/connect";
+import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
+import { DeclineReason } from "../../gen/fuel/credit/v1/credit_line_pb.js";
+import { HoldRequestSchema } from "../../gen/fuel/credit/v1/credit_pb.js";
+import { KycOverallStatus, ProfileStatus, type Driver } from "../../gen/fuel/kyc/v1/kyc_pb.js";
+import { StationStatus } from "../../gen/fuel/station/v1/station_pb.js";
+import { AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "../../gen/fuel/transaction/v1/transaction_pb.js";
+import { principalOf } from "../../platform/context.js";
+import { withTx } from "../../platform/db.js";
+import { failedPrecondition, invalidArgument, notFound, permissionDenied, rpcError } from "../../platform/errors.js";
+import { guardOnce, ticketOf } from "../../platform/pg-guard.js";
+import type { ServiceDeps } from "../../platform/service.js";
+import * as v from "../../platform/validate.js";
+import { moneyIn } from "./common.js";
+import { txnToProto } from "./convert.js";
+import * as hops from "./hops.js";
+import { HopRefused } from "./hops.js";
+import { finish, priorOf } from "./keyed.js";
+import { verifyQr, type QrClaims } from "./qr-payload.js";
+import type { TransactionSettings } from "./settings.js";
+import * as store from "./store.js";
+import type { TxnRow } from "./store.js";
+
+const respond = (row: TxnRow): AuthorizeResponse => create(AuthorizeResponseSchema, { transaction: txnToProto(row) });
+
+export function qrRefusal(problem: "MALFORMED" | "SIGNATURE_INVALID" | "EXPIRED") {
+  switch (problem) {
+    case "MALFORMED":
+      return invalidArgument("qr_payload", "is not a QR payload issued by this service", "QR_MALFORMED");
+    case "SIGNATURE_INVALID":
+      return invalidArgument("qr_payload", "signature does not verify (tampered or forged)", "QR_SIGNATURE_INVALID");
+    case "EXPIRED":
+      return failedPrecondition("QR_EXPIRED", "the QR code has expired; ask the driver for a new one");
+  }
+}
+
+/** The driver decides nothing here but whether they may buy at all. */
+function driverDecline(d: Driver | null): DeclineReason {
+  if (!d || d.status !== ProfileStatus.ACTIVE) return DeclineReason.DRIVER_INACTIVE;
+  if (d.kycStatus !== KycOverallStatus.VERIFIED) return DeclineReason.KYC_NOT_VERIFIED;
+  return DeclineReason.UNSPECIFIED;
+}
+
+export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buffer) {
+  return async (req: AuthorizeRequest, ctx: HandlerContext): Promise<AuthorizeResponse> => {
+    const p = principalOf(ctx);
+    const now = deps.now();
+    if (req.qrPayload === "") throw invalidArgument("qr_payload", "is required");
+    const stationId = v.uuid("station_id", req.stationId);
+    const pumpId = req.pumpId === "" ? "" : v.text("pump_id", req.pumpId, 1, 32);
+    const fuelType = v.enumValue("fuel_type", req.fuelType, FuelType) as FuelType;
+    const requested = moneyIn("requested_amount", req.requestedAmount, 1n);
+    let minAmount: bigint | null = null;
+    if (req.minAmount) {
+      minAmount = moneyIn("min_amount", req.minAmount, 1n, requested.currency).amount;
+      if (minAmount > requested.amount) throw invalidArgument("min_amount", "must be ≤ requested_amount");
+    }
+    const terminalReference = req.terminalReference === "" ? "" : v.text("terminal_reference", req.terminalReference, 1, 64);
+    if (stationId !== p.stationId.toLowerCase()) {
+      throw permissionDenied("TERMINAL_STATION_MISMATCH", "station_id is not this terminal's station");
+    }
+
+    // A retry of a key we already saw: replay, or finish what a crash interrupted.
+    const ticket = ticketOf(ctx);
+    const prior = await priorOf(deps, ticket, AuthorizeResponseSchema);
+    if (prior.kind === "replay") return prior.response;
+    if (prior.kind === "resume") return await finish(deps, s, ticket, AuthorizeResponseSchema, prior.row, respond);
+
+    // The QR: signature, expiry, restrictions, then single use (checked again atomically below).
+    const verdict = verifyQr(qrKey, req.qrPayload, now);
+    if (!verdict.ok) throw qrRefusal(verdict.problem);
+    const qr: QrClaims = verdict.claims;
+    if (qr.stationId && qr.stationId !== stationId) {
+      throw permissionDenied("QR_STATION_MISMATCH", "the QR code is restricted to another station");
+    }
+    if (qr.fuelType !== 0 && qr.fuelType !== fuelType) {
+      throw failedPrecondition("QR_FUEL_TYPE_MISMATCH", `the QR code is restricted to ${FuelType[qr.fuelType] ?? qr.fuelType}`);
+    }
+    let holdAmount = requested.amount;
+    if (qr.maxAmount) {
+      if (qr.maxAmount.currency !== requested.currency) throw invalidArgument("requested_amount.currency", `must be the QR's currency ${qr.maxAmount.currency}`);
+      if (requested.amount > qr.maxAmount.amount) {
+        if (!req.allowPartialApproval || (minAmount ?? 1n) > qr.maxAmount.amount) {
+          throw failedPrecondition("AMOUNT_EXCEEDS_QR_MAX", "requested_amount is above the QR code's max_amount", { max_amount_minor: qr.maxAmount.amount.toString() });
+        }
+        holdAmount = qr.maxAmount.amount;
+      }
+    }
+    const issued = await store.getQr(deps.pool, qr.qrCodeId);
+    if (!issued || issued.driver_id !== qr.driverId) throw qrRefusal("MALFORMED");
+    if (issued.status === "USED") throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
+
+    // The station: the terminal's, open, selling this fuel; its price.
+    let station;
+    try {
+      station = await hops.getStation(deps, stationId);
+    } catch (err) {
+      if (err instanceof HopRefused && err.code === Code.NotFound) throw notFound("station", "STATION_NOT_FOUND");
+      throw err;
+    }
+    if (p.merchantId && station.station.merchantId !== p.merchantId) {
+      throw permissionDenied("TERMINAL_STATION_MISMATCH", "the station does not belong to this terminal's merchant");
+    }
+    if (station.station.status !== StationStatus.ACTIVE || !station.availability.openNow) {
+      throw failedPrecondition("STATION_CLOSED", "the station is closed");
+    }
+    const fuel = station.availability.fuels.find((f) => f.fuelType === fuelType);
+    if (!fuel || !fuel.inStock || fuel.priceMinorPerLitre <= 0n) {
+      throw failedPrecondition("FUEL_NOT_AVAILABLE", `the station has no ${FuelType[fuelType]} to sell now`);
+    }
+    const currency = fuel.currency || station.station.currency;
+    if (requested.currency !== currency) throw invalidArgument("requested_amount.currency", `must be the station's currency ${currency}`);
+
+    // The driver: active and KYC verified, else a recorded decline.
+    let driver: Driver | null = null;
+    try {
+      driver = await hops.getDriver(deps, qr.driverId);
+    } catch (err) {
+      if (!(err instanceof HopRefused && err.code === Code.NotFound)) throw err;
+    }
+    const decline = driverDecline(driver);
+
+    const transactionId = randomUUID();
+    const holdRequest = toBinary(HoldRequestSchema, create(HoldRequestSchema, {
+      driverId: qr.driverId,
+      transactionId,
+      amount: { amountMinor: holdAmount, currency },
+      allowPartial: req.allowPartialApproval,
+      minAmount: req.allowPartialApproval && minAmount !== null ? { amountMinor: minAmount, currency } : undefined,
+      stationId,
+      merchantId: station.station.merchantId,
+      fuelType,
+      // 0: CreditService's hold window (CREDIT_HOLD_TTL_SECONDS) — the hold's lifetime is its rule.
+      ttlSeconds: 0,
+    }));
+
+    const started = await withTx(deps.pool, async (tx) =>
+      await guardOnce(tx, store.IDEMPOTENCY_TABLE, ticket, async () => {
+        if (!(await store.consumeQr(tx, qr.qrCodeId, transactionId, now))) {
+          throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
+        }
+        const row = await store.insertTransaction(tx, {
+          transaction_id: transactionId,
+          state: decline ? "DECLINED" : "PENDING",
+          driver_id: qr.driverId,
+          agency_id: driver?.agencyId || null,
+          station_id: stationId,
+          merchant_id: station.station.merchantId,
+          pump_id: pumpId,
+          qr_code_id: qr.qrCodeId,
+          fuel_type: fuelType,
+          currency,
+          requested_amount: requested.amount,
+          decline_reason: decline,
+          hold_request: Buffer.from(holdRequest),
+          authorized_price: fuel.priceMinorPerLitre,
+          terminal_reference: terminalReference,
+          create_time: now,
+          update_time: now,
+          recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
+        });
+        await store.linkKey(tx, ticket.scope, ticket.key, transactionId);
+        // A decline decided here is final: its response is stored with it.
+        return { value: row, response: decline ? toBinary(AuthorizeResponseSchema, respond(row)) : new Uint8Array() };
+      }));
+    if (started.replayed) return await asRetry(deps, s, ticket);
+    if (started.value.state === "DECLINED") return respond(started.value);
+    return await finish(deps, s, ticket, AuthorizeResponseSchema, started.value, respond);
+  };
+}
+
+/** The same key committed first in a concurrent request: answer as that request's retry. */
+async function asRetry(deps: ServiceDeps, s: TransactionSettings, ticket: ReturnType<typeof ticketOf>): Promise<AuthorizeResponse> {
+  const again = await priorOf(deps, ticket, AuthorizeResponseSchema);
+  if (again.kind === "replay") return again.response;
+  if (again.kind === "resume") return await finish(deps, s, ticket, AuthorizeResponseSchema, again.row, respond);
+  throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_PROGRESS", "a request with this idempotency key is still running; retry later");
+}

@@ -1,0 +1,70 @@
+// The persisted state machine of a fuel transaction. Each arrow that calls another service
+// is split in two: the intent is committed first (PENDING, CAPTURING, VOIDING), then the
+// call is made with a key derived from the transaction id, then the result is recorded.
+//
+//   PENDING ──hold approved──▶ AUTHORIZED ──settle──▶ CAPTURING ──captured──▶ CAPTURED ──loan──▶ SETTLED
+//      └──declined──▶ DECLINED     │  └──void──▶ VOIDING ──voided──▶ VOIDED    (amount 0: CAPTURING ──▶ SETTLED)
+//                                  └──hold expired──▶ EXPIRED  (also from CAPTURING / VOIDING)
+//
+// The public TransactionStatus hides the intermediate states: CAPTURING and VOIDING are
+// still AUTHORIZED to the outside (nothing has happened yet), CAPTURED is SETTLED (the
+// money moved; `loan_id` stays empty until the loan exists).
+import { TransactionStatus } from "../../gen/fuel/transaction/v1/transaction_pb.js";
+
+export type State = "PENDING" | "AUTHORIZED" | "DECLINED" | "CAPTURING" | "CAPTURED" | "SETTLED" | "VOIDING" | "VOIDED" | "EXPIRED";
+
+export const STATES: readonly State[] = ["PENDING", "AUTHORIZED", "DECLINED", "CAPTURING", "CAPTURED", "SETTLED", "VOIDING", "VOIDED", "EXPIRED"];
+
+const NEXT: Record<State, readonly State[]> = {
+  PENDING: ["AUTHORIZED", "DECLINED"],
+  AUTHORIZED: ["CAPTURING", "VOIDING", "EXPIRED"],
+  CAPTURING: ["CAPTURED", "SETTLED", "EXPIRED"],
+  CAPTURED: ["SETTLED"],
+  VOIDING: ["VOIDED", "EXPIRED"],
+  DECLINED: [],
+  SETTLED: [],
+  VOIDED: [],
+  EXPIRED: [],
+};
+
+export function canTransition(from: State, to: State): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** States a step was started in but not finished: the sweeper's work. */
+export const UNFINISHED: readonly State[] = ["PENDING", "CAPTURING", "CAPTURED", "VOIDING"];
+
+export function isTerminal(s: State): boolean {
+  return NEXT[s].length === 0;
+}
+
+export function publicStatus(s: State): TransactionStatus {
+  switch (s) {
+    case "PENDING":
+      return TransactionStatus.PENDING;
+    case "AUTHORIZED":
+    case "CAPTURING":
+    case "VOIDING":
+      return TransactionStatus.AUTHORIZED;
+    case "DECLINED":
+      return TransactionStatus.DECLINED;
+    case "CAPTURED":
+    case "SETTLED":
+      return TransactionStatus.SETTLED;
+    case "VOIDED":
+      return TransactionStatus.VOIDED;
+    case "EXPIRED":
+      return TransactionStatus.EXPIRED;
+  }
+}
+
+/** Internal states behind a public status (for list filters). */
+export function statesOf(status: TransactionStatus): State[] {
+  return STATES.filter((s) => publicStatus(s) === status);
+}
+
+/** Stable keys of the calls each step makes, so a retry is recognised downstream. */
+export const holdKey = (txnId: string) => `hold:${txnId}`;
+export const captureKey = (txnId: string) => `capture:${txnId}`;
+export const voidKey = (txnId: string) => `void:${txnId}`;
+export const loanKey = (txnId: string) => `loan:${txnId}`;

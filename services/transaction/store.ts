@@ -1,0 +1,220 @@
+// TransactionService SQL. Every statement is schema-qualified (transaction.*); no
+// search_path tricks (the embedded database runs one shared session).
+import { many, one, type Pool, type Tx } from "../../platform/db.js";
+import type { State } from "./state.js";
+
+export const IDEMPOTENCY_TABLE = "transaction.idempotency_keys";
+
+export interface QrRow {
+  qr_code_id: string;
+  driver_id: string;
+  payload: string;
+  fuel_type: number;
+  max_amount: bigint | null;
+  currency: string | null;
+  station_id: string | null;
+  status: "ACTIVE" | "USED";
+  expire_time: Date;
+  create_time: Date;
+  use_time: Date | null;
+  transaction_id: string | null;
+}
+
+export interface TxnRow {
+  transaction_id: string;
+  state: State;
+  driver_id: string;
+  agency_id: string | null;
+  bank_id: string | null;
+  credit_line_id: string | null;
+  station_id: string;
+  merchant_id: string;
+  pump_id: string;
+  qr_code_id: string;
+  fuel_type: number;
+  currency: string;
+  requested_amount: bigint;
+  approved_amount: bigint;
+  partially_approved: boolean;
+  decline_reason: number;
+  hold_id: string | null;
+  hold_expire_time: Date | null;
+  hold_request: Buffer;
+  authorized_price: bigint;
+  approved_volume_ml: bigint;
+  settled_volume_ml: bigint;
+  settled_price: bigint;
+  settled_amount: bigint | null;
+  released_amount: bigint | null;
+  loan_id: string | null;
+  terminal_reference: string;
+  void_reason: string;
+  create_time: Date;
+  authorize_time: Date | null;
+  settle_time: Date | null;
+  cancel_time: Date | null;
+  update_time: Date;
+  recover_after: Date | null;
+  recover_attempts: number;
+}
+
+export async function insertQr(db: Pool | Tx, r: Omit<QrRow, "status" | "use_time" | "transaction_id">): Promise<QrRow> {
+  return (await one<QrRow>(
+    db,
+    `INSERT INTO transaction.qr_codes (qr_code_id, driver_id, payload, fuel_type, max_amount, currency, station_id, expire_time, create_time)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING *`,
+    [r.qr_code_id, r.driver_id, r.payload, r.fuel_type, r.max_amount, r.currency, r.station_id, r.expire_time, r.create_time],
+  ))!;
+}
+
+export async function getQr(db: Pool | Tx, id: string): Promise<QrRow | undefined> {
+  return await one<QrRow>(db, `SELECT * FROM transaction.qr_codes WHERE qr_code_id = $1`, [id]);
+}
+
+/** ACTIVE → USED, atomically; undefined when it was not ACTIVE (used, or unknown). */
+export async function consumeQr(tx: Tx, id: string, txnId: string, now: Date): Promise<QrRow | undefined> {
+  return await one<QrRow>(
+    tx,
+    `UPDATE transaction.qr_codes SET status = 'USED', use_time = $3, transaction_id = $2
+      WHERE qr_code_id = $1 AND status = 'ACTIVE' RETURNING *`,
+    [id, txnId, now],
+  );
+}
+
+export async function countRecentQrs(db: Pool | Tx, driverId: string, since: Date): Promise<number> {
+  const r = await one<{ n: number }>(db, `SELECT count(*)::int AS n FROM transaction.qr_codes WHERE driver_id = $1 AND create_time >= $2`, [driverId, since]);
+  return r?.n ?? 0;
+}
+
+export type NewTxn = Pick<TxnRow,
+  "transaction_id" | "state" | "driver_id" | "agency_id" | "station_id" | "merchant_id" | "pump_id" | "qr_code_id" | "fuel_type" |
+  "currency" | "requested_amount" | "decline_reason" | "hold_request" | "authorized_price" | "terminal_reference" | "create_time" |
+  "update_time" | "recover_after">;
+
+export async function insertTransaction(tx: Tx, r: NewTxn): Promise<TxnRow> {
+  const cols = Object.keys(r);
+  const vals = Object.values(r);
+  return (await one<TxnRow>(
+    tx,
+    `INSERT INTO transaction.transactions (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING *`,
+    vals,
+  ))!;
+}
+
+export async function getTransaction(db: Pool | Tx, id: string, lock = false): Promise<TxnRow | undefined> {
+  return await one<TxnRow>(db, `SELECT * FROM transaction.transactions WHERE transaction_id = $1${lock ? " FOR UPDATE" : ""}`, [id]);
+}
+
+export type TxnPatch = Partial<Omit<TxnRow, "transaction_id" | "state">>;
+
+/**
+ * Moves a transaction from one of `from` to `to` with `patch`, atomically (the WHERE on
+ * the current state is the guard against two writers). undefined if it was not in `from`.
+ */
+export async function transition(db: Pool | Tx, id: string, from: State[], to: State, patch: TxnPatch): Promise<TxnRow | undefined> {
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 4}`);
+  return await one<TxnRow>(
+    db,
+    `UPDATE transaction.transactions SET state = $3${sets.length ? ", " + sets.join(", ") : ""}
+      WHERE transaction_id = $1 AND state = ANY($2::text[]) RETURNING *`,
+    [id, from, to, ...entries.map(([, v]) => v)],
+  );
+}
+
+export async function patchTransaction(db: Pool | Tx, id: string, patch: TxnPatch): Promise<TxnRow | undefined> {
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 2}`);
+  return await one<TxnRow>(db, `UPDATE transaction.transactions SET ${sets.join(", ")} WHERE transaction_id = $1 RETURNING *`, [id, ...entries.map(([, v]) => v)]);
+}
+
+// --- idempotency keys (the row itself is inserted by platform/pg-guard.ts guardOnce) ---
+
+export interface KeyRow {
+  scope: string;
+  key: string;
+  request_hash: string;
+  response: Buffer | null;
+  transaction_id: string | null;
+}
+
+export async function keyRow(db: Pool | Tx, scope: string, key: string): Promise<KeyRow | undefined> {
+  return await one<KeyRow>(db, `SELECT scope, key, request_hash, response, transaction_id FROM ${IDEMPOTENCY_TABLE} WHERE scope = $1 AND key = $2`, [scope, key]);
+}
+
+export async function linkKey(tx: Tx, scope: string, key: string, txnId: string): Promise<void> {
+  await tx.query(`UPDATE ${IDEMPOTENCY_TABLE} SET transaction_id = $3 WHERE scope = $1 AND key = $2`, [scope, key, txnId]);
+}
+
+export async function storeResponse(db: Pool | Tx, scope: string, key: string, response: Uint8Array): Promise<void> {
+  await db.query(`UPDATE ${IDEMPOTENCY_TABLE} SET response = $3 WHERE scope = $1 AND key = $2`, [scope, key, Buffer.from(response)]);
+}
+
+export async function dropKey(db: Pool | Tx, scope: string, key: string): Promise<void> {
+  await db.query(`DELETE FROM ${IDEMPOTENCY_TABLE} WHERE scope = $1 AND key = $2 AND (response IS NULL OR length(response) = 0)`, [scope, key]);
+}
+
+// --- listing ---
+
+export interface ListFilter {
+  driverId?: string;
+  agencyId?: string;
+  stationId?: string;
+  merchantId?: string;
+  bankId?: string;
+  creditLineId?: string;
+  states?: State[];
+  start?: Date;
+  end?: Date;
+  after?: { time: Date; id: string };
+  limit: number;
+}
+
+export async function listTransactions(db: Pool, f: ListFilter): Promise<TxnRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    where.push(sql.replace("?", `$${params.length}`));
+  };
+  if (f.driverId) add("driver_id = ?", f.driverId);
+  if (f.agencyId) add("agency_id = ?", f.agencyId);
+  if (f.stationId) add("station_id = ?", f.stationId);
+  if (f.merchantId) add("merchant_id = ?", f.merchantId);
+  if (f.bankId) add("bank_id = ?", f.bankId);
+  if (f.creditLineId) add("credit_line_id = ?", f.creditLineId);
+  if (f.states) add("state = ANY(?::text[])", f.states);
+  if (f.start) add("create_time >= ?", f.start);
+  if (f.end) add("create_time < ?", f.end);
+  if (f.after) {
+    params.push(f.after.time, f.after.id);
+    where.push(`(create_time, transaction_id) < ($${params.length - 1}, $${params.length}::uuid)`);
+  }
+  params.push(f.limit);
+  return await many<TxnRow>(
+    db,
+    `SELECT * FROM transaction.transactions ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY create_time DESC, transaction_id DESC LIMIT $${params.length}`,
+    params,
+  );
+}
+
+// --- recovery ---
+
+/**
+ * Claims up to `limit` transactions the sweeper should look at now: unfinished steps, and
+ * authorisations whose hold has expired. Each claim pushes `recover_after` out by `leaseMs`
+ * so replicas running the sweeper at once do not pick the same row.
+ */
+export async function claimDue(db: Pool, now: Date, leaseMs: number, limit: number): Promise<TxnRow[]> {
+  return await many<TxnRow>(
+    db,
+    `UPDATE transaction.transactions t SET recover_after = $2, recover_attempts = t.recover_attempts + 1
+      WHERE t.transaction_id IN (
+        SELECT transaction_id FROM transaction.transactions
+         WHERE state IN ('PENDING','CAPTURING','CAPTURED','VOIDING','AUTHORIZED') AND recover_after <= $1
+         ORDER BY recover_after LIMIT $3 FOR UPDATE SKIP LOCKED)
+      RETURNING t.*`,
+    [now, new Date(now.getTime() + leaseMs), limit],
+  );
+}
