@@ -128,6 +128,7 @@ export async function driveSales(sys: TestSystem, world: World, concurrency: num
   const latencies: number[] = [];
   let errors = 0;
   let declined = 0;
+  let firstError = "";
   const end = performance.now() + durationMs;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
@@ -145,16 +146,17 @@ export async function driveSales(sys: TestSystem, world: World, concurrency: num
           continue;
         }
         await unary(ch, TransactionService.method.settle, {
-          transactionId: txn.transactionId, sale: { case: "metered", value: { volumeMl: SETTLE_ML, priceMinorPerLitre: PRICE_MINOR_PER_LITRE } },
+          transactionId: txn.transactionId, dispensed: { case: "metered", value: { volumeMl: SETTLE_ML, priceMinorPerLitre: PRICE_MINOR_PER_LITRE } },
         }, { ...pos, "idempotency-key": randomUUID() });
         latencies.push(performance.now() - t);
-      } catch {
-        errors++;
+      } catch (err) {
+        if (errors++ === 0) firstError = `${(err as grpc.ServiceError).code}: ${(err as Error).message}`.slice(0, 200);
       }
     }
   }));
   const elapsed = (performance.now() - t0) / 1000;
   for (const c of channels) c.close();
+  if (firstError) console.error(`first error (of ${errors}): ${firstError}`);
   return summarise(latencies, elapsed, errors, declined);
 }
 

@@ -44,7 +44,15 @@ const STATIONS = [
 
 const naira = (minor: bigint) => `₦${(Number(minor) / 100).toFixed(2)}/L`;
 
-export async function stationsDemo(ctx: StationsDemoContext): Promise<void> {
+export interface StationsDemoResult {
+  merchantId: string;
+  /** The watched station, its POS terminal's access token, and the step number reached. */
+  stationId: string;
+  terminalToken: string;
+  nextStep: number;
+}
+
+export async function stationsDemo(ctx: StationsDemoContext): Promise<StationsDemoResult> {
   const { gatewayUrl: url, step, show } = ctx;
   let n = ctx.firstStep;
   const operator = app(StationService, url, ctx.systemAdminToken);
@@ -56,7 +64,7 @@ export async function stationsDemo(ctx: StationsDemoContext): Promise<void> {
     contactEmail: "settlements@eko-energy.example",
   })).merchant!;
   show("merchant", { id: merchant.merchantId, name: merchant.name });
-  const stations: Array<{ id: string; name: string; terminal: Client<typeof StationService> }> = [];
+  const stations: Array<{ id: string; name: string; terminal: Client<typeof StationService>; token: string }> = [];
   for (const s of STATIONS) {
     const created = (await operator.createStation({
       merchantId: merchant.merchantId,
@@ -87,7 +95,7 @@ export async function stationsDemo(ctx: StationsDemoContext): Promise<void> {
         { fuelType: FuelType.DIESEL, inStock: true, priceMinorPerLitre: s.diesel, currency: "NGN" },
       ],
     });
-    stations.push({ id: created.stationId, name: created.name, terminal });
+    stations.push({ id: created.stationId, name: created.name, terminal, token: session.accessToken });
     show("station", { name: created.name, petrol: naira(s.petrol), diesel: naira(s.diesel), postedBy: "its POS terminal" });
   }
 
@@ -149,4 +157,5 @@ export async function stationsDemo(ctx: StationsDemoContext): Promise<void> {
     ac.abort();
     await reader;
   }
+  return { merchantId: merchant.merchantId, stationId: watched.id, terminalToken: watched.token, nextStep: n };
 }

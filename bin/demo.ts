@@ -1,6 +1,8 @@
-// `npm run demo`: the mobile app's journey through the gateway, printed step by step —
-// a new driver verifies their phone by OTP, onboards, uploads KYC documents, and a bank
-// reviewer (signed in by OTP too) approves them. Starts its own system on the embedded
+// `npm run demo`: the whole product through the gateway, printed step by step — a new
+// driver verifies their phone by OTP, onboards, uploads KYC documents and a reviewer
+// approves them; the driver finds stations and sees a live price change; a bank opens a
+// credit line; the driver buys fuel with a QR code (authorize, settle), the purchase
+// becomes a loan, the driver repays through the payment gateway and the limit is restored. Starts its own system on the embedded
 // defaults (or on DATABASE_URL / REDIS_URL if set) and reads the SMS codes from the dev
 // inbox, exactly as a person would.
 import { randomUUID } from "node:crypto";
@@ -14,6 +16,7 @@ import { NotificationService } from "../gen/fuel/notification/v1/notification_pb
 import { loadConfig } from "../platform/config.js";
 import { startSystem, type RunningSystem } from "./system.js";
 import { stationsDemo } from "./demo-stations.js";
+import { creditCycleDemo } from "./demo-cycle.js";
 
 const DRIVER_PHONE = "+2348031234567";
 const ADMIN_PHONE = "+2348000000001";
@@ -119,7 +122,22 @@ async function main(): Promise<void> {
     show("unread", inbox.unreadCount);
 
     // Stations: find where to fill up, and watch a price change arrive live.
-    await stationsDemo({ gatewayUrl: url, systemAdminToken: admin.session!.accessToken, driverToken, step, show, firstStep: 8 });
+    const stations = await stationsDemo({ gatewayUrl: url, systemAdminToken: admin.session!.accessToken, driverToken, step, show, firstStep: 8 });
+
+    // The credit cycle: line → QR → authorize → settle → loan → payment → webhook → repaid.
+    await creditCycleDemo({
+      gatewayUrl: url,
+      paymentGatewayUrl: sys.cfg.paymentGatewayUrl!,
+      systemAdminToken: admin.session!.accessToken,
+      driverToken,
+      driverId: driver.driverId,
+      stationId: stations.stationId,
+      terminalToken: stations.terminalToken,
+      readCode: (phone, after) => readCode(sys, phone, after),
+      step,
+      show,
+      firstStep: stations.nextStep,
+    });
     console.log("\nDemo complete.");
   } finally {
     await sys.stop();
