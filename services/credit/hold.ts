@@ -70,36 +70,37 @@ export function hold(deps: ServiceDeps, settings: CreditSettings) {
     const now = deps.now();
     const h = validateHold(req, settings, now);
     const actorId = viewerOf(ctx).actorId;
-    const pre = await store.holdContext(deps.pool, h.driverId, h.transactionId);
-    const found = pre.line ? { line: pre.line, parent: pre.parent } : null;
     try {
       return await guardedTx(deps, ctx, HoldResponseSchema, async (tx) => {
         // Inside the guard, so a replay of this key gets its stored response byte for byte.
+        // One round trip: the driver's line and its parent, locked in the fixed order
+        // (parent, then child), and this transaction's hold if it already has one.
+        const pre = await store.lockHoldContext(tx, h.driverId, h.transactionId);
         if (pre.priorHoldId) return existingHold((await store.getHold(tx, pre.priorHoldId))!, h.requestHash);
-        if (!found) return declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency);
-        const ids = found.parent ? [found.parent.line_id, found.line.line_id] : [found.line.line_id];
-        const locked = await store.lockLines(tx, ids);
-        const lineRow = locked.get(found.line.line_id)!;
-        const parentRow = found.parent ? locked.get(found.parent.line_id)! : null;
+        if (!pre.line) return declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency);
+        const lineRow = pre.line;
+        const parentRow = pre.parent;
+        const ids = parentRow ? [parentRow.line_id, lineRow.line_id] : [lineRow.line_id];
         const line = await lineState(tx, lineRow, false, now);
         const parent = parentRow ? await lineState(tx, parentRow, true, now) : null;
         const decision = decideHold(h.ask, line, parent);
         if (!decision.approved) return declined(decision.reason, spendable(line, parent).amount, lineRow.currency);
 
         const entryId = randomUUID();
-        const row = await store.insertHold(tx, {
+        const row: store.HoldRow = {
           hold_id: randomUUID(), line_id: lineRow.line_id, parent_line_id: parentRow?.line_id ?? null, driver_id: h.driverId,
           transaction_id: h.transactionId, request_hash: h.requestHash, status: "PENDING", currency: lineRow.currency,
           amount: decision.amount, requested_amount: h.ask.amount, captured_amount: 0n, released_amount: 0n,
           station_id: h.ask.purchase.stationId, merchant_id: h.ask.purchase.merchantId || null, fuel_type: h.ask.purchase.fuelType,
           expire_time: new Date(now.getTime() + h.ttlSeconds * 1000), create_time: now, resolve_time: null,
           hold_entry_id: entryId, resolve_entry_id: null,
-        });
+        };
+        // The hold row is inserted by the same statement as its balanced HOLD entry.
         await writeMovement(tx, [{
           entryId, kind: JournalEntryKind.HOLD, currency: row.currency, holdId: row.hold_id, transactionId: row.transaction_id,
           description: `hold ${decision.amount} of ${h.ask.amount} requested`, actorId,
           postings: holdPostings(ids, decision.amount),
-        }], now);
+        }], now, row);
         const [lineAfter, parentAfter] = afterHold(line, parent, decision.amount);
         return create(HoldResponseSchema, {
           approved: true,

@@ -4,7 +4,7 @@
 import { JournalEntryKind } from "../../gen/fuel/credit/v1/ledger_pb.js";
 import { many, type Pool, type Tx } from "../../platform/db.js";
 import { assertBalanced, counterDeltas, LedgerInvariantError, type PostingDraft } from "./postings.js";
-import { LINE_COLS, type LineRow } from "./store.js";
+import { HOLD_COLS, LINE_COLS, type HoldRow, type LineRow } from "./store.js";
 
 type Db = Pool | Tx;
 
@@ -21,13 +21,17 @@ export interface EntryDraft {
   postings: PostingDraft[];
 }
 
+/** The columns of credit.holds, in HOLD_COLS order. */
+const HOLD_FIELDS = HOLD_COLS.split(",").map((c) => c.trim()) as (keyof HoldRow)[];
+
 /**
  * Writes `entries` and applies their counter changes to the lines they touch, in one
  * statement. Lines are locked first, in the fixed order (root lines, then sub-lines, by
  * id), before any is changed. Each entry is asserted balanced before anything is sent.
- * Returns the changed lines.
+ * Returns the changed lines. With `newHold`, the same statement also inserts that hold row
+ * (the HOLD entry that reserves its amount is among `entries`).
  */
-export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date): Promise<Map<string, LineRow>> {
+export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date, newHold?: HoldRow): Promise<Map<string, LineRow>> {
   if (entries.length === 0) return new Map();
   const all: PostingDraft[] = [];
   for (const e of entries) all.push(...assertBalanced(e.postings));
@@ -59,8 +63,12 @@ export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date): P
           p AS (INSERT INTO credit.postings (entry_id, seq, line_id, account, amount)
                 SELECT * FROM unnest($15::uuid[], $16::int2[], $17::uuid[], $18::int2[], $19::bigint[])
                 RETURNING 1)
-     SELECT * FROM up, (SELECT count(*) FROM e) ce, (SELECT count(*) FROM p) cp`,
-    [ids, deltas.map(([, d]) => d.limit), deltas.map(([, d]) => d.held), deltas.map(([, d]) => d.used), now, ...eCols, ...pCols],
+${newHold ? `,
+          h AS (INSERT INTO credit.holds (${HOLD_COLS})
+                VALUES (${HOLD_FIELDS.map((_, i) => `$${i + 20}`).join(", ")}) RETURNING 1)` : ""}
+     SELECT * FROM up, (SELECT count(*) FROM e) ce, (SELECT count(*) FROM p) cp${newHold ? ", (SELECT count(*) FROM h) ch" : ""}`,
+    [ids, deltas.map(([, d]) => d.limit), deltas.map(([, d]) => d.held), deltas.map(([, d]) => d.used), now, ...eCols, ...pCols,
+      ...(newHold ? HOLD_FIELDS.map((f) => newHold[f]) : [])],
   );
   if (res.rows.length !== ids.length) throw new LedgerInvariantError(`expected ${ids.length} lines updated, got ${res.rows.length}`);
   return new Map(res.rows.map((r) => [r.line_id, r]));

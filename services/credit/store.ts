@@ -79,6 +79,30 @@ export async function holdContext(db: Db, driverId: string, transactionId: strin
 }
 
 /**
+ * Hold's context inside its transaction, in one round trip: the driver's open line and its
+ * parent, locked in the one fixed order every writer uses (root lines first, then
+ * sub-lines, each by id) and read as locked, plus the id of the hold already placed for
+ * `transactionId`, if any.
+ */
+export async function lockHoldContext(tx: Tx, driverId: string, transactionId: string): Promise<{ line: LineRow | null; parent: LineRow | null; priorHoldId: string | null }> {
+  const rows = await many<LineRow & { prior_hold_id: string | null }>(
+    tx,
+    `WITH c AS (SELECT line_id, parent_id FROM credit.lines WHERE owner_kind = 'DRIVER' AND owner_id = $1 AND status <> 'CLOSED'),
+          lk AS (SELECT ${LINE_COLS} FROM credit.lines
+                  WHERE line_id IN (SELECT line_id FROM c UNION ALL SELECT parent_id FROM c WHERE parent_id IS NOT NULL)
+                  ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE)
+     SELECT lk.*, (SELECT hold_id FROM credit.holds WHERE transaction_id = $2::uuid) AS prior_hold_id
+       FROM (SELECT 1) one LEFT JOIN lk ON true`,
+    [driverId, transactionId],
+  );
+  const priorHoldId = rows[0]?.prior_hold_id ?? null;
+  const lines = rows.filter((r) => r.line_id).map(({ prior_hold_id: _, ...r }) => r as LineRow);
+  const line = lines.find((r) => r.owner_kind === "DRIVER") ?? null;
+  const parent = line?.parent_id ? (lines.find((r) => r.line_id === line.parent_id) ?? null) : null;
+  return { line, parent, priorHoldId };
+}
+
+/**
  * Locks lines in the one fixed order every writer uses — root (parent) lines first, then
  * sub-lines, each by id — and returns their current state.
  */
@@ -223,17 +247,6 @@ export async function getHold(db: Db, holdId: string): Promise<HoldRow | undefin
 
 export async function holdOfTransaction(db: Db, transactionId: string): Promise<HoldRow | undefined> {
   return await one<HoldRow>(db, `SELECT ${HOLD_COLS} FROM credit.holds WHERE transaction_id = $1`, [transactionId]);
-}
-
-export async function insertHold(tx: Tx, h: HoldRow): Promise<HoldRow> {
-  return (await one<HoldRow>(
-    tx,
-    `INSERT INTO credit.holds (${HOLD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
-     RETURNING ${HOLD_COLS}`,
-    [h.hold_id, h.line_id, h.parent_line_id, h.driver_id, h.transaction_id, h.request_hash, h.status, h.currency, h.amount,
-      h.requested_amount, h.captured_amount, h.released_amount, h.station_id, h.merchant_id, h.fuel_type, h.expire_time,
-      h.create_time, h.resolve_time, h.hold_entry_id, h.resolve_entry_id],
-  ))!;
 }
 
 /**

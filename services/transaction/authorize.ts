@@ -71,14 +71,24 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       throw permissionDenied("TERMINAL_STATION_MISMATCH", "station_id is not this terminal's station");
     }
 
-    // A retry of a key we already saw: replay, or finish what a crash interrupted.
+    // The reads below are independent of each other: start them together (the key's prior
+    // state, the QR row, the station, the driver), then decide in the same order as before —
+    // a replay or resume wins over anything the other reads find, and nothing is written
+    // until the intent transaction below.
     const ticket = ticketOf(ctx);
-    const prior = await priorOf(deps, ticket, AuthorizeResponseSchema);
+    const verdict = verifyQr(qrKey, req.qrPayload, now);
+    const claims = verdict.ok ? verdict.claims : null;
+    const priorP = settled(priorOf(deps, ticket, AuthorizeResponseSchema));
+    const issuedP = claims ? settled(store.getQr(deps.pool, claims.qrCodeId)) : null;
+    const stationP = claims ? settled(hops.getStation(deps, stationId)) : null;
+    const driverP = claims ? settled(hops.getDriver(deps, claims.driverId)) : null;
+
+    // A retry of a key we already saw: replay, or finish what a crash interrupted.
+    const prior = await unwrap(priorP);
     if (prior.kind === "replay") return prior.response;
     if (prior.kind === "resume") return await finish(deps, s, ticket, AuthorizeResponseSchema, prior.row, respond);
 
     // The QR: signature, expiry, restrictions, then single use (checked again atomically below).
-    const verdict = verifyQr(qrKey, req.qrPayload, now);
     if (!verdict.ok) throw qrRefusal(verdict.problem);
     const qr: QrClaims = verdict.claims;
     if (qr.stationId && qr.stationId !== stationId) {
@@ -97,14 +107,14 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
         holdAmount = qr.maxAmount.amount;
       }
     }
-    const issued = await store.getQr(deps.pool, qr.qrCodeId);
+    const issued = await unwrap(issuedP!);
     if (!issued || issued.driver_id !== qr.driverId) throw qrRefusal("MALFORMED");
     if (issued.status === "USED") throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
 
     // The station: the terminal's, open, selling this fuel; its price.
     let station;
     try {
-      station = await hops.getStation(deps, stationId);
+      station = await unwrap(stationP!);
     } catch (err) {
       if (err instanceof HopRefused && err.code === Code.NotFound) throw notFound("station", "STATION_NOT_FOUND");
       throw err;
@@ -125,7 +135,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
     // The driver: active and KYC verified, else a recorded decline.
     let driver: Driver | null = null;
     try {
-      driver = await hops.getDriver(deps, qr.driverId);
+      driver = await unwrap(driverP!);
     } catch (err) {
       if (!(err instanceof HopRefused && err.code === Code.NotFound)) throw err;
     }
@@ -147,10 +157,9 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
 
     const started = await withTx(deps.pool, async (tx) =>
       await guardOnce(tx, store.IDEMPOTENCY_TABLE, ticket, async () => {
-        if (!(await store.consumeQr(tx, qr.qrCodeId, transactionId, now))) {
-          throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-        }
-        const row = await store.insertTransaction(tx, {
+        // One statement: consume the QR (ACTIVE → USED), record the transaction and link the
+        // key to it — nothing is inserted when the QR was not ACTIVE.
+        const row = await store.startTransaction(tx, qr.qrCodeId, ticket.scope, ticket.key, {
           transaction_id: transactionId,
           state: decline ? "DECLINED" : "PENDING",
           driver_id: qr.driverId,
@@ -170,7 +179,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
           update_time: now,
           recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
         });
-        await store.linkKey(tx, ticket.scope, ticket.key, transactionId);
+        if (!row) throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
         // A decline decided here is final: its response is stored with it.
         return { value: row, response: decline ? toBinary(AuthorizeResponseSchema, respond(row)) : new Uint8Array() };
       }));
@@ -178,6 +187,19 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
     if (started.value.state === "DECLINED") return respond(started.value);
     return await finish(deps, s, ticket, AuthorizeResponseSchema, started.value, respond);
   };
+}
+
+type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; err: unknown }>;
+
+/** A read started early: its failure is held (no unhandled rejection) until it is awaited. */
+function settled<T>(p: Promise<T>): Settled<T> {
+  return p.then((value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, err }));
+}
+
+async function unwrap<T>(p: Settled<T>): Promise<T> {
+  const r = await p;
+  if (!r.ok) throw r.err;
+  return r.value;
 }
 
 /** The same key committed first in a concurrent request: answer as that request's retry. */

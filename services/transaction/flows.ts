@@ -14,9 +14,37 @@ import { volumeFor } from "./amount.js";
 import * as hops from "./hops.js";
 import { HopRefused } from "./hops.js";
 import { crashPoint, type TransactionSettings } from "./settings.js";
-import { captureKey, holdKey, loanKey, voidKey } from "./state.js";
+import { captureKey, holdKey, loanKey, voidKey, type State } from "./state.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
+
+/**
+ * How a caller that holds an idempotency key gets its response stored by the same statement
+ * that moves the row to where it rests (one round trip fewer): `build` makes the response
+ * from the row as it will be (null when that row means an error), `stored` is set to the
+ * bytes once the statement wrote them.
+ */
+export interface Finalizer {
+  scope: string;
+  key: string;
+  build: (row: TxnRow) => Uint8Array | null;
+  stored: Uint8Array | null;
+}
+
+/** The final transition of a step: with a finalizer, the response is written with it. */
+async function settleRow(deps: ServiceDeps, row: TxnRow, from: State[], to: State, patch: store.TxnPatch, fin?: Finalizer): Promise<TxnRow | undefined> {
+  if (!fin) return await store.transition(deps.pool, row.transaction_id, from, to, patch);
+  let response: Uint8Array | null = null;
+  try {
+    response = fin.build({ ...row, ...patch, state: to } as TxnRow);
+  } catch {
+    response = null;
+  }
+  if (!response) return await store.transition(deps.pool, row.transaction_id, from, to, patch);
+  const done = await store.transitionStoring(deps.pool, row.transaction_id, from, to, fin.scope, fin.key, response, patch);
+  if (done) fin.stored = response;
+  return done;
+}
 
 const later = (deps: ServiceDeps, s: TransactionSettings) => new Date(deps.now().getTime() + Math.max(s.recoveryGraceMs, 1_000));
 
@@ -31,7 +59,7 @@ async function reread(deps: ServiceDeps, id: string): Promise<TxnRow> {
 }
 
 /** PENDING → AUTHORIZED | DECLINED: (re-)places the hold with the stored request. */
-async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: TxnRow): Promise<TxnRow> {
+async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, fin?: Finalizer): Promise<TxnRow> {
   let res;
   try {
     res = await hops.placeHold(deps, row.hold_request, holdKey(row.transaction_id));
@@ -51,7 +79,7 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
   crashPoint("after-hold");
   const approved = hold.amount!.amountMinor;
   const expire = hold.expireTime ? new Date(Number(hold.expireTime.seconds) * 1000 + Math.floor(hold.expireTime.nanos / 1e6)) : null;
-  const done = await store.transition(deps.pool, row.transaction_id, ["PENDING"], "AUTHORIZED", {
+  const done = await settleRow(deps, row, ["PENDING"], "AUTHORIZED", {
     approved_amount: approved,
     partially_approved: approved < row.requested_amount,
     hold_id: hold.holdId,
@@ -63,7 +91,7 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
     update_time: now,
     // The sweeper looks again when the hold should have expired.
     recover_after: expire ?? later(deps, s),
-  });
+  }, fin);
   if (done) return done;
   const now2 = await reread(deps, row.transaction_id);
   if (now2.hold_id !== hold.holdId) {
@@ -131,7 +159,7 @@ async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: Txn
  * be created now (LoanService down, no loan product yet) does not fail the settlement: the
  * row stays CAPTURED and the sweeper keeps trying.
  */
-async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow): Promise<TxnRow> {
+async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, fin?: Finalizer): Promise<TxnRow> {
   try {
     const loan = await hops.createLoan(deps, {
       transactionId: row.transaction_id,
@@ -143,9 +171,9 @@ async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow
       currency: row.currency,
       settleTime: row.settle_time!,
     }, loanKey(row.transaction_id));
-    return (await store.transition(deps.pool, row.transaction_id, ["CAPTURED"], "SETTLED", {
+    return (await settleRow(deps, row, ["CAPTURED"], "SETTLED", {
       loan_id: loan.loanId, update_time: deps.now(), recover_after: null,
-    })) ?? (await reread(deps, row.transaction_id));
+    }, fin)) ?? (await reread(deps, row.transaction_id));
   } catch (err) {
     log.warn({ err, transactionId: row.transaction_id }, "loan not created yet; the sweeper will retry");
     return (await store.patchTransaction(deps.pool, row.transaction_id, { recover_after: later(deps, s) })) ?? row;
@@ -183,17 +211,17 @@ async function checkExpiry(deps: ServiceDeps, s: TransactionSettings, row: TxnRo
  * state, or CAPTURED when the loan cannot be created yet. Throws when a hop fails (the row
  * keeps its state for the next retry).
  */
-export async function advance(deps: ServiceDeps, s: TransactionSettings, row: TxnRow): Promise<TxnRow> {
+export async function advance(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, fin?: Finalizer): Promise<TxnRow> {
   for (let i = 0; i < 5; i++) {
     switch (row.state) {
       case "PENDING":
-        row = await finishPending(deps, s, row);
+        row = await finishPending(deps, s, row, fin);
         break;
       case "CAPTURING":
         row = await finishCapture(deps, s, row);
         break;
       case "CAPTURED": {
-        const after = await finishLoan(deps, s, row);
+        const after = await finishLoan(deps, s, row, fin);
         return after;
       }
       case "VOIDING":

@@ -9,7 +9,7 @@ import { Code } from "@connectrpc/connect";
 import { invalidArgument, rpcError } from "../../platform/errors.js";
 import type { IdempotencyTicket } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
-import { advance } from "./flows.js";
+import { advance, type Finalizer } from "./flows.js";
 import type { TransactionSettings } from "./settings.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
@@ -41,7 +41,10 @@ export async function finish<S extends DescMessage>(
   row: TxnRow,
   respond: (row: TxnRow) => MessageShape<S>,
 ): Promise<MessageShape<S>> {
-  const done = await advance(deps, s, row);
+  // The step that brings the row to rest stores the response in the same statement when it
+  // can; otherwise (or if the row rests elsewhere) it is stored here as before.
+  const fin: Finalizer = { scope: t.scope, key: t.key, build: (r) => toBinary(schema, respond(r)), stored: null };
+  const done = await advance(deps, s, row, fin);
   let response: MessageShape<S>;
   try {
     response = respond(done);
@@ -49,6 +52,11 @@ export async function finish<S extends DescMessage>(
     await store.dropKey(deps.pool, t.scope, t.key);
     throw err;
   }
-  await store.storeResponse(deps.pool, t.scope, t.key, toBinary(schema, response));
+  const bytes = toBinary(schema, response);
+  if (!fin.stored || !sameBytes(fin.stored, bytes)) await store.storeResponse(deps.pool, t.scope, t.key, bytes);
   return response;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }

@@ -64,11 +64,16 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
     const p = principalOf(ctx);
     const id = v.uuid("transaction_id", req.transactionId);
     const dispensed = dispensedOf(req);
+    const ticket = ticketOf(ctx);
+    // Both reads at once; the row's access check still decides first.
+    const priorP = priorOf(deps, ticket, SettleResponseSchema).then(
+      (value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, err }));
     const row = await store.getTransaction(deps.pool, id);
     if (!row || !mayOperate(p, row, false)) throw transactionNotFound();
 
-    const ticket = ticketOf(ctx);
-    const prior = await priorOf(deps, ticket, SettleResponseSchema);
+    const priorR = await priorP;
+    if (!priorR.ok) throw priorR.err;
+    const prior = priorR.value;
     if (prior.kind === "replay") return prior.response;
     if (prior.kind === "resume") return await finish(deps, s, ticket, SettleResponseSchema, prior.row, respond);
 
@@ -85,7 +90,7 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
     const now = deps.now();
     const started = await withTx(deps.pool, async (tx) =>
       await guardOnce(tx, store.IDEMPOTENCY_TABLE, ticket, async () => {
-        const moved = await store.transition(tx, id, ["AUTHORIZED"], "CAPTURING", {
+        const moved = await store.transitionLinked(tx, id, ["AUTHORIZED"], "CAPTURING", ticket.scope, ticket.key, {
           settled_amount: dispensed.amount,
           settled_volume_ml: dispensed.volumeMl,
           settled_price: dispensed.price,
@@ -94,7 +99,6 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
           recover_after: new Date(now.getTime() + s.recoveryGraceMs),
         });
         if (!moved) throw notAuthorized((await store.getTransaction(tx, id))!);
-        await store.linkKey(tx, ticket.scope, ticket.key, id);
         return { value: moved, response: new Uint8Array() };
       }));
     if (started.replayed) return await asRetry(deps, s, ticket);

@@ -71,16 +71,6 @@ export async function getQr(db: Pool | Tx, id: string): Promise<QrRow | undefine
   return await one<QrRow>(db, `SELECT * FROM transaction.qr_codes WHERE qr_code_id = $1`, [id]);
 }
 
-/** ACTIVE → USED, atomically; undefined when it was not ACTIVE (used, or unknown). */
-export async function consumeQr(tx: Tx, id: string, txnId: string, now: Date): Promise<QrRow | undefined> {
-  return await one<QrRow>(
-    tx,
-    `UPDATE transaction.qr_codes SET status = 'USED', use_time = $3, transaction_id = $2
-      WHERE qr_code_id = $1 AND status = 'ACTIVE' RETURNING *`,
-    [id, txnId, now],
-  );
-}
-
 export async function countRecentQrs(db: Pool | Tx, driverId: string, since: Date): Promise<number> {
   const r = await one<{ n: number }>(db, `SELECT count(*)::int AS n FROM transaction.qr_codes WHERE driver_id = $1 AND create_time >= $2`, [driverId, since]);
   return r?.n ?? 0;
@@ -91,14 +81,35 @@ export type NewTxn = Pick<TxnRow,
   "currency" | "requested_amount" | "decline_reason" | "hold_request" | "authorized_price" | "terminal_reference" | "create_time" |
   "update_time" | "recover_after">;
 
-export async function insertTransaction(tx: Tx, r: NewTxn): Promise<TxnRow> {
+/**
+ * Authorize's intent, in one statement: consumes the QR (ACTIVE → USED, with the
+ * transaction id and `create_time` as its use time), inserts the transaction, and links
+ * the idempotency key (scope, key) to it. undefined — and nothing written — when the QR
+ * was not ACTIVE.
+ */
+const NEW_TXN_TYPES: Record<keyof NewTxn, string> = {
+  transaction_id: "uuid", state: "text", driver_id: "uuid", agency_id: "uuid", station_id: "uuid", merchant_id: "uuid",
+  pump_id: "text", qr_code_id: "uuid", fuel_type: "int4", currency: "text", requested_amount: "int8", decline_reason: "int4",
+  hold_request: "bytea", authorized_price: "int8", terminal_reference: "text", create_time: "timestamptz",
+  update_time: "timestamptz", recover_after: "timestamptz",
+};
+
+export async function startTransaction(tx: Tx, qrCodeId: string, scope: string, key: string, r: NewTxn): Promise<TxnRow | undefined> {
   const cols = Object.keys(r);
   const vals = Object.values(r);
-  return (await one<TxnRow>(
+  const n = vals.length;
+  return await one<TxnRow>(
     tx,
-    `INSERT INTO transaction.transactions (${cols.join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING *`,
-    vals,
-  ))!;
+    `WITH q AS (UPDATE transaction.qr_codes SET status = 'USED', use_time = $${n + 4}::timestamptz, transaction_id = $${n + 5}::uuid
+                 WHERE qr_code_id = $${n + 1} AND status = 'ACTIVE' RETURNING 1),
+          ins AS (INSERT INTO transaction.transactions (${cols.join(", ")})
+                  SELECT ${cols.map((c, i) => `$${i + 1}::${NEW_TXN_TYPES[c as keyof NewTxn]}`).join(", ")} WHERE EXISTS (SELECT 1 FROM q)
+                  RETURNING *),
+          lk AS (UPDATE ${IDEMPOTENCY_TABLE} k SET transaction_id = ins.transaction_id FROM ins
+                  WHERE k.scope = $${n + 2} AND k.key = $${n + 3} RETURNING 1)
+     SELECT ins.* FROM ins LEFT JOIN (SELECT count(*) AS linked FROM lk) l ON true`,
+    [...vals, qrCodeId, scope, key, r.create_time, r.transaction_id],
+  );
 }
 
 export async function getTransaction(db: Pool | Tx, id: string, lock = false): Promise<TxnRow | undefined> {
@@ -119,6 +130,36 @@ export async function transition(db: Pool | Tx, id: string, from: State[], to: S
     `UPDATE transaction.transactions SET state = $3${sets.length ? ", " + sets.join(", ") : ""}
       WHERE transaction_id = $1 AND state = ANY($2::text[]) RETURNING *`,
     [id, from, to, ...entries.map(([, v]) => v)],
+  );
+}
+
+/** `transition`, and in the same statement links the idempotency key (scope, key) to the moved row. */
+export async function transitionLinked(tx: Tx, id: string, from: State[], to: State, scope: string, key: string, patch: TxnPatch): Promise<TxnRow | undefined> {
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 6}`);
+  return await one<TxnRow>(
+    tx,
+    `WITH mv AS (UPDATE transaction.transactions SET state = $3${sets.length ? ", " + sets.join(", ") : ""}
+                  WHERE transaction_id = $1 AND state = ANY($2::text[]) RETURNING *),
+          lk AS (UPDATE ${IDEMPOTENCY_TABLE} k SET transaction_id = mv.transaction_id FROM mv
+                  WHERE k.scope = $4 AND k.key = $5 RETURNING 1)
+     SELECT mv.* FROM mv LEFT JOIN (SELECT count(*) AS linked FROM lk) l ON true`,
+    [id, from, to, scope, key, ...entries.map(([, v]) => v)],
+  );
+}
+
+/** `transition`, and in the same statement stores `response` on the idempotency key (scope, key) if the row moved. */
+export async function transitionStoring(db: Pool | Tx, id: string, from: State[], to: State, scope: string, key: string, response: Uint8Array, patch: TxnPatch): Promise<TxnRow | undefined> {
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 7}`);
+  return await one<TxnRow>(
+    db,
+    `WITH mv AS (UPDATE transaction.transactions SET state = $3${sets.length ? ", " + sets.join(", ") : ""}
+                  WHERE transaction_id = $1 AND state = ANY($2::text[]) RETURNING *),
+          st AS (UPDATE ${IDEMPOTENCY_TABLE} k SET response = $6 FROM mv
+                  WHERE k.scope = $4 AND k.key = $5 RETURNING 1)
+     SELECT mv.* FROM mv LEFT JOIN (SELECT count(*) AS stored FROM st) x ON true`,
+    [id, from, to, scope, key, Buffer.from(response), ...entries.map(([, v]) => v)],
   );
 }
 
