@@ -14,6 +14,7 @@ import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
 import { Decision, DocumentType, KycOverallStatus, KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
 import { loadConfig } from "../platform/config.js";
+import { freshDatabase } from "../test/helpers/system.js";
 import { startSystem, type RunningSystem } from "./system.js";
 import { stationsDemo } from "./demo-stations.js";
 import { creditCycleDemo } from "./demo-cycle.js";
@@ -51,7 +52,10 @@ async function readCode(sys: RunningSystem, phone: string, after: number): Promi
 }
 
 async function main(): Promise<void> {
-  const cfg = loadConfig({ ...process.env, PORT: "0", DEV_INBOX_PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", BOOTSTRAP_ADMIN_PHONE: ADMIN_PHONE,
+  // On a real server the demo works in a database of its own, dropped afterwards, so it
+  // can run again and never touches anyone's data.
+  const db = await freshDatabase();
+  const cfg = loadConfig({ ...process.env, ...(db ? { DATABASE_URL: db.url } : {}), PORT: "0", DEV_INBOX_PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", BOOTSTRAP_ADMIN_PHONE: ADMIN_PHONE,
     ...Object.fromEntries(["AUTH", "KYC", "CREDIT", "TRANSACTION", "LOAN", "PAYMENT", "STATION", "NOTIFICATION"].map((n) => [`${n}_PORT`, "0"])) });
   const sys = await startSystem(cfg);
   const url = sys.gateway!.url;
@@ -141,6 +145,7 @@ async function main(): Promise<void> {
     console.log("\nDemo complete.");
   } finally {
     await sys.stop();
+    await db?.drop();
   }
 }
 
