@@ -20,6 +20,7 @@ import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { NotificationService, SendInAppRequestSchema } from "../../gen/fuel/notification/v1/notification_pb.js";
 import { many, one, withTx, type Pool, type Tx } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
+import { backoffMs, PollingLoop } from "../../platform/polling-loop.js";
 import type { Mesh } from "../../platform/mesh.js";
 
 export interface RestorePayload {
@@ -97,71 +98,28 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxBackoffMs: 5 * 60_000,
 };
 
-/** Delay before retry number `attempts` (1-based): exponential, capped, with jitter. Pure but for `rand`. */
-export function backoffMs(attempts: number, o: Pick<RelayOptions, "baseBackoffMs" | "maxBackoffMs">, rand = Math.random): number {
-  const exp = Math.min(o.maxBackoffMs, o.baseBackoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
-  return Math.round(exp / 2 + (exp / 2) * rand());
-}
+export { backoffMs } from "../../platform/polling-loop.js";
 
 export class LoanOutboxRelay {
-  private stopped = true;
-  private running: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private pendingWake = false;
   readonly opts: RelayOptions;
+  private readonly loop: PollingLoop;
 
   constructor(private readonly pool: Pool, private readonly mesh: Pick<Mesh, "client">, opts: Partial<RelayOptions> = {}) {
     this.opts = { ...DEFAULT_RELAY_OPTIONS, ...opts };
+    this.loop = new PollingLoop("loan outbox relay", this.opts.pollMs, this.opts.batchSize, () => this.runOnce());
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.running = this.loop();
+    this.loop.start();
   }
 
   /** Called after a commit that wrote outbox rows: deliver now rather than at the next poll. */
   wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wakeUp?.();
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      let claimed = 0;
-      try {
-        claimed = await this.runOnce();
-      } catch (err) {
-        if (!this.stopped) log.warn({ err }, "loan outbox relay: pass failed");
-      }
-      if (claimed >= this.opts.batchSize || this.stopped) continue;
-      await this.idle();
-    }
-  }
-
-  private idle(): Promise<void> {
-    if (this.pendingWake) {
-      this.pendingWake = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.opts.pollMs);
-      timer.unref?.();
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wakeUp = undefined;
-        self.pendingWake = false;
-        resolve();
-      }
-      this.wakeUp = done;
-    });
+    await this.loop.stop();
   }
 
   /** One pass: claim a batch of due rows and deliver them. Returns how many were claimed. */

@@ -15,6 +15,7 @@ import { MoneySchema } from "../../gen/fuel/common/v1/common_pb.js";
 import { ApplyRepaymentRequestSchema, LoanService, type ApplyRepaymentResponse } from "../../gen/fuel/loan/v1/loan_pb.js";
 import { many, one, withTx, type Pool } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
+import { backoffMs, PollingLoop } from "../../platform/polling-loop.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { allocationResult } from "./amount-rule.js";
 
@@ -49,70 +50,28 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   alertAfterAttempts: 10,
 };
 
-/** Delay before retry number `attempts` (1-based): exponential, capped, with jitter. Pure but for `rand`. */
-export function backoffMs(attempts: number, o: Pick<RelayOptions, "baseBackoffMs" | "maxBackoffMs">, rand = Math.random): number {
-  const exp = Math.min(o.maxBackoffMs, o.baseBackoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
-  return Math.round(exp / 2 + (exp / 2) * rand());
-}
+export { backoffMs } from "../../platform/polling-loop.js";
 
 export class OutboxRelay {
-  private stopped = true;
-  private running: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private pendingWake = false;
   readonly opts: RelayOptions;
+  private readonly loop: PollingLoop;
 
   constructor(private readonly pool: Pool, private readonly deps: Pick<ServiceDeps, "mesh" | "now">, opts: Partial<RelayOptions> = {}) {
     this.opts = { ...DEFAULT_RELAY_OPTIONS, ...opts };
+    this.loop = new PollingLoop("payment outbox relay", this.opts.pollMs, this.opts.batchSize, () => this.runOnce());
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.running = this.loop();
+    this.loop.start();
   }
 
   /** Called after a commit that queued repayments: deliver now rather than at the next poll. */
   wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wakeUp?.();
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      let claimed = 0;
-      try {
-        claimed = await this.runOnce();
-      } catch (err) {
-        if (!this.stopped) log.warn({ err }, "payment outbox relay: pass failed");
-      }
-      if (claimed >= this.opts.batchSize || this.stopped) continue;
-      await this.idle();
-    }
-  }
-
-  private idle(): Promise<void> {
-    if (this.pendingWake) {
-      this.pendingWake = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        this.pendingWake = false;
-        resolve();
-      };
-      const timer = setTimeout(done, this.opts.pollMs);
-      timer.unref?.();
-      this.wakeUp = done;
-    });
+    await this.loop.stop();
   }
 
   /** One pass: claim a batch of due rows and deliver them. Returns how many were claimed. */
