@@ -42,9 +42,7 @@ export function clientAs<S extends DescService>(service: S, baseUrl: string, tok
 
 /**
  * CreditService as another mesh service calls it (internal methods allowed), with a
- * service token. Connect JSON over HTTP/2: a replay served by the platform's idempotency
- * interceptor currently carries no content-type, which gRPC and Connect-binary clients
- * reject ("unsupported content type null"); JSON clients accept it (reported to the lead).
+ * service token, over Connect JSON on HTTP/2.
  */
 export function creditAsService(sys: TestSystem, name = "transaction"): Client<typeof CreditService> {
   return createClient(CreditService, createConnectTransport({
@@ -150,7 +148,7 @@ export function barrier(n: number): () => Promise<void> {
 /**
  * A raw Connect JSON call to CreditService over HTTP/2 as a mesh service, for retries with
  * one idempotency key: the body comes back exactly as sent on the wire, so replays can be
- * compared byte for byte (and the replay's missing content-type does not matter).
+ * compared byte for byte.
  */
 export async function rawServiceCall(sys: TestSystem, method: string, json: string, key: string): Promise<{ status: number; body: string; replayed: boolean }> {
   const token = await new ServiceTokens(sys.cfg.meshSecret, "transaction").token();
