@@ -174,6 +174,7 @@ export async function violations(sys: TestSystem, adminToken: string): Promise<n
  */
 export async function sqlBaseline(databaseUrl: string, concurrency: number, durationMs: number, hot: boolean): Promise<Sample> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  pool.on("error", () => undefined); // an idle client dropped by the server is replaced on demand
   const schema = `bench_${randomUUID().slice(0, 8)}`;
   await pool.query(`CREATE SCHEMA ${schema}`);
   await pool.query(`CREATE TABLE ${schema}.lines (id int PRIMARY KEY, limit_minor bigint, held bigint, used bigint, version bigint)`);
