@@ -14,6 +14,8 @@ const SERVICE_TOKEN_TTL_S = 300;
 /** Refetch a JWKS at most this often when an unknown `kid` shows up. */
 const JWKS_REFRESH_COOLDOWN_MS = 10_000;
 const JWKS_MAX_AGE_MS = 5 * 60_000;
+/** Verified tokens remembered (a token is immutable until it expires); bounded. */
+const VERIFIED_CACHE_MAX = 10_000;
 
 export interface AccessClaims extends JWTPayload {
   role: string;
@@ -70,7 +72,21 @@ export class AccessTokenVerifier {
     await this.inflight;
   }
 
+  // An ES256 verification costs about a millisecond, and every hop of a call verifies the
+  // same token again; remember the ones already verified until they expire.
+  private readonly verified = new Map<string, AccessClaims>();
+
   async verify(token: string, typ = ACCESS_TOKEN_TYP): Promise<AccessClaims> {
+    const key = `${typ} ${token}`;
+    const hit = this.verified.get(key);
+    if (hit && (hit.exp ?? 0) * 1000 > Date.now() + 5_000) return hit;
+    const claims = await this.verifyUncached(token, typ);
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(key, claims);
+    return claims;
+  }
+
+  private async verifyUncached(token: string, typ: string): Promise<AccessClaims> {
     if (!this.keys || Date.now() - this.fetchedAt > JWKS_MAX_AGE_MS) await this.refresh();
     try {
       return await this.check(token, typ);
