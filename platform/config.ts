@@ -217,3 +217,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
 }
+
+/**
+ * One integer setting of a service module, read when the module starts: the default when
+ * unset, otherwise it must lie in [min, max] or the start stops naming the variable.
+ */
+export function envInt(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}

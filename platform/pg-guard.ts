@@ -7,9 +7,10 @@
 //   CREATE TABLE <schema>.idempotency_keys (
 //     scope text, key text, request_hash text NOT NULL, response bytea,
 //     create_time timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, key));
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { invalidArgument } from "./errors.js";
-import type { Tx } from "./db.js";
+import { one, withTx, type Pool, type Tx } from "./db.js";
 
 export interface IdempotencyTicket {
   scope: string;
@@ -57,4 +58,43 @@ export async function guardOnce<T>(
     throw invalidArgument("idempotency-key", "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
   }
   return { replayed: true, response: new Uint8Array(row.response ?? Buffer.alloc(0)) };
+}
+
+/**
+ * A money change in one transaction under the guard: the first run commits `fn`'s
+ * result with the key, a retry (even after Redis lost the key) gets that stored result.
+ */
+export async function guardedTx<S extends DescMessage>(
+  pool: Pool,
+  table: string,
+  ctx: HandlerContext,
+  schema: S,
+  fn: (tx: Tx) => Promise<MessageShape<S>>,
+): Promise<MessageShape<S>> {
+  const ticket = ticketOf(ctx);
+  return await withTx(pool, async (tx) => {
+    const g = await guardOnce(tx, table, ticket, async () => {
+      const value = await fn(tx);
+      return { value, response: toBinary(schema, value) };
+    });
+    return g.replayed ? fromBinary(schema, g.response) : g.value;
+  });
+}
+
+/**
+ * The stored result of an earlier, finished run of this key, read before any side
+ * effect (a hop) so a retry never repeats it; null when the key has not finished.
+ */
+export async function priorResponse<S extends DescMessage>(pool: Pool, table: string, ctx: HandlerContext, schema: S): Promise<MessageShape<S> | null> {
+  const t = ticketOf(ctx);
+  const row = await one<{ request_hash: string; response: Buffer | null }>(
+    pool,
+    `SELECT request_hash, response FROM ${table} WHERE scope = $1 AND key = $2`,
+    [t.scope, t.key],
+  );
+  if (!row) return null;
+  if (row.request_hash !== t.requestHash) {
+    throw invalidArgument("idempotency-key", "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
+  }
+  return row.response === null ? null : fromBinary(schema, row.response);
 }

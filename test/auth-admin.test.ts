@@ -5,19 +5,14 @@
 import { randomUUID } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { fromBinary } from "@bufbuild/protobuf";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 import { AuthService, MachineKind } from "../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
-import { ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { reasonOf } from "../platform/errors.js";
-import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
-import { ServiceTokens } from "../platform/tokens.js";
+import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ensureBootstrapAdmin } from "../services/auth/bootstrap.js";
+import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, GrpcJsClient } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
@@ -38,85 +33,8 @@ test.after(async () => {
 });
 
 /** AuthService called straight by a mesh peer that reports the end client's IP. */
-function fromClientIp(s: TestSystem, clientIp: string): Client<typeof AuthService> {
-  const tokens = new ServiceTokens(s.cfg.meshSecret, "gateway-peer");
-  return createClient(
-    AuthService,
-    createGrpcTransport({
-      baseUrl: s.cfg.urls.auth,
-      interceptors: [
-        (next) => async (req) => {
-          req.header.set(SERVICE_TOKEN_HEADER, await tokens.token());
-          req.header.set(CLIENT_IP_HEADER, clientIp);
-          return await next(req);
-        },
-      ],
-    }),
-  );
-}
-
-/**
- * A test whose unexpected ConnectError is rethrown as a plain Error: uvu's reporter reads
- * `err.details` as a string and silently drops a ConnectError (whose details is an array).
- */
-function it(name: string, fn: () => Promise<void>): void {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (err instanceof ConnectError) throw new Error(`unexpected ${Code[err.code]}: ${err.rawMessage}`);
-      throw err;
-    }
-  });
-}
-
-/**
- * The ErrorInfo reason and message of a failed call. Reads the Connect error details; if
- * the gateway passed the upstream gRPC trailers through instead (it then answers a
- * Connect client with content-type application/grpc+proto and the client sees only
- * "HTTP 401"), falls back to decoding grpc-status-details-bin, so the assertions stay
- * about AuthService's answer.
- */
-function errorOf(err: unknown): { code: Code; reason: string | undefined; message: string } {
-  const ce = ConnectError.from(err);
-  const reason = reasonOf(ce);
-  if (reason !== undefined || !ce.metadata.has("grpc-status-details-bin")) return { code: ce.code, reason, message: ce.rawMessage };
-  const status = new BinaryReader(Buffer.from(ce.metadata.get("grpc-status-details-bin")!, "base64"));
-  let message = ce.rawMessage;
-  let found: string | undefined;
-  while (status.pos < status.len) {
-    const [field, wire] = status.tag();
-    if (field === 2) message = status.string();
-    else if (field === 3) {
-      const any = new BinaryReader(status.bytes());
-      let typeUrl = "";
-      let value: Uint8Array = new Uint8Array();
-      while (any.pos < any.len) {
-        const [f, w] = any.tag();
-        if (f === 1) typeUrl = any.string();
-        else if (f === 2) value = any.bytes();
-        else any.skip(w);
-      }
-      if (typeUrl.endsWith("/google.rpc.ErrorInfo") && found === undefined) found = fromBinary(ErrorInfoSchema, value).reason;
-    } else status.skip(wire);
-  }
-  return { code: Number(ce.metadata.get("grpc-status") ?? ce.code) as Code, reason: found, message };
-}
-
-async function fails(p: Promise<unknown>, code: Code, reason?: string): Promise<{ code: Code; reason: string | undefined; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = errorOf(err);
-    assert.is(Code[e.code], Code[code], `expected ${Code[code]}, got ${Code[e.code]}: ${e.message}`);
-    if (reason) assert.is(e.reason, reason);
-    return e;
-  }
-  throw new assert.Assertion({ message: `expected ${Code[code]}, but the call succeeded`, operator: "fails", expects: Code[code], actual: "OK" } as never);
-}
-
-const newPhone = () => `+23490${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
-const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
+const fromClientIp = (s: TestSystem, clientIp: string) => peerClient(s, AuthService, s.cfg.urls.auth, { as: "gateway-peer", clientIp });
+const newPhone = () => phoneUnder("+23490");
 const randomIp = () => `10.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 
 async function as(role: Role, binding: Parameters<typeof principal>[1] = {}) {
@@ -124,7 +42,7 @@ async function as(role: Role, binding: Parameters<typeof principal>[1] = {}) {
   return { p, auth: connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, p)) };
 }
 
-it("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () => {
+test("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () => {
   const count = async () =>
     (await db.query(`SELECT role, active FROM auth.users WHERE phone = $1`, [BOOTSTRAP_PHONE])).rows as Array<{ role: string; active: boolean }>;
   assert.equal(await count(), [{ role: "SYSTEM_ADMIN", active: true }]);
@@ -133,7 +51,7 @@ it("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () => 
   assert.is((await count()).length, 1);
 });
 
-it("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own org", async () => {
+test("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own org", async () => {
   const bankId = randomUUID();
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const bankAdmin = await root.createUser({ phone: newPhone(), displayName: "Bola Bank", role: Role.BANK_ADMIN, organizationId: bankId }, idem());
@@ -163,7 +81,7 @@ it("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own or
   await fails(driver.createUser({ phone: newPhone(), displayName: "x", role: Role.AGENCY_ADMIN, organizationId: agencyId }, idem()), Code.PermissionDenied);
 });
 
-it("CreateUser: a phone is registered once", async () => {
+test("CreateUser: a phone is registered once", async () => {
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const req = { phone: newPhone(), displayName: "Once", role: Role.MERCHANT_ADMIN, organizationId: randomUUID() };
   await root.createUser(req, idem());
@@ -171,7 +89,7 @@ it("CreateUser: a phone is registered once", async () => {
   await fails(root.createUser({ ...req, phone: BOOTSTRAP_PHONE, role: Role.SYSTEM_ADMIN, organizationId: "" }, idem()), Code.AlreadyExists, "PHONE_ALREADY_REGISTERED");
 });
 
-it("GetUser / ListUsers: admins see their own organisation; pages are stable and newest first", async () => {
+test("GetUser / ListUsers: admins see their own organisation; pages are stable and newest first", async () => {
   const bankA = randomUUID();
   const bankB = randomUUID();
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
@@ -209,7 +127,7 @@ it("GetUser / ListUsers: admins see their own organisation; pages are stable and
   assert.ok(roots.users.every((u) => u.principal?.role === Role.SYSTEM_ADMIN));
 });
 
-it("machine credentials: issued within the caller's organisation only", async () => {
+test("machine credentials: issued within the caller's organisation only", async () => {
   const merchantId = randomUUID();
   const bankId = randomUUID();
   const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId });
@@ -230,7 +148,7 @@ it("machine credentials: issued within the caller's organisation only", async ()
   assert.not.ok(JSON.stringify(rows[0]).includes(pos.clientSecret));
 });
 
-it("a POS terminal and a bank system exchange credentials over grpc-js for scoped tokens", async () => {
+test("a POS terminal and a bank system exchange credentials over grpc-js for scoped tokens", async () => {
   const merchantId = randomUUID();
   const stationId = randomUUID();
   const bankId = randomUUID();
@@ -277,7 +195,7 @@ it("a POS terminal and a bank system exchange credentials over grpc-js for scope
   }
 });
 
-it("revoked credentials stop exchanging; only their organisation may revoke them", async () => {
+test("revoked credentials stop exchanging; only their organisation may revoke them", async () => {
   const merchantId = randomUUID();
   const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId });
   const { auth: otherMerchant } = await as(Role.MERCHANT_ADMIN, { merchantId: randomUUID() });
@@ -293,7 +211,7 @@ it("revoked credentials stop exchanging; only their organisation may revoke them
   await fails(merchant.revokeMachineCredential({ clientId: randomUUID() }, idem()), Code.NotFound);
 });
 
-it("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo", async () => {
+test("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo", async () => {
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId: randomUUID(), label: "Pump 9" }, idem());
   const attacker = fromClientIp(sys, randomIp());
@@ -320,7 +238,7 @@ it("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo
   assert.is(ok.principal?.role, Role.POS_TERMINAL);
 });
 
-it("bad input on every method is INVALID_ARGUMENT naming the field", async () => {
+test("bad input on every method is INVALID_ARGUMENT naming the field", async () => {
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const anon = connectJson(AuthService, sys.gatewayUrl);
   const uuid = randomUUID();

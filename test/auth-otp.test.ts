@@ -5,18 +5,17 @@
 import { randomUUID } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { fromBinary } from "@bufbuild/protobuf";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
-import { ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { reasonOf } from "../platform/errors.js";
-import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
+import { SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { ONBOARDING_TOKEN_TYP, ServiceTokens } from "../platform/tokens.js";
 import { AUTH_LIMITERS } from "../services/auth/limits.js";
 import { OTP_MAX_TRIES, phoneKey } from "../services/auth/otp-code.js";
+import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, postJson } from "./helpers/clients.js";
 import { waitForMessage } from "./helpers/inbox.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -46,101 +45,8 @@ test.after(async () => {
 });
 
 /** AuthService called straight by a mesh peer that reports the end client's IP. */
-function fromClientIp(clientIp: string): Client<typeof AuthService> {
-  const tokens = new ServiceTokens(sys.cfg.meshSecret, "gateway-peer");
-  return createClient(
-    AuthService,
-    createGrpcTransport({
-      baseUrl: sys.cfg.urls.auth,
-      interceptors: [
-        (next) => async (req) => {
-          req.header.set(SERVICE_TOKEN_HEADER, await tokens.token());
-          req.header.set(CLIENT_IP_HEADER, clientIp);
-          return await next(req);
-        },
-      ],
-    }),
-  );
-}
-
-/**
- * A test whose unexpected ConnectError is rethrown as a plain Error: uvu's reporter reads
- * `err.details` as a string and silently drops a ConnectError (whose details is an array).
- */
-function it(name: string, fn: () => Promise<void>): void {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (err instanceof ConnectError) throw new Error(`unexpected ${Code[err.code]}: ${err.rawMessage}`);
-      throw err;
-    }
-  });
-}
-
-/**
- * The ErrorInfo reason and message of a failed call. Reads the Connect error details; if
- * the gateway passed the upstream gRPC trailers through instead (it then answers a
- * Connect client with content-type application/grpc+proto and the client sees only
- * "HTTP 401"), falls back to decoding grpc-status-details-bin, so the assertions stay
- * about AuthService's answer.
- */
-function errorOf(err: unknown): ErrorSeen {
-  const ce = ConnectError.from(err);
-  const reason = reasonOf(ce);
-  const types: string[] = [];
-  if (reason !== undefined || !ce.metadata.has("grpc-status-details-bin")) {
-    return { code: ce.code, reason, message: ce.rawMessage, retryInfo: ce.findDetails(RetryInfoSchema).length > 0 };
-  }
-  const status = new BinaryReader(Buffer.from(ce.metadata.get("grpc-status-details-bin")!, "base64"));
-  let message = ce.rawMessage;
-  let found: string | undefined;
-  while (status.pos < status.len) {
-    const [field, wire] = status.tag();
-    if (field === 2) message = status.string();
-    else if (field === 3) {
-      const any = new BinaryReader(status.bytes());
-      let typeUrl = "";
-      let value: Uint8Array = new Uint8Array();
-      while (any.pos < any.len) {
-        const [f, w] = any.tag();
-        if (f === 1) typeUrl = any.string();
-        else if (f === 2) value = any.bytes();
-        else any.skip(w);
-      }
-      types.push(typeUrl);
-      if (typeUrl.endsWith("/google.rpc.ErrorInfo") && found === undefined) found = fromBinary(ErrorInfoSchema, value).reason;
-    } else status.skip(wire);
-  }
-  return {
-    code: Number(ce.metadata.get("grpc-status") ?? ce.code) as Code,
-    reason: found,
-    message,
-    retryInfo: types.some((t) => t.endsWith("/google.rpc.RetryInfo")),
-  };
-}
-
-interface ErrorSeen {
-  code: Code;
-  reason: string | undefined;
-  message: string;
-  retryInfo: boolean;
-}
-
-async function fails(p: Promise<unknown>, code: Code, reason?: string): Promise<ErrorSeen> {
-  try {
-    await p;
-  } catch (err) {
-    const e = errorOf(err);
-    assert.is(Code[e.code], Code[code], `expected ${Code[code]}, got ${Code[e.code]}: ${e.message}`);
-    if (reason) assert.is(e.reason, reason);
-    return e;
-  }
-  throw new assert.Assertion({ message: `expected ${Code[code]}, but the call succeeded`, operator: "fails", expects: Code[code], actual: "OK" } as never);
-}
-
-const newPhone = () => `+23491${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
-const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
+const fromClientIp = (clientIp: string) => peerClient(sys, AuthService, sys.cfg.urls.auth, { as: "gateway-peer", clientIp });
+const newPhone = () => phoneUnder("+23491");
 const randomIp = () => `10.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 const otherCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, "0");
 
@@ -164,7 +70,7 @@ async function newStaff(role = Role.BANK_ADMIN): Promise<string> {
   return phone;
 }
 
-it("staff login: a registered admin gets a code by SMS, once, and a working session", async () => {
+test("staff login: a registered admin gets a code by SMS, once, and a working session", async () => {
   const phone = await newStaff(Role.SYSTEM_ADMIN);
   const t = new Date();
   const res = await anon.requestOtp({ phone });
@@ -179,7 +85,7 @@ it("staff login: a registered admin gets a code by SMS, once, and a working sess
   await fails(anon.verifyOtp({ phone, code }), Code.Unauthenticated, "OTP_INVALID");
 });
 
-it("customer login: an unknown phone gets an onboarding token KycService can verify", async () => {
+test("customer login: an unknown phone gets an onboarding token KycService can verify", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   const res = await anon.customerVerifyOtp({ phone, code });
@@ -193,7 +99,7 @@ it("customer login: an unknown phone gets an onboarding token KycService can ver
   await fails(connectJson(AuthService, sys.gatewayUrl, token).getMe({}), Code.Unauthenticated);
 });
 
-it("customer login: a registered driver gets a session; a staff phone is sent to VerifyOtp", async () => {
+test("customer login: a registered driver gets a session; a staff phone is sent to VerifyOtp", async () => {
   const phone = newPhone();
   const tokens = new ServiceTokens(sys.cfg.meshSecret, "kyc");
   const kyc = createClient(AuthService, createGrpcTransport({
@@ -215,14 +121,14 @@ it("customer login: a registered driver gets a session; a staff phone is sent to
   assert.is(staffSession.session?.principal?.role, Role.MERCHANT_ADMIN);
 });
 
-it("a code expires after five minutes (service clock)", async () => {
+test("a code expires after five minutes (service clock)", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   sys.clock.advance(5 * 60_000 + 1_000);
   await fails(anon.customerVerifyOtp({ phone, code }), Code.Unauthenticated, "OTP_INVALID");
 });
 
-it("five wrong tries kill the code; four do not", async () => {
+test("five wrong tries kill the code; four do not", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   for (let i = 0; i < OTP_MAX_TRIES; i++) {
@@ -236,14 +142,14 @@ it("five wrong tries kill the code; four do not", async () => {
   assert.is((await anon.customerVerifyOtp({ phone: phone2, code: code2 })).result.case, "onboardingToken");
 });
 
-it("of concurrent logins with one code exactly one succeeds", async () => {
+test("of concurrent logins with one code exactly one succeeds", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   const results = await Promise.allSettled(Array.from({ length: 5 }, () => anon.customerVerifyOtp({ phone, code })));
   assert.is(results.filter((r) => r.status === "fulfilled").length, 1);
 });
 
-it("a new request replaces the previous code", async () => {
+test("a new request replaces the previous code", async () => {
   const phone = newPhone();
   const first = await customerCode(phone);
   sys.clock.advance(31_000); // past the resend cooldown
@@ -256,7 +162,7 @@ it("a new request replaces the previous code", async () => {
   assert.is((await anon.customerVerifyOtp({ phone, code: second })).result.case, "onboardingToken");
 });
 
-it("send quotas per phone: a resend cooldown, then 3 codes per 10 minutes, with RetryInfo", async () => {
+test("send quotas per phone: a resend cooldown, then 3 codes per 10 minutes, with RetryInfo", async () => {
   const phone = newPhone();
   await anon.customerRequestOtp({ phone });
   const tooSoon = await fails(anon.customerRequestOtp({ phone }), Code.ResourceExhausted, "OTP_RATE_LIMITED");
@@ -272,7 +178,7 @@ it("send quotas per phone: a resend cooldown, then 3 codes per 10 minutes, with 
   await anon.customerRequestOtp({ phone: newPhone() });
 });
 
-it("send quota per client IP", async () => {
+test("send quota per client IP", async () => {
   const ip = randomIp();
   const client = fromClientIp(ip);
   let sent = 0;
@@ -293,7 +199,7 @@ it("send quota per client IP", async () => {
   await fromClientIp(randomIp()).requestOtp({ phone: newPhone() });
 });
 
-it("unknown phones: identical answers, and no SMS", async () => {
+test("unknown phones: identical answers, and no SMS", async () => {
   const known = await newStaff();
   const unknown = newPhone();
   const t = new Date();
@@ -318,7 +224,7 @@ it("unknown phones: identical answers, and no SMS", async () => {
   assert.is(wrong.json.details[0].debug.reason, "OTP_INVALID");
 });
 
-it("Redis never holds a code or a phone in the clear", async () => {
+test("Redis never holds a code or a phone in the clear", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   await fails(anon.customerVerifyOtp({ phone, code: otherCode(code) }), Code.Unauthenticated);

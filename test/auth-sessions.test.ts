@@ -5,18 +5,14 @@
 import { randomUUID } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { fromBinary } from "@bufbuild/protobuf";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
 import pg from "pg";
 import { AuthService, type Session } from "../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { reasonOf } from "../platform/errors.js";
-import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
-import { ACCESS_TOKEN_TYP, ServiceTokens } from "../platform/tokens.js";
+import { ACCESS_TOKEN_TYP } from "../platform/tokens.js";
+import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, mintOnboardingToken, principal } from "./helpers/tokens.js";
@@ -38,85 +34,8 @@ test.after(async () => {
 });
 
 /** AuthService called directly by a mesh peer (KycService), as OnboardDriver does. */
-function internalClient(s: TestSystem, clientIp?: string): Client<typeof AuthService> {
-  const tokens = new ServiceTokens(s.cfg.meshSecret, "kyc");
-  return createClient(
-    AuthService,
-    createGrpcTransport({
-      baseUrl: s.cfg.urls.auth,
-      interceptors: [
-        (next) => async (req) => {
-          req.header.set(SERVICE_TOKEN_HEADER, await tokens.token());
-          if (clientIp) req.header.set(CLIENT_IP_HEADER, clientIp);
-          return await next(req);
-        },
-      ],
-    }),
-  );
-}
-
-/**
- * A test whose unexpected ConnectError is rethrown as a plain Error: uvu's reporter reads
- * `err.details` as a string and silently drops a ConnectError (whose details is an array).
- */
-function it(name: string, fn: () => Promise<void>): void {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (err instanceof ConnectError) throw new Error(`unexpected ${Code[err.code]}: ${err.rawMessage}`);
-      throw err;
-    }
-  });
-}
-
-/**
- * The ErrorInfo reason and message of a failed call. Reads the Connect error details; if
- * the gateway passed the upstream gRPC trailers through instead (it then answers a
- * Connect client with content-type application/grpc+proto and the client sees only
- * "HTTP 401"), falls back to decoding grpc-status-details-bin, so the assertions stay
- * about AuthService's answer.
- */
-function errorOf(err: unknown): { code: Code; reason: string | undefined; message: string } {
-  const ce = ConnectError.from(err);
-  const reason = reasonOf(ce);
-  if (reason !== undefined || !ce.metadata.has("grpc-status-details-bin")) return { code: ce.code, reason, message: ce.rawMessage };
-  const status = new BinaryReader(Buffer.from(ce.metadata.get("grpc-status-details-bin")!, "base64"));
-  let message = ce.rawMessage;
-  let found: string | undefined;
-  while (status.pos < status.len) {
-    const [field, wire] = status.tag();
-    if (field === 2) message = status.string();
-    else if (field === 3) {
-      const any = new BinaryReader(status.bytes());
-      let typeUrl = "";
-      let value: Uint8Array = new Uint8Array();
-      while (any.pos < any.len) {
-        const [f, w] = any.tag();
-        if (f === 1) typeUrl = any.string();
-        else if (f === 2) value = any.bytes();
-        else any.skip(w);
-      }
-      if (typeUrl.endsWith("/google.rpc.ErrorInfo") && found === undefined) found = fromBinary(ErrorInfoSchema, value).reason;
-    } else status.skip(wire);
-  }
-  return { code: Number(ce.metadata.get("grpc-status") ?? ce.code) as Code, reason: found, message };
-}
-
-async function fails(p: Promise<unknown>, code: Code, reason?: string): Promise<{ code: Code; reason: string | undefined; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = errorOf(err);
-    assert.is(Code[e.code], Code[code], `expected ${Code[code]}, got ${Code[e.code]}: ${e.message}`);
-    if (reason) assert.is(e.reason, reason);
-    return e;
-  }
-  throw new assert.Assertion({ message: `expected ${Code[code]}, but the call succeeded`, operator: "fails", expects: Code[code], actual: "OK" } as never);
-}
-
-const newPhone = () => `+23481${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
-const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
+const internalClient = (s: TestSystem, clientIp?: string) => peerClient(s, AuthService, s.cfg.urls.auth, { as: "kyc", clientIp });
+const newPhone = () => phoneUnder("+23481");
 
 async function newDriver(agencyId = ""): Promise<{ session: Session; driverId: string; phone: string }> {
   const driverId = randomUUID();
@@ -149,7 +68,7 @@ async function forge(o: { key: CryptoKey | Uint8Array; kid: string; iss?: string
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 
-it("a session from CreateDriverUser works at the gateway and says who the driver is", async () => {
+test("a session from CreateDriverUser works at the gateway and says who the driver is", async () => {
   const agencyId = randomUUID();
   const { session, driverId } = await newDriver(agencyId);
   const me = await getMe(session.accessToken);
@@ -174,7 +93,7 @@ it("a session from CreateDriverUser works at the gateway and says who the driver
   assert.is(jwk!.d, undefined, "no private key material in the JWKS");
 });
 
-it("forged and misused tokens are UNAUTHENTICATED at the gateway", async () => {
+test("forged and misused tokens are UNAUTHENTICATED at the gateway", async () => {
   const { kid, key } = await signingKey();
   const good = await forge({ key, kid });
   assert.is((await getMe(good)).principal?.role, Role.SYSTEM_ADMIN, "control: a correctly signed token passes");
@@ -216,7 +135,7 @@ it("forged and misused tokens are UNAUTHENTICATED at the gateway", async () => {
   await fails(connectJson(AuthService, sys.gatewayUrl).getMe({}), Code.Unauthenticated);
 });
 
-it("refresh tokens rotate; reusing a spent one revokes the whole family", async () => {
+test("refresh tokens rotate; reusing a spent one revokes the whole family", async () => {
   const { session: s1 } = await newDriver();
   const auth = connectJson(AuthService, sys.gatewayUrl);
   const s2 = (await auth.refreshSession({ refreshToken: s1.refreshToken })).session!;
@@ -237,7 +156,7 @@ it("refresh tokens rotate; reusing a spent one revokes the whole family", async 
   assert.is(rows.length, 0);
 });
 
-it("concurrent refreshes of one token: at most one new session survives", async () => {
+test("concurrent refreshes of one token: at most one new session survives", async () => {
   const { session } = await newDriver();
   const auth = connectJson(AuthService, sys.gatewayUrl);
   const results = await Promise.allSettled(Array.from({ length: 4 }, () => auth.refreshSession({ refreshToken: session.refreshToken })));
@@ -247,7 +166,7 @@ it("concurrent refreshes of one token: at most one new session survives", async 
   for (const r of ok) await fails(auth.refreshSession({ refreshToken: r.value.session!.refreshToken }), Code.Unauthenticated);
 });
 
-it("RevokeSession logs out the family; unknown tokens are fine; empty is INVALID_ARGUMENT", async () => {
+test("RevokeSession logs out the family; unknown tokens are fine; empty is INVALID_ARGUMENT", async () => {
   const { session } = await newDriver();
   const auth = connectJson(AuthService, sys.gatewayUrl);
   const next = (await auth.refreshSession({ refreshToken: session.refreshToken })).session!;
@@ -263,7 +182,7 @@ it("RevokeSession logs out the family; unknown tokens are fine; empty is INVALID
   await fails(auth.refreshSession({ refreshToken: "never-issued" }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
 });
 
-it("a disabled user cannot refresh; disabling yourself is refused", async () => {
+test("a disabled user cannot refresh; disabling yourself is refused", async () => {
   const { session } = await newDriver();
   const adminP = principal(Role.SYSTEM_ADMIN);
   const admin = connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, adminP));
@@ -279,7 +198,7 @@ it("a disabled user cannot refresh; disabling yourself is refused", async () => 
   await fails(bank.disableUser({ userId: session.principal!.subjectId }, idem()), Code.PermissionDenied);
 });
 
-it("CreateDriverUser: one user per phone and per driver; internal only", async () => {
+test("CreateDriverUser: one user per phone and per driver; internal only", async () => {
   const { phone, driverId, session } = await newDriver();
   // KycService retrying the same onboarding (its idempotency record lost) gets the same user.
   const again = await internal.createDriverUser({ phone, driverId, displayName: "Ada Driver" }, idem());
@@ -309,7 +228,7 @@ it("CreateDriverUser: one user per phone and per driver; internal only", async (
   }
 });
 
-it("GetContact: the phone and role of a user, for services only", async () => {
+test("GetContact: the phone and role of a user, for services only", async () => {
   const { phone, session } = await newDriver();
   const c = await internal.getContact({ userId: session.principal!.subjectId });
   assert.is(c.phone, phone);
@@ -319,7 +238,7 @@ it("GetContact: the phone and role of a user, for services only", async () => {
   assert.match(err.message, "user_id");
 });
 
-it("refresh families expire with the refresh TTL (service clock)", async () => {
+test("refresh families expire with the refresh TTL (service clock)", async () => {
   // Last in this suite: the clock jump also ages the signing key.
   const { session } = await newDriver();
   sys.clock.advance(sys.cfg.refreshTokenTtlSeconds * 1000 + 1000);

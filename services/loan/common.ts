@@ -1,12 +1,13 @@
 // Helpers shared by the LoanService handlers: money and time input, paging, the Postgres
 // idempotency guard around money transactions, and settings.
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { envInt } from "../../platform/config.js";
+import { type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import type { Money } from "../../gen/fuel/common/v1/common_pb.js";
-import { withTx, type Tx } from "../../platform/db.js";
+import { type Tx } from "../../platform/db.js";
 import { invalidArgument, rpcError } from "../../platform/errors.js";
-import { guardOnce, ticketOf } from "../../platform/pg-guard.js";
+import { guardedTx as pgGuardedTx } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 
@@ -46,26 +47,9 @@ export function pageAfter(token: string): { t: string; id: string } | null {
 export const versionMismatch = (current: bigint) =>
   rpcError(Code.Aborted, "VERSION_MISMATCH", "the object changed since you read it; read it again and retry", { current_version: current.toString() });
 
-/**
- * Runs a money change in one transaction under the Postgres idempotency guard: a retry
- * with the same key (even after Redis lost it) gets the stored response, never a second
- * execution.
- */
-export async function guardedTx<S extends DescMessage>(
-  deps: ServiceDeps,
-  ctx: HandlerContext,
-  schema: S,
-  fn: (tx: Tx) => Promise<MessageShape<S>>,
-): Promise<MessageShape<S>> {
-  const ticket = ticketOf(ctx);
-  return await withTx(deps.pool, async (tx) => {
-    const g = await guardOnce(tx, IDEMPOTENCY_TABLE, ticket, async () => {
-      const value = await fn(tx);
-      return { value, response: toBinary(schema, value) };
-    });
-    return g.replayed ? fromBinary(schema, g.response) : g.value;
-  });
-}
+/** One money change under the Postgres idempotency guard (platform/pg-guard.ts). */
+export const guardedTx = <S extends DescMessage>(deps: ServiceDeps, ctx: HandlerContext, schema: S, fn: (tx: Tx) => Promise<MessageShape<S>>) =>
+  pgGuardedTx(deps.pool, IDEMPOTENCY_TABLE, ctx, schema, fn);
 
 export interface LoanSettings {
   /** How often the in-process aging job runs (LOAN_AGING_INTERVAL_MS; 0 = never). */
@@ -76,13 +60,7 @@ export interface LoanSettings {
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): LoanSettings {
-  const int = (name: string, def: number, min: number, max: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  const int = (name: string, def: number, min: number, max: number) => envInt(env, name, def, min, max);
   return {
     agingIntervalMs: int("LOAN_AGING_INTERVAL_MS", 15 * 60_000, 0, 24 * 3600_000),
     relayPollMs: int("LOAN_RELAY_POLL_MS", 200, 10, 60_000),

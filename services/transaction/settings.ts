@@ -1,5 +1,6 @@
 // TransactionService settings from the environment, validated when the service starts
 // (a bad value stops the start and names the variable).
+import { envInt } from "../../platform/config.js";
 import { log } from "../../platform/logger.js";
 
 export interface TransactionSettings {
@@ -17,13 +18,7 @@ export interface TransactionSettings {
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): TransactionSettings {
-  const int = (name: string, def: number, min: number, max: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-    return n;
-  };
+  const int = (name: string, def: number, min: number, max: number) => envInt(env, name, def, min, max);
   return {
     qrTtlSeconds: int("TRANSACTION_QR_TTL_SECONDS", 300, 30, 900),
     qrPerMinute: int("TRANSACTION_QR_PER_MINUTE", 20, 1, 10_000),
