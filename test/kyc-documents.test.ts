@@ -10,13 +10,13 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import pg from "pg";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { Decision, DocumentStatus, DocumentType, KycOverallStatus, KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { reasonOf } from "../platform/errors.js";
+import { expectError } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
@@ -36,21 +36,7 @@ interface Ctx {
   otherAgencyAdmin: Client<typeof KycService>;
 }
 
-const raw = suite<Ctx>("kyc documents");
-// uvu cannot format an error whose `details` is not a string (ConnectError's is an array):
-// it would drop the failure and exit 0. Rethrow such errors as plain Errors.
-const test = Object.assign(
-  (title: string, fn: (ctx: Ctx) => Promise<void>) =>
-    raw(title, async (ctx) => {
-      try {
-        await fn(ctx);
-      } catch (err) {
-        if (err instanceof ConnectError) throw Object.assign(new Error(`${Code[err.code]}: ${err.rawMessage}`), { stack: err.stack });
-        throw err;
-      }
-    }),
-  { before: raw.before, after: raw.after, run: raw.run },
-);
+const test = suite<Ctx>("kyc documents");
 
 const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 1, 2, 3]);
@@ -59,21 +45,6 @@ const PDF = new TextEncoder().encode("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const driverOwner = (id: string) => ({ owner: { case: "driverId" as const, value: id } });
 const agencyOwner = (id: string) => ({ owner: { case: "agencyId" as const, value: id } });
-
-async function expectError(p: Promise<unknown>, code: Code, opts: { field?: string; reason?: string } = {}): Promise<ConnectError> {
-  let caught: ConnectError | undefined;
-  try {
-    await p;
-  } catch (err) {
-    caught = ConnectError.from(err);
-  }
-  if (!caught) assert.unreachable(`expected ${Code[code]}, call succeeded`);
-  if (!caught) throw new Error("unreachable");
-  assert.is(Code[caught.code], Code[code], caught.rawMessage);
-  if (opts.field) assert.is(caught.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field, opts.field, caught.rawMessage);
-  if (opts.reason) assert.is(reasonOf(caught), opts.reason);
-  return caught;
-}
 
 /** Drivers are created by OnboardDriver (kyc-onboard.test.ts); here they are seeded directly. */
 async function seedDriver(db: pg.Client, agencyId: string | null) {

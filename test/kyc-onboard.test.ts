@@ -10,12 +10,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { KycOverallStatus, KycService, ProfileStatus } from "../gen/fuel/kyc/v1/kyc_pb.js";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
-import { reasonOf } from "../platform/errors.js";
 import { PiiCipher } from "../services/kyc/pii.js";
+import { expectError } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, mintOnboardingToken, principal } from "./helpers/tokens.js";
@@ -28,39 +27,10 @@ interface Ctx {
   agencyId: string;
 }
 
-const raw = suite<Ctx>("kyc onboarding");
-// uvu cannot format an error whose `details` is not a string (ConnectError's is an array):
-// it would drop the failure and exit 0. Rethrow such errors as plain Errors.
-const test = Object.assign(
-  (title: string, fn: (ctx: Ctx) => Promise<void>) =>
-    raw(title, async (ctx) => {
-      try {
-        await fn(ctx);
-      } catch (err) {
-        if (err instanceof ConnectError) throw Object.assign(new Error(`${Code[err.code]}: ${err.rawMessage}`), { stack: err.stack });
-        throw err;
-      }
-    }),
-  { before: raw.before, after: raw.after, run: raw.run },
-);
+const test = suite<Ctx>("kyc onboarding");
 const idem = () => ({ headers: { "idempotency-key": randomUUID() } });
 const newPhone = () => `+23480${String(randomInt(10_000_000, 99_999_999))}`;
 const newNationalId = () => `NG${String(randomInt(10_000_000, 99_999_999))}`;
-
-async function expectError(p: Promise<unknown>, code: Code, opts: { field?: string; reason?: string } = {}): Promise<ConnectError> {
-  let caught: ConnectError | undefined;
-  try {
-    await p;
-  } catch (err) {
-    caught = ConnectError.from(err);
-  }
-  if (!caught) assert.unreachable(`expected ${Code[code]}, call succeeded`);
-  if (!caught) throw new Error("unreachable");
-  assert.is(Code[caught.code], Code[code], caught.rawMessage);
-  if (opts.field) assert.is(caught.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field, opts.field, caught.rawMessage);
-  if (opts.reason) assert.is(reasonOf(caught), opts.reason);
-  return caught;
-}
 
 interface Req {
   onboardingToken: string;

@@ -9,7 +9,6 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -24,11 +23,11 @@ import {
   ReviewReason,
   type Payment,
 } from "../gen/fuel/payment/v1/payment_pb.js";
-import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import type { Principal } from "../platform/context.js";
-import { reasonOf } from "../platform/errors.js";
 import { meshInterceptor } from "../platform/mesh.js";
 import { ServiceTokens } from "../platform/tokens.js";
+import { expectError } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
@@ -53,35 +52,8 @@ interface Ctx {
   admin: Actor;
 }
 
-const raw = suite<Ctx>("payment flow");
-// uvu cannot print a ConnectError (its `details` is an array): rethrow as a plain Error.
-const test = Object.assign(
-  (title: string, fn: (ctx: Ctx) => Promise<void>) =>
-    raw(title, async (ctx) => {
-      try {
-        await fn(ctx);
-      } catch (err) {
-        if (err instanceof ConnectError) throw Object.assign(new Error(`${Code[err.code]}: ${err.rawMessage}`), { stack: err.stack });
-        throw err;
-      }
-    }),
-  { before: raw.before, after: raw.after, run: raw.run },
-);
+const test = suite<Ctx>("payment flow");
 const idem = (key: string = randomUUID()) => ({ headers: { "idempotency-key": key } });
-
-async function expectError(p: Promise<unknown>, code: Code, opts: { field?: string; reason?: string } = {}): Promise<ConnectError> {
-  let caught: ConnectError | undefined;
-  try {
-    await p;
-  } catch (err) {
-    caught = ConnectError.from(err);
-  }
-  if (!caught) throw new Error(`expected ${Code[code]}, call succeeded`);
-  assert.is(Code[caught.code], Code[code], caught.rawMessage);
-  if (opts.field) assert.is(caught.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field, opts.field, caught.rawMessage);
-  if (opts.reason) assert.is(reasonOf(caught), opts.reason);
-  return caught;
-}
 
 async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;

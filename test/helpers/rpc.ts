@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { reasonOf } from "../../platform/errors.js";
 import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../../platform/interceptors/authenticate.js";
 import { ServiceTokens } from "../../platform/tokens.js";
@@ -62,4 +62,19 @@ export function peerClient<S extends DescService>(sys: TestSystem, service: S, b
       ],
     }),
   );
+}
+
+/** Asserts that `p` fails with `code`, naming `field` (google.rpc.BadRequest) and `reason` if given. */
+export async function expectError(p: Promise<unknown>, code: Code, opts: { field?: string; reason?: string } = {}): Promise<ConnectError> {
+  let caught: ConnectError | undefined;
+  try {
+    await p;
+  } catch (err) {
+    caught = ConnectError.from(err);
+  }
+  if (!caught) throw new assert.Assertion({ message: `expected ${Code[code]}, but the call succeeded`, operator: "expectError", expects: Code[code], actual: "OK" } as never);
+  assert.is(Code[caught.code], Code[code], caught.rawMessage);
+  if (opts.field) assert.is(caught.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field, opts.field, caught.rawMessage);
+  if (opts.reason) assert.is(reasonOf(caught), opts.reason);
+  return caught;
 }
