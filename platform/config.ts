@@ -41,6 +41,8 @@ export interface Config {
   host: string;
   databaseUrl: string | undefined;
   pgPoolMax: number;
+  /** Mesh hops to a service in the same process skip the network (MESH_IN_PROCESS, default true). */
+  meshInProcess: boolean;
   redisUrl: string | undefined;
   /** Signs service-to-service tokens (HS256). */
   meshSecret: Uint8Array;
@@ -103,6 +105,14 @@ export function loadConfig(env: Env = process.env): Config {
       return def;
     }
     return n;
+  };
+  const flag = (name: string, def: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return def;
+    if (raw === "true" || raw === "1") return true;
+    if (raw === "false" || raw === "0") return false;
+    problems.push(`${name}=${JSON.stringify(raw)} must be true or false`);
+    return def;
   };
   const url = (name: string, protocols: string[]): string | undefined => {
     const raw = env[name];
@@ -180,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     databaseUrl,
     pgPoolMax: int("PG_POOL_MAX", 10, 1, 200),
+    meshInProcess: flag("MESH_IN_PROCESS", true),
     redisUrl,
     meshSecret: secret("MESH_SECRET"),
     otpHmacKey: secret("OTP_HMAC_KEY"),

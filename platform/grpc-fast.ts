@@ -54,52 +54,94 @@ export function recordingRouter(router: ConnectRouter, into: Map<string, UnaryEn
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(\+proto)?$/;
 
-export interface FastPathOptions {
-  unary: Map<string, UnaryEntry>;
-  interceptors: Interceptor[];
-  maxRequestBytes: number;
-  shutdown: AbortSignal;
+/**
+ * Runs unary calls of one server through its interceptor chain and handlers, given a
+ * decoded message and request headers: the gRPC fast path below and in-process mesh
+ * calls (local.ts) both use it, so every way in meets the same checks.
+ */
+export class UnaryDispatcher {
+  private chain: ((req: UnaryRequest) => Promise<UnaryResponse>) | undefined;
+  constructor(
+    readonly entries: Map<string, UnaryEntry>,
+    private readonly interceptors: Interceptor[],
+    private readonly shutdown: AbortSignal,
+  ) {}
+
+  find(path: string): UnaryEntry | undefined {
+    return this.entries.get(path);
+  }
+
+  async dispatch(entry: UnaryEntry, message: unknown, header: Headers, how: { url: string; signal: AbortSignal; clientIp: string }): Promise<UnaryResponse> {
+    this.chain ??= this.compose();
+    const ctx = createHandlerContext({
+      service: entry.service,
+      method: entry.method,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: how.url,
+      requestSignal: how.signal,
+      shutdownSignal: this.shutdown,
+      requestHeader: header,
+      responseHeader: {},
+      responseTrailer: {},
+      contextValues: createContextValues().set(clientIpKey, how.clientIp),
+    }) as HandlerContext & { abort(reason?: unknown): void };
+    try {
+      const unaryReq = {
+        stream: false,
+        service: entry.service,
+        method: entry.method,
+        requestMethod: "POST",
+        url: how.url,
+        signal: ctx.signal,
+        header,
+        contextValues: ctx.values,
+        message,
+        ctx,
+        entry,
+      } as unknown as UnaryRequest;
+      return await this.chain(unaryReq);
+    } finally {
+      // Aborting the finished call's context detaches its listeners from the shutdown
+      // signal (they would pile up otherwise). A ready-made reason avoids building a
+      // DOMException per call, which is measurable at this rate.
+      ctx.abort(CALL_DONE);
+    }
+  }
+
+  private compose() {
+    let next = (async (r: UnaryRequest & { ctx: HandlerContext; entry: UnaryEntry }) => {
+      const out = await r.entry.impl(r.message, r.ctx);
+      return {
+        stream: false,
+        service: r.service,
+        method: r.method,
+        header: r.ctx.responseHeader,
+        trailer: r.ctx.responseTrailer,
+        message: isMessage(out) ? out : create(r.method.output, out as never),
+      } as UnaryResponse;
+    }) as unknown as (r: unknown) => Promise<unknown>;
+    for (const i of [...this.interceptors].reverse()) next = i(next as never) as never;
+    return next as unknown as (req: UnaryRequest) => Promise<UnaryResponse>;
+  }
 }
 
 /** Returns a handler that answers a request and returns true, or returns false to pass. */
-export function grpcFastPath(opts: FastPathOptions) {
-  let chain: ((req: UnaryRequest) => Promise<UnaryResponse>) | undefined;
-  const compose = (inner: (req: UnaryRequest) => Promise<UnaryResponse>) => {
-    let next = inner as unknown as (r: unknown) => Promise<unknown>;
-    for (const i of [...opts.interceptors].reverse()) next = i(next as never) as never;
-    return next as unknown as (req: UnaryRequest) => Promise<UnaryResponse>;
-  };
-
+export function grpcFastPath(dispatcher: UnaryDispatcher, maxRequestBytes: number) {
   return (req: Http2ServerRequest, res: Http2ServerResponse): boolean => {
     if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
     const ct = req.headers["content-type"];
     if (!ct || !GRPC_CONTENT_TYPE.test(ct)) return false;
     const enc = req.headers["grpc-encoding"];
     if (enc && enc !== "identity") return false;
-    const entry = opts.unary.get(req.url.split("?")[0]!);
+    const entry = dispatcher.find(req.url.split("?")[0]!);
     if (!entry) return false;
-    chain ??= compose(async (r) => {
-      const ctx = (r as unknown as { ctx: HandlerContext }).ctx;
-      const out = await entry_(r).impl(r.message, ctx);
-      return {
-        stream: false,
-        service: r.service,
-        method: r.method,
-        header: ctx.responseHeader,
-        trailer: ctx.responseTrailer,
-        message: isMessage(out) ? out : create(r.method.output, out as never),
-      } as UnaryResponse;
-    });
-    void serve(entry, req, res, chain, opts);
+    void serve(entry, req, res, dispatcher, maxRequestBytes);
     return true;
   };
-
-  function entry_(r: UnaryRequest): UnaryEntry {
-    return opts.unary.get(`/${r.service.typeName}/${r.method.name}`)!;
-  }
 }
 
-async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2ServerResponse, chain: (r: UnaryRequest) => Promise<UnaryResponse>, opts: FastPathOptions) {
+async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2ServerResponse, dispatcher: UnaryDispatcher, maxRequestBytes: number) {
   const aborted = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) aborted.abort(CLIENT_GONE);
@@ -109,36 +151,10 @@ async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2Serve
     if (k.startsWith(":") || v === undefined) continue;
     header.set(k, Array.isArray(v) ? v.join(", ") : v);
   }
-  let ctx: (HandlerContext & { abort(reason?: unknown): void }) | undefined;
   try {
-    const body = await readBody(req, opts.maxRequestBytes);
+    const body = await readBody(req, maxRequestBytes);
     const message = decodeSingle(entry.method, body);
-    ctx = createHandlerContext({
-      service: entry.service,
-      method: entry.method,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url: req.url,
-      requestSignal: aborted.signal,
-      shutdownSignal: opts.shutdown,
-      requestHeader: header,
-      responseHeader: {},
-      responseTrailer: {},
-      contextValues: createContextValues().set(clientIpKey, req.socket?.remoteAddress ?? ""),
-    });
-    const unaryReq = {
-      stream: false,
-      service: entry.service,
-      method: entry.method,
-      requestMethod: "POST",
-      url: req.url,
-      signal: ctx.signal,
-      header,
-      contextValues: ctx.values,
-      message,
-      ctx,
-    } as unknown as UnaryRequest;
-    const out = await chain(unaryReq);
+    const out = await dispatcher.dispatch(entry, message, header, { url: req.url, signal: aborted.signal, clientIp: req.socket?.remoteAddress ?? "" });
     const bytes = toBinary(entry.method.output, out.message);
     const frame = Buffer.allocUnsafe(5 + bytes.length);
     frame[0] = 0;
@@ -161,11 +177,6 @@ async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2Serve
     res.writeHead(200, { ...head, "content-type": "application/grpc+proto" });
     res.addTrailers(toObject(status));
     res.end();
-  } finally {
-    // Aborting the finished call's context detaches its listeners from the shutdown
-    // signal (they would pile up otherwise). A ready-made reason avoids building a
-    // DOMException per call, which is measurable at this rate.
-    ctx?.abort(CALL_DONE);
   }
 }
 

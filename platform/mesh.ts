@@ -6,6 +6,7 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { currentCall } from "./context.js";
+import { fastGrpcTransport } from "./grpc-client.js";
 import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "./interceptors/authenticate.js";
 import type { ServiceTokens } from "./tokens.js";
 import { injectContext, tracer } from "./tracing.js";
@@ -39,7 +40,7 @@ export function meshInterceptor(tokens: ServiceTokens | null): Interceptor {
 
 export type Protocol = "grpc" | "connect";
 
-export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, protocol: Protocol = "grpc", extra: Interceptor[] = []): Transport {
+export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, protocol: Protocol = "grpc", extra: Interceptor[] = [], inProcess = false): Transport {
   const options = {
     baseUrl,
     httpVersion: "2" as const,
@@ -48,7 +49,8 @@ export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, pro
     readMaxBytes: 32 * 1024 * 1024,
     writeMaxBytes: 32 * 1024 * 1024,
   };
-  return protocol === "grpc" ? createGrpcTransport(options) : createConnectTransport(options);
+  if (protocol === "connect") return createConnectTransport(options);
+  return fastGrpcTransport({ ...options, fallback: createGrpcTransport(options), inProcess });
 }
 
 /**
@@ -78,6 +80,8 @@ export class Mesh {
     private readonly urls: Record<string, string>,
     private readonly tokens: ServiceTokens,
     private readonly protocol: Protocol = "grpc",
+    /** Call services running in this process directly (see local.ts). */
+    private readonly inProcess = true,
   ) {}
 
   client<S extends DescService>(service: S): Client<S> {
@@ -86,7 +90,7 @@ export class Mesh {
     const name = service.typeName.split(".")[1] ?? "";
     const url = this.urls[name];
     if (!url) throw new Error(`no address configured for ${service.typeName}`);
-    const c = meshClient(service, meshTransport(url, this.tokens, this.protocol));
+    const c = meshClient(service, meshTransport(url, this.tokens, this.protocol, [], this.inProcess));
     this.cache.set(service.typeName, c);
     return c;
   }

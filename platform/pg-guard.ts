@@ -16,6 +16,8 @@ export interface IdempotencyTicket {
   scope: string;
   key: string;
   requestHash: string;
+  /** Set when the guard answered from a stored response; the interceptor then marks the reply. */
+  replayed?: boolean;
 }
 
 /** Set by the idempotency interceptor for handlers that add the Postgres guard. */
@@ -57,6 +59,7 @@ export async function guardOnce<T>(
   if (row.request_hash !== ticket.requestHash) {
     throw invalidArgument("idempotency-key", "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
   }
+  ticket.replayed = true;
   return { replayed: true, response: new Uint8Array(row.response ?? Buffer.alloc(0)) };
 }
 
@@ -96,5 +99,7 @@ export async function priorResponse<S extends DescMessage>(pool: Pool, table: st
   if (row.request_hash !== t.requestHash) {
     throw invalidArgument("idempotency-key", "was already used with a different request", "IDEMPOTENCY_KEY_REUSED");
   }
-  return row.response === null ? null : fromBinary(schema, row.response);
+  if (row.response === null) return null;
+  t.replayed = true;
+  return fromBinary(schema, row.response);
 }

@@ -10,11 +10,19 @@ export function hasPolicy(method: DescMethod): boolean {
   return hasOption(method, policyExt);
 }
 
+// Reading an option decodes it from the descriptor each time; every call needs it, so
+// keep one per method (descriptors live as long as the process).
+const cache = new WeakMap<DescMethod, MethodPolicy>();
+
 export function policyOf(method: DescMethod): MethodPolicy {
+  const hit = cache.get(method);
+  if (hit) return hit;
   if (!hasOption(method, policyExt)) {
     throw new Error(`${method.parent.typeName}/${method.name} declares no fuel.common.v1.policy`);
   }
-  return getOption(method, policyExt);
+  const p = getOption(method, policyExt);
+  cache.set(method, p);
+  return p;
 }
 
 /** Methods the gateway may expose: everything not marked internal. */

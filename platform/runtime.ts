@@ -67,7 +67,7 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
   // The embedded database runs one session: keep each pool tiny there.
   const pool: Pool = createPool({ connectionString: infra.databaseUrl, max: infra.embedded ? 2 : cfg.pgPoolMax, application: mod.name });
   const tokens = serviceTokens(cfg, mod.name);
-  const mesh = new Mesh(cfg.urls, tokens);
+  const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);
   const verifier = new AccessTokenVerifier(jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
   const deps: ServiceDeps = { name: mod.name as ServiceName, cfg, pool, kv: infra.kv, mesh, limits: infra.limits, tokens, verifier, now: infra.now };
   const stopWorkers = mod.start ? await mod.start(deps) : async () => undefined;

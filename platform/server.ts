@@ -5,7 +5,7 @@
 import { setMaxListeners } from "node:events";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { grpcFastPath, recordingRouter, type UnaryEntry } from "./grpc-fast.js";
+import { grpcFastPath, recordingRouter, UnaryDispatcher, type UnaryEntry } from "./grpc-fast.js";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
@@ -13,6 +13,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { clientIpKey } from "./context.js";
+import { registerLocal } from "./local.js";
 import { replayingRouter } from "./interceptors/idempotency.js";
 import { healthRoutes, HealthState, ServingStatus } from "./health.js";
 import { log } from "./logger.js";
@@ -52,11 +53,13 @@ export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" |
     shutdownSignal: shutdown,
     contextValues: (req) => createContextValues().set(clientIpKey, req.socket?.remoteAddress ?? ""),
   });
-  const fast = grpcFastPath({ unary, interceptors: opts.interceptors, maxRequestBytes: opts.maxRequestBytes, shutdown });
-  return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+  const dispatcher = new UnaryDispatcher(unary, opts.interceptors, shutdown);
+  const fast = grpcFastPath(dispatcher, opts.maxRequestBytes);
+  const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     if (fast(req as Http2ServerRequest, res as Http2ServerResponse)) return;
     adapter(req as never, res as never);
   };
+  return Object.assign(handler, { dispatcher });
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
@@ -76,13 +79,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     server.listen(opts.port, opts.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const withdraw = registerLocal(opts.services.map((s) => s.typeName), port, handler.dispatcher);
   log.info({ service: opts.name, port }, "service listening");
   return {
     name: opts.name,
     port,
     url: `http://${opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host}:${port}`,
     health,
-    close: () => drain(server, sessions, health, shutdown, opts.drainTimeoutMs),
+    close: () => {
+      withdraw();
+      return drain(server, sessions, health, shutdown, opts.drainTimeoutMs);
+    },
   };
 }
 

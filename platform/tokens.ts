@@ -160,8 +160,22 @@ export class ServiceTokens {
     return token;
   }
 
+  // Each peer sends the same token on every hop until it renews it; an HMAC check plus
+  // JWT parsing per hop is measurable, so remember verified ones until they expire. There
+  // are only a handful live at once (one per peer service), the bound is for safety.
+  private readonly verified = new Map<string, { service: string; expiresAtMs: number }>();
+
   /** The calling service's name, or throws UNAUTHENTICATED. */
   async verify(token: string): Promise<string> {
+    const hit = this.verified.get(token);
+    if (hit && hit.expiresAtMs > Date.now()) return hit.service;
+    const out = await this.verifyUncached(token);
+    if (this.verified.size >= 64) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, out);
+    return out.service;
+  }
+
+  private async verifyUncached(token: string): Promise<{ service: string; expiresAtMs: number }> {
     try {
       const { payload } = await jwtVerify(token, this.secret, {
         audience: SERVICE_TOKEN_AUD,
@@ -172,7 +186,7 @@ export class ServiceTokens {
       });
       const sub = payload.sub ?? "";
       if (!sub.startsWith("service:")) throw new Error("bad subject");
-      return sub.slice("service:".length);
+      return { service: sub.slice("service:".length), expiresAtMs: (payload.exp ?? 0) * 1000 };
     } catch {
       throw unauthenticated("SERVICE_TOKEN_INVALID", "service token invalid");
     }

@@ -214,7 +214,7 @@ test("Hold idempotency: the key store losing the key (Redis flush) still gives o
   const first = await rawServiceCall(sys, "Hold", body, key);
   await forgetKey("Hold", key);
   const retry = await rawServiceCall(sys, "Hold", body, key);
-  assert.not.ok(retry.replayed, "the retry reached the handler, so the Postgres guard answered it");
+  assert.ok(retry.replayed, "the Postgres guard answered the retry from the stored response, and says so");
   assert.is(retry.body, first.body);
   const l = (await fx.creditAdmin().getCreditLine({ creditLineId: line.creditLineId })).creditLine!;
   assert.is(l.held!.amountMinor, 1000n);

@@ -10,7 +10,10 @@ import { callInfoKey } from "../context.js";
 import { invalidArgument, rpcError } from "../errors.js";
 import type { Kv } from "../kv.js";
 import { methodPolicy } from "./authenticate.js";
-import { idempotencyTicketKey } from "../pg-guard.js";
+import { idempotencyTicketKey, type IdempotencyTicket } from "../pg-guard.js";
+import { GATEWAY_SERVICE, WEBHOOK_RELAY_SERVICE } from "../policy.js";
+
+const isMeshPeer = (svc: string | null | undefined) => !!svc && svc !== GATEWAY_SERVICE && svc !== WEBHOOK_RELAY_SERVICE;
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const REPLAYED_HEADER = "idempotent-replayed";
@@ -55,9 +58,16 @@ export function requestHash(typeName: string, bytes: Uint8Array): string {
   return createHash("sha256").update(typeName).update("\0").update(bytes).digest("base64url");
 }
 
+/** A reply the Postgres guard answered from its stored response says so, like a Redis replay. */
+function markReplay<R extends { header: Headers }>(res: R, ticket: IdempotencyTicket): R {
+  if (ticket.replayed) res.header.set(REPLAYED_HEADER, "true");
+  return res;
+}
+
 export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): Interceptor {
   return (next) => async (req) => {
-    if (req.stream || !methodPolicy(req.method).mutating) return await next(req);
+    const policy = methodPolicy(req.method);
+    if (req.stream || !policy.mutating) return await next(req);
     const key = req.header.get(IDEMPOTENCY_HEADER);
     if (!key) throw invalidArgument(IDEMPOTENCY_HEADER, "header is required on this method", "IDEMPOTENCY_KEY_REQUIRED");
     if (!KEY_PATTERN.test(key)) throw invalidArgument(IDEMPOTENCY_HEADER, "must be 1-128 printable ASCII characters", "IDEMPOTENCY_KEY_INVALID");
@@ -66,7 +76,14 @@ export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): 
     const scope = info?.principal?.subjectId || (info?.callerService ? `svc:${info.callerService}` : `ip:${info?.clientIp ?? ""}`);
     const slot = `idem:${serviceName}:${req.method.parent.typeName}/${req.method.name}:${scope}:${key}`;
     const hash = requestHash(req.method.input.typeName, toBinary(req.method.input, req.message));
-    req.contextValues.set(idempotencyTicketKey, { scope: `${req.method.parent.typeName}/${req.method.name}:${scope}`, key, requestHash: hash });
+    const ticket: IdempotencyTicket = { scope: `${req.method.parent.typeName}/${req.method.name}:${scope}`, key, requestHash: hash };
+    req.contextValues.set(idempotencyTicketKey, ticket);
+
+    // Money-moving handlers keep their own guard in Postgres, in the transaction that moves
+    // the money, and answer a retry from it. When the caller is one of our own services
+    // (which always retries with the same key), that guard is the whole story; the Redis
+    // layer would only add two round trips to every hop of every sale.
+    if (policy.movesMoney && isMeshPeer(info?.callerService)) return markReplay(await next(req), ticket);
 
     const claimed = await kv.set(slot, JSON.stringify({ h: hash, s: "running" } satisfies Record_), runningTtlMs, "NX");
     if (!claimed) {
@@ -91,7 +108,7 @@ export function idempotency(kv: Kv, serviceName: string, runningTtlMs: number): 
     }
 
     try {
-      const res = await next(req);
+      const res = markReplay(await next(req), ticket);
       if (!res.stream) {
         const bytes = toBinary(req.method.output, res.message);
         await kv.set(slot, JSON.stringify({ h: hash, s: "done", r: Buffer.from(bytes).toString("base64") } satisfies Record_), IDEMPOTENCY_TTL_MS);
