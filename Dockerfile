@@ -6,4 +6,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 USER node
-CMD ["node", "--import", "tsx", "bin/mesh.ts"]
+# A larger young generation: each call allocates a few hundred KB that dies young;
+# with the default 16 MB, scavenges ran every ~100 ms under load and promoted garbage.
+CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "bin/mesh.ts"]

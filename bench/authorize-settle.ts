@@ -108,15 +108,10 @@ export async function seedHot(sys: TestSystem, drivers: number): Promise<World> 
   return { terminalToken, stationId, drivers: list, adminToken: fx.adminToken };
 }
 
-/** Authorize + settle through the gateway for `durationMs` with `concurrency` terminals. */
-export async function driveSales(sys: TestSystem, world: World, concurrency: number, durationMs: number): Promise<Sample> {
-  const address = sys.gatewayUrl.replace(/^https?:\/\//, "");
-  const channels = Array.from({ length: Math.min(8, concurrency) }, (_, i) =>
-    new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.channel_id": i } as grpc.ChannelOptions));
-  const pos = { authorization: `Bearer ${world.terminalToken}` };
-  // Each sale needs a fresh QR from the driver's app; make them before the clock starts.
+/** Each sale needs a fresh QR from the driver's app; make them before the clock starts. */
+export async function prepareQrs(sys: TestSystem, world: World, concurrency: number, durationMs: number): Promise<string[][]> {
   const perWorker = Math.max(20, Math.ceil((durationMs / 1000) * 400 / concurrency));
-  const qrs: string[][] = await inBatches(concurrency, Math.min(concurrency, 16), async (w) => {
+  return await inBatches(concurrency, Math.min(concurrency, 16), async (w) => {
     const d = world.drivers[w % world.drivers.length]!;
     const app = clientAs(TransactionService, sys.cfg.urls.transaction, d.token);
     const out: string[] = [];
@@ -125,6 +120,15 @@ export async function driveSales(sys: TestSystem, world: World, concurrency: num
     }
     return out;
   });
+}
+
+/** Authorize + settle through the gateway for `durationMs` with `concurrency` terminals. */
+export async function driveSales(sys: TestSystem, world: World, concurrency: number, durationMs: number, qrs?: string[][]): Promise<Sample> {
+  qrs ??= await prepareQrs(sys, world, concurrency, durationMs);
+  const address = sys.gatewayUrl.replace(/^https?:\/\//, "");
+  const channels = Array.from({ length: Math.min(8, concurrency) }, (_, i) =>
+    new grpc.Client(address, grpc.credentials.createInsecure(), { "grpc.channel_id": i } as grpc.ChannelOptions));
+  const pos = { authorization: `Bearer ${world.terminalToken}` };
   const latencies: number[] = [];
   let errors = 0;
   let declined = 0;
@@ -133,7 +137,7 @@ export async function driveSales(sys: TestSystem, world: World, concurrency: num
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
     const ch = channels[w % channels.length]!;
-    for (const payload of qrs[w]!) {
+    for (const payload of qrs![w]!) {
       if (performance.now() >= end) break;
       const t = performance.now();
       try {
@@ -219,7 +223,20 @@ export async function sqlBaseline(databaseUrl: string, concurrency: number, dura
   return summarise(latencies, elapsed, errors, 0);
 }
 
-export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number } = {}): Promise<object[]> {
+export type MemoryProbe = () => { rss: number; peak: number };
+
+/** Samples the mesh's resident memory while `run` goes; returns its result and the maximum seen. */
+async function sampled<T>(memory: MemoryProbe | undefined, run: () => Promise<T>): Promise<[T, number]> {
+  let max = memory?.().rss ?? 0;
+  const timer = memory ? setInterval(() => (max = Math.max(max, memory().rss)), 250) : undefined;
+  try {
+    return [await run(), Math.max(max, memory?.().rss ?? 0)];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe } = {}): Promise<object[]> {
   const durationMs = opts.durationMs ?? 5_000;
   const concurrencies = opts.concurrencies ?? [1, 8, 32, 64];
   const rows: object[] = [];
@@ -229,13 +246,57 @@ export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?:
   for (const [scenario, world, isHot] of [["authorize-settle-cold", cold, false], ["authorize-settle-hot", hot, true]] as const) {
     for (const concurrency of concurrencies) {
       const base = await sqlBaseline(sys.databaseUrl, concurrency, durationMs, isHot);
-      const ours = await driveSales(sys, world, concurrency, durationMs);
+      const qrs = await prepareQrs(sys, world, concurrency, durationMs);
+      const [ours, rssMb] = await sampled(opts.memory, () => driveSales(sys, world, concurrency, durationMs, qrs));
       const v = await violations(sys, world.adminToken);
-      const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-      const row = { scenario, concurrency, tps: ours.tps, p50_ms: ours.p50_ms, p99_ms: ours.p99_ms, baseline_tps: base.tps, ratio: Math.round((ours.tps / Math.max(base.tps, 0.001)) * 100) / 100, violations: v, errors: ours.errors, declined: ours.declined, peak_rss_mb: rssMb };
+      const row = {
+        scenario, concurrency, tps: ours.tps, p50_ms: ours.p50_ms, p99_ms: ours.p99_ms, baseline_tps: base.tps,
+        ratio: Math.round((ours.tps / Math.max(base.tps, 0.001)) * 100) / 100, violations: v, errors: ours.errors, declined: ours.declined,
+        mesh_rss_mb: rssMb, mesh_peak_rss_mb: opts.memory?.().peak ?? 0,
+      };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
   return rows;
+}
+
+/**
+ * The memory soak: cold sales at 32 terminals for `durationMs` (5 minutes by default),
+ * the mesh's resident memory sampled every 10 s. A leak shows as growth that does not
+ * level off; the row reports the first, last and largest sample and the growth over
+ * the second half of the run, when caches and pools have long filled.
+ */
+export async function benchSoak(sys: TestSystem, memory: MemoryProbe, durationMs: number): Promise<object[]> {
+  const concurrency = 32;
+  const world = await seedCold(sys, concurrency);
+  const samples: Array<{ atS: number; rss: number }> = [];
+  const t0 = performance.now();
+  const sample = () => samples.push({ atS: Math.round((performance.now() - t0) / 1000), rss: memory().rss });
+  sample();
+  const timer = setInterval(sample, 10_000);
+  let sales = 0;
+  let errors = 0;
+  try {
+    // QR codes are made in rounds (each sale needs a fresh one), so rounds keep memory of
+    // the load generator itself flat too.
+    while (performance.now() - t0 < durationMs) {
+      const round = Math.min(30_000, durationMs - (performance.now() - t0));
+      const r = await driveSales(sys, world, concurrency, round);
+      sales += Math.round(r.tps * (round / 1000));
+      errors += r.errors;
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  sample();
+  const half = samples.filter((s) => s.atS >= durationMs / 2000);
+  const row = {
+    scenario: "memory-soak-cold", concurrency, seconds: Math.round(durationMs / 1000), sales, errors,
+    rss_first_mb: samples[0]!.rss, rss_last_mb: samples.at(-1)!.rss, rss_max_mb: Math.max(...samples.map((s) => s.rss)),
+    second_half_growth_mb: half.length > 1 ? half.at(-1)!.rss - half[0]!.rss : 0,
+    violations: await violations(sys, world.adminToken),
+  };
+  console.log(JSON.stringify(row));
+  return [row];
 }

@@ -3,11 +3,12 @@
 // scenario, prints a table and one JSON line per measurement. Every figure is reported
 // next to a baseline measured in the same run, because this machine is noisy.
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
-import { startTestSystem } from "../test/helpers/system.js";
+import type { TestSystem } from "../test/helpers/system.js";
 import { mintAccessToken, principal } from "../test/helpers/tokens.js";
+import { startMeshProcess } from "./mesh-process.js";
 import { benchNearby } from "./nearby.js";
 import { benchGrpcEdge } from "./grpc-edge.js";
-import { benchAuthorizeSettle } from "./authorize-settle.js";
+import { benchAuthorizeSettle, benchSoak } from "./authorize-settle.js";
 
 type Row = Record<string, unknown>;
 
@@ -25,13 +26,22 @@ async function main(): Promise<void> {
   // mesh's pools stay small (8 services × 4) so the SQL baseline's 64 clients still fit
   // under PostgreSQL's default max_connections of 100.
   process.env.TRANSACTION_QR_PER_MINUTE ??= "10000";
-  const sys = await startTestSystem({ env: { LOG_LEVEL: "error", RATE_LIMIT_PER_MINUTE: "1000000", PG_POOL_MAX: "4" } });
+  const mesh = await startMeshProcess({
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    PG_POOL_MAX: "4",
+    TRANSACTION_QR_PER_MINUTE: process.env.TRANSACTION_QR_PER_MINUTE!,
+  });
+  // What the seeding and token helpers need of a system: its config, database and gateway.
+  const sys = mesh as unknown as TestSystem;
   const rows: Row[] = [];
   try {
     const token = await mintAccessToken(sys, principal(Role.DRIVER, { driverId: "00000000-0000-4000-8000-000000000001" }));
     if (!only || only === "authorize-settle") {
       const quick = process.env.BENCH_QUICK === "1";
-      rows.push(...((await benchAuthorizeSettle(sys, quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {})) as Row[]));
+      rows.push(...((await benchAuthorizeSettle(sys, { memory: mesh.memoryMb, ...(quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {}) })) as Row[]));
+    }
+    if (only === "soak") {
+      rows.push(...((await benchSoak(sys, mesh.memoryMb, Number(process.env.BENCH_SOAK_MS ?? 300_000))) as Row[]));
     }
     if (!only || only === "grpc-edge") {
       for (const r of await benchGrpcEdge(sys.gatewayUrl.replace(/^https?:\/\//, ""))) {
@@ -46,7 +56,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await sys.stop();
+    await mesh.stop();
   }
   console.log(`\n${table(rows)}`);
   console.log(`\npostgres: ${process.env.DATABASE_URL ? "real (DATABASE_URL)" : "embedded PGlite"}, redis: ${process.env.REDIS_URL ? "real" : "in-process"}`);

@@ -1,6 +1,7 @@
 // PostgreSQL access. `pg` is loaded with require() after tracing starts so the
 // OpenTelemetry pg instrumentation can patch it; int8 columns come back as bigint so
 // money never passes through a JavaScript number.
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { Pool as PgPool, PoolClient, PoolConfig, QueryResultRow } from "pg";
 import { log } from "./logger.js";
@@ -28,6 +29,45 @@ export interface PoolOptions {
   /** search_path for every connection: the service's own schema first. */
   schema?: string;
   application?: string;
+  /**
+   * Send parameterised statements as named prepared statements (see NAMED_MAX). Not for
+   * a server that multiplexes clients onto one session (the embedded PGlite server, or
+   * PgBouncer in transaction mode): there names from different clients would collide.
+   */
+  namedStatements?: boolean;
+}
+
+// Our statements are a fixed set of texts. Sent unnamed, each one is parsed and planned
+// by PostgreSQL on every execution and its text written out every time; named, a
+// connection parses it once and PostgreSQL may keep its plan. The name is a hash of the
+// text, so equal texts share a name and different texts never do. Statements built with
+// a varying shape could grow a connection's set without end, so past NAMED_MAX distinct
+// texts in this process the rest go unnamed.
+const NAMED_MAX = 1000;
+const names = new Map<string, string>();
+
+function statementName(text: string): string | undefined {
+  const hit = names.get(text);
+  if (hit || names.size >= NAMED_MAX) return hit;
+  const name = `s_${createHash("sha1").update(text).digest("base64url").slice(0, 20)}`;
+  names.set(text, name);
+  return name;
+}
+
+let NamedClient: PgModule["Client"] | undefined;
+
+function namedClient(): PgModule["Client"] {
+  NamedClient ??= class extends pg().Client {
+    query(...args: unknown[]): never {
+      const [text, values] = args;
+      if (typeof text === "string" && Array.isArray(values) && values.length > 0 && typeof args[2] !== "function") {
+        const name = statementName(text);
+        if (name) return (super.query as (c: unknown) => never)({ name, text, values });
+      }
+      return (super.query as (...a: unknown[]) => never)(...args);
+    }
+  } as unknown as PgModule["Client"];
+  return NamedClient;
 }
 
 export function createPool(opts: PoolOptions): Pool {
@@ -41,6 +81,7 @@ export function createPool(opts: PoolOptions): Pool {
     // A statement that runs away is cut off rather than holding locks forever.
     statement_timeout: 30_000,
     options: opts.schema ? `-c search_path=${opts.schema},public` : undefined,
+    ...(opts.namedStatements ? { Client: namedClient() } : {}),
   };
   const pool = new Pool(config);
   pool.on("error", (err) => log.warn({ err }, "idle postgres client error"));

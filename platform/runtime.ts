@@ -65,7 +65,12 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
   const { cfg } = infra;
   await migrate(infra.databaseUrl, mod.name);
   // The embedded database runs one session: keep each pool tiny there.
-  const pool: Pool = createPool({ connectionString: infra.databaseUrl, max: infra.embedded ? 2 : cfg.pgPoolMax, application: mod.name });
+  const pool: Pool = createPool({
+    connectionString: infra.databaseUrl,
+    max: infra.embedded ? 2 : cfg.pgPoolMax,
+    application: mod.name,
+    namedStatements: !infra.embedded,
+  });
   const tokens = serviceTokens(cfg, mod.name);
   const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);
   const verifier = new AccessTokenVerifier(jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);

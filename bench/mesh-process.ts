@@ -1,0 +1,104 @@
+// The mesh under test runs as `npm start` does — every service and the gateway in one
+// child process — so the load generator (this process) neither shares its event loop
+// nor counts in its memory. The child gets a fresh database on the configured server,
+// fixed free ports and secrets this process also knows, so seeding and token minting
+// here reach the same system.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { loadConfig, SERVICE_NAMES, type Config } from "../platform/config.js";
+import { freePort } from "../bin/system.js";
+import { freshDatabase } from "../test/helpers/system.js";
+
+export interface MeshProcess {
+  cfg: Config;
+  databaseUrl: string;
+  gatewayUrl: string;
+  pid: number;
+  /** Resident memory now and at its peak (VmRSS, VmHWM), in MiB. */
+  memoryMb(): { rss: number; peak: number };
+  stop(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+
+export async function startMeshProcess(extraEnv: Record<string, string>): Promise<MeshProcess> {
+  const db = await freshDatabase();
+  if (!db) throw new Error("the bench needs DATABASE_URL (a PostgreSQL server it may create databases on)");
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    DATABASE_URL: db.url,
+    LOG_LEVEL: "error",
+    MESH_SECRET: randomBytes(32).toString("base64"),
+    OTP_HMAC_KEY: randomBytes(32).toString("base64"),
+    PII_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    PORT: String(await freePort()),
+    DEV_INBOX_PORT: "0",
+    ...extraEnv,
+  };
+  if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
+  for (const s of SERVICE_NAMES) env[`${s.toUpperCase()}_PORT`] = String(await freePort());
+  const cfg = loadConfig(env);
+
+  // BENCH_MESH_NODE_ARGS: extra node flags for the mesh (e.g. --cpu-prof to profile it).
+  const nodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // Started exactly as `npm start` starts it (package.json), young-generation size included.
+  const child = spawn(process.execPath, ["--max-semi-space-size=64", ...nodeArgs, "--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // BENCH_MESH_LOG: a file to copy the mesh's output to (with --trace-gc, say).
+  if (process.env.BENCH_MESH_LOG) {
+    const out = createWriteStream(process.env.BENCH_MESH_LOG);
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+  }
+  await ready(child);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    await db.drop();
+  };
+  return {
+    cfg,
+    databaseUrl: db.url,
+    gatewayUrl: `http://127.0.0.1:${cfg.gatewayPort}`,
+    pid: child.pid!,
+    memoryMb: () => memoryOf(child.pid!),
+    stop,
+  };
+}
+
+async function ready(child: ChildProcess): Promise<void> {
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`mesh did not start in ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
+    child.stdout!.on("data", (c: Buffer) => {
+      if (c.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`mesh exited ${code}: ${err}`));
+    });
+  });
+}
+
+/** From /proc (Linux); zeros elsewhere. */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  let status = "";
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb("VmRSS") / 1024), peak: Math.round(kb("VmHWM") / 1024) };
+}
