@@ -2,6 +2,8 @@
 // grpc-js server on the same machine in the same run. Both serve grpc.health.v1.Health/
 // Check (no I/O behind it), so the figure is the cost of the edge itself: HTTP/2, the
 // protocol, interceptors. Load comes from grpc-js clients, as POS terminals would send.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HealthCheckRequestSchema, HealthCheckResponseSchema } from "../gen/grpc/health/v1/health_pb.js";
@@ -65,9 +67,32 @@ export async function plainGrpcJs(): Promise<{ address: string; close(): Promise
   return { address: `127.0.0.1:${port}`, close: () => new Promise((r) => server.tryShutdown(() => r())) };
 }
 
+/**
+ * The baseline server in its own process, as our gateway is in the mesh's: both answer
+ * over a process boundary, so neither shares an event loop with the load generator.
+ */
+async function plainGrpcJsProcess(): Promise<{ address: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "serve-plain"], { stdio: ["ignore", "pipe", "inherit"] });
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (c: Buffer) => {
+      const m = /listening (\S+)/.exec(c.toString());
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`plain grpc-js server exited ${code}`)));
+  });
+  return {
+    address,
+    close: async () => {
+      const gone = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await gone;
+    },
+  };
+}
+
 export async function benchGrpcEdge(gatewayAddress: string, opts: { durationMs?: number } = {}): Promise<object[]> {
   const durationMs = opts.durationMs ?? 4_000;
-  const plain = await plainGrpcJs();
+  const plain = await plainGrpcJsProcess();
   const rows: object[] = [];
   try {
     for (const concurrency of [1, 32]) {
@@ -79,4 +104,10 @@ export async function benchGrpcEdge(gatewayAddress: string, opts: { durationMs?:
     await plain.close();
   }
   return rows;
+}
+
+if (process.argv[2] === "serve-plain") {
+  const plain = await plainGrpcJs();
+  process.stdout.write(`listening ${plain.address}\n`);
+  process.on("SIGTERM", () => void plain.close().then(() => process.exit(0)));
 }

@@ -45,7 +45,7 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
   // BENCH_MESH_NODE_ARGS: extra node flags for the mesh (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
   // Started exactly as `npm start` starts it (package.json), young-generation size included.
-  const child = spawn(process.execPath, ["--max-semi-space-size=64", ...nodeArgs, "--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--max-semi-space-size=32", ...nodeArgs, "--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   // BENCH_MESH_LOG: a file to copy the mesh's output to (with --trace-gc, say).
   if (process.env.BENCH_MESH_LOG) {
     const out = createWriteStream(process.env.BENCH_MESH_LOG);

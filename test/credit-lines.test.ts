@@ -3,6 +3,7 @@
 // grpc-js, as its core system calls us), limit changes and the decrease policy,
 // freeze/unfreeze/close, risk assessments and policies, RestoreCredit, the expiry sweeper.
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import * as assert from "uvu/assert";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
@@ -104,6 +105,45 @@ test("agency hierarchy under concurrency: drivers never exceed their sub-limits,
   const s1 = (await bank.credit.getCreditLine({ creditLineId: subs[1]!.creditLineId })).creditLine!;
   const byBank = await bank.credit.freezeCreditLine({ creditLineId: s1.creditLineId, expectedVersion: s1.version, reason: "bank review" });
   await rejects(agencyCredit.unfreezeCreditLine({ creditLineId: s1.creditLineId, expectedVersion: byBank.creditLine!.version, reason: "ok" }), Code.FailedPrecondition, "FROZEN_BY_HIGHER_AUTHORITY");
+});
+
+test("an agency line with a thousand sub-lines: every concurrent hold reserves on the parent too", async () => {
+  // Found by the hot-line bench: with many sub-lines the planner joined the lock query
+  // differently, and when the contended parent row changed while a hold waited for its
+  // lock, the re-check dropped the parent from the result — the hold went on the driver's
+  // line alone. Here the table looks like the bench's, and many holds wait on one parent.
+  const bank = await fx.bank(1_000_000_000n);
+  const agency = await fx.verifiedAgency();
+  const root = (await bank.credit.createCreditLine({ owner: { case: "agencyId", value: agency.agencyId }, currency: "NGN" })).creditLine!;
+  const drivers = await Promise.all(Array.from({ length: 8 }, () => fx.driver(agency.agencyId)));
+  let sub = "";
+  for (const d of drivers) {
+    sub = (await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN", parentCreditLineId: root.creditLineId })).creditLine!.creditLineId;
+  }
+  // 1 000 more sub-lines, written directly (onboarding 1 000 drivers would take minutes).
+  // They hold no credit of their own (limit 0, so the ledger has nothing to post for them);
+  // they are there so the table looks to the planner as the bench's did.
+  const db = new pg.Client({ connectionString: sys.databaseUrl });
+  await db.connect();
+  try {
+    const cols = (await db.query<{ c: string }>(`SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) AS c FROM information_schema.columns WHERE table_schema = 'credit' AND table_name = 'lines'`)).rows[0]!.c;
+    const copied = cols.replace(/\bline_id\b/, "gen_random_uuid()").replace(/\bowner_id\b/, "gen_random_uuid()").replace(/\blimit_minor\b/, "0");
+    await db.query(`INSERT INTO credit.lines (${cols}) SELECT ${copied} FROM credit.lines, generate_series(1, 1000) WHERE line_id = $1`, [sub]);
+    await db.query(`ANALYZE credit.lines`);
+  } finally {
+    await db.end();
+  }
+  const credit = creditAsService(sys);
+  const per = realPostgres() ? 12 : 4;
+  const wait = barrier(per * drivers.length);
+  const results = await Promise.all(drivers.flatMap(({ driverId }) => Array.from({ length: per }, async () => {
+    await wait();
+    return await credit.hold({ driverId, transactionId: randomUUID(), amount: ngn(700n), stationId: STATION, fuelType: FuelType.DIESEL });
+  })));
+  assert.ok(results.every((r) => r.approved), "the line had room for every hold");
+  const parent = (await bank.credit.getCreditLine({ creditLineId: root.creditLineId })).creditLine!;
+  assert.is(parent.held!.amountMinor, 700n * BigInt(results.length), "every hold reserved on the agency line");
+  await assertLedgerClean();
 });
 
 test("stale version → ABORTED; limit changes follow the decrease policy, never silently", async () => {

@@ -1,5 +1,6 @@
 // CreditService SQL for policies, assessments, lines and holds (the ledger's SQL is in
 // ledger-store.ts). Every table is schema-qualified (credit.*); int8 comes back as bigint.
+import { LedgerInvariantError } from "./postings.js";
 import { many, one, type Pool, type Tx } from "../../platform/db.js";
 
 type Db = Pool | Tx;
@@ -87,9 +88,15 @@ export async function holdContext(db: Db, driverId: string, transactionId: strin
 export async function lockHoldContext(tx: Tx, driverId: string, transactionId: string): Promise<{ line: LineRow | null; parent: LineRow | null; priorHoldId: string | null }> {
   const rows = await many<LineRow & { prior_hold_id: string | null }>(
     tx,
+    // The ids are computed first, as one array (an InitPlan), and the lock's condition
+    // is only "id in that array". When a hot parent row was updated while we waited for
+    // its lock, PostgreSQL re-checks the condition against the new row version; with the
+    // ids as a subquery join that re-check could drop the parent row from the result, and
+    // the hold was then placed on the driver's line alone (found by the hot bench).
     `WITH c AS (SELECT line_id, parent_id FROM credit.lines WHERE owner_kind = 'DRIVER' AND owner_id = $1 AND status <> 'CLOSED'),
+          ids AS (SELECT coalesce(array_agg(x), '{}') AS ids FROM (SELECT line_id AS x FROM c UNION ALL SELECT parent_id FROM c WHERE parent_id IS NOT NULL) u),
           lk AS (SELECT ${LINE_COLS} FROM credit.lines
-                  WHERE line_id IN (SELECT line_id FROM c UNION ALL SELECT parent_id FROM c WHERE parent_id IS NOT NULL)
+                  WHERE line_id = ANY ((SELECT ids FROM ids)::uuid[])
                   ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE)
      SELECT lk.*, (SELECT hold_id FROM credit.holds WHERE transaction_id = $2::uuid) AS prior_hold_id
        FROM (SELECT 1) one LEFT JOIN lk ON true`,
@@ -99,6 +106,8 @@ export async function lockHoldContext(tx: Tx, driverId: string, transactionId: s
   const lines = rows.filter((r) => r.line_id).map(({ prior_hold_id: _, ...r }) => r as LineRow);
   const line = lines.find((r) => r.owner_kind === "DRIVER") ?? null;
   const parent = line?.parent_id ? (lines.find((r) => r.line_id === line.parent_id) ?? null) : null;
+  // A sub-line without its parent would place a hold the agency never sees.
+  if (line?.parent_id && !parent) throw new LedgerInvariantError(`line ${line.line_id}: parent ${line.parent_id} was not locked with it`);
   return { line, parent, priorHoldId };
 }
 
