@@ -110,7 +110,9 @@ export async function seedHot(sys: TestSystem, drivers: number): Promise<World> 
 
 /** Each sale needs a fresh QR from the driver's app; make them before the clock starts. */
 export async function prepareQrs(sys: TestSystem, world: World, concurrency: number, durationMs: number): Promise<string[][]> {
-  const perWorker = Math.max(20, Math.ceil((durationMs / 1000) * 400 / concurrency));
+  // Enough for 150 sales/s (three times what the mesh does today); a worker that runs
+  // out simply stops early, and throughput is still sales over elapsed time.
+  const perWorker = Math.max(20, Math.ceil((durationMs / 1000) * 150 / concurrency));
   return await inBatches(concurrency, Math.min(concurrency, 16), async (w) => {
     const d = world.drivers[w % world.drivers.length]!;
     const app = clientAs(TransactionService, sys.cfg.urls.transaction, d.token);
