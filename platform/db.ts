@@ -48,7 +48,8 @@ const names = new Map<string, string>();
 
 function statementName(text: string): string | undefined {
   const hit = names.get(text);
-  if (hit || names.size >= NAMED_MAX) return hit;
+  if (hit !== undefined) return hit || undefined; // "" = never name this text again
+  if (names.size >= NAMED_MAX) return undefined;
   const name = `s_${createHash("sha1").update(text).digest("base64url").slice(0, 20)}`;
   names.set(text, name);
   return name;
@@ -59,12 +60,27 @@ let NamedClient: PgModule["Client"] | undefined;
 function namedClient(): PgModule["Client"] {
   NamedClient ??= class extends pg().Client {
     query(...args: unknown[]): never {
-      const [text, values] = args;
-      if (typeof text === "string" && Array.isArray(values) && values.length > 0 && typeof args[2] !== "function") {
-        const name = statementName(text);
-        if (name) return (super.query as (c: unknown) => never)({ name, text, values });
+      const [text, values, callback] = args;
+      const name = typeof text === "string" && Array.isArray(values) && values.length > 0 ? statementName(text) : undefined;
+      if (!name) return (super.query as (...a: unknown[]) => never)(...args);
+      const config = { name, text, values };
+      // A table changed under a prepared `SELECT *` (a newer version migrated while this
+      // one runs): PostgreSQL refuses the cached plan. This call fails, as it would have
+      // mid-migration anyway; from now on the text goes unnamed, so retries succeed.
+      const stale = (err: { code?: string; message?: string } | null | undefined) => {
+        if (err?.code === "0A000" && /cached plan/.test(err.message ?? "")) names.set(text as string, "");
+      };
+      // pg-pool's own query() passes a callback; a checked-out client returns a promise.
+      if (typeof callback === "function") {
+        return (super.query as unknown as (c: unknown, cb: unknown) => never)(config, (err: Error | null, res: unknown) => {
+          stale(err as never);
+          (callback as (e: unknown, r: unknown) => void)(err, res);
+        });
       }
-      return (super.query as (...a: unknown[]) => never)(...args);
+      return (super.query as (c: unknown) => Promise<unknown>)(config).catch((err: { code?: string; message?: string }) => {
+        stale(err);
+        throw err;
+      }) as never;
     }
   } as unknown as PgModule["Client"];
   return NamedClient;
