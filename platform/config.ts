@@ -41,6 +41,8 @@ export interface Config {
   host: string;
   databaseUrl: string | undefined;
   pgPoolMax: number;
+  /** Parameterised statements as named prepared statements (PG_NAMED_STATEMENTS; off behind PgBouncer in transaction mode). */
+  pgNamedStatements: boolean;
   /** Mesh hops to a service in the same process skip the network (MESH_IN_PROCESS, default true). */
   meshInProcess: boolean;
   redisUrl: string | undefined;
@@ -190,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     databaseUrl,
     pgPoolMax: int("PG_POOL_MAX", 10, 1, 200),
+    pgNamedStatements: flag("PG_NAMED_STATEMENTS", true),
     meshInProcess: flag("MESH_IN_PROCESS", true),
     redisUrl,
     meshSecret: secret("MESH_SECRET"),

@@ -69,7 +69,7 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
     connectionString: infra.databaseUrl,
     max: infra.embedded ? 2 : cfg.pgPoolMax,
     application: mod.name,
-    namedStatements: !infra.embedded,
+    namedStatements: cfg.pgNamedStatements && !infra.embedded,
   });
   const tokens = serviceTokens(cfg, mod.name);
   const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);

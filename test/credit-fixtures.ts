@@ -8,7 +8,7 @@ import { randomInt, randomUUID } from "node:crypto";
 import http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import { suite } from "uvu";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { RiskCategory } from "../gen/fuel/credit/v1/credit_line_pb.js";
@@ -96,15 +96,7 @@ export class Fixtures {
 
   /** A driver onboarded by phone, optionally in an agency; KYC verified unless `verified` is false. */
   async driver(agencyId = "", verified = true): Promise<{ driverId: string; token: string }> {
-    const phone = `+23481${randomInt(10_000_000, 99_999_999)}`;
-    const onboard = await createClient(KycService, createGrpcTransport({ baseUrl: this.sys.cfg.urls.kyc, interceptors: [autoKey] })).onboardDriver({
-      onboardingToken: await mintOnboardingToken(this.sys, phone),
-      fullName: "Test Driver",
-      nationalId: `NIN${randomInt(10_000_000, 99_999_999)}${randomInt(100, 999)}`,
-      driverLicenseNumber: `LAG-${randomInt(100_000, 999_999)}`,
-      vehicle: { plateNumber: `LSD ${randomInt(100, 999)} KJ`, fuelType: FuelType.DIESEL, tankCapacityMl: 80_000n },
-      agencyId,
-    });
+    const onboard = await this.onboard(agencyId);
     const driverId = onboard.driver!.driverId;
     const token = onboard.session!.accessToken;
     if (verified) {
@@ -116,6 +108,26 @@ export class Fixtures {
       await this.approveAll(owner);
     }
     return { driverId, token };
+  }
+
+  /** Onboards a driver with random identity; a random phone that is taken (the bench seeds 1000+) is drawn again. */
+  private async onboard(agencyId: string) {
+    const kyc = createClient(KycService, createGrpcTransport({ baseUrl: this.sys.cfg.urls.kyc, interceptors: [autoKey] }));
+    for (let attempt = 1; ; attempt++) {
+      const phone = `+23481${randomInt(10_000_000, 99_999_999)}`;
+      try {
+        return await kyc.onboardDriver({
+          onboardingToken: await mintOnboardingToken(this.sys, phone),
+          fullName: "Test Driver",
+          nationalId: `NIN${randomInt(10_000_000, 99_999_999)}${randomInt(100, 999)}`,
+          driverLicenseNumber: `LAG-${randomInt(100_000, 999_999)}`,
+          vehicle: { plateNumber: `LSD ${randomInt(100, 999)} KJ`, fuelType: FuelType.DIESEL, tankCapacityMl: 80_000n },
+          agencyId,
+        });
+      } catch (err) {
+        if (attempt >= 5 || ConnectError.from(err).code !== Code.AlreadyExists) throw err;
+      }
+    }
   }
 
   /** A bank (random id) with a policy: every category's maximum is `max`. */

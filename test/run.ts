@@ -7,6 +7,7 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const SUITE_TIMEOUT_MS = Number(process.env.TEST_SUITE_TIMEOUT_MS ?? 240_000);
+const LINGER_MS = 20_000;
 const root = fileURLToPath(new URL("..", import.meta.url));
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
 const files = readdirSync(new URL(".", import.meta.url))
@@ -28,9 +29,18 @@ for (const file of files) {
       env: process.env,
     });
     let out = "";
+    // After uvu's summary a suite has nothing left to do; one that does not exit (a
+    // failed `before` left servers open, say) is cut off soon rather than at the limit.
+    let lingering: NodeJS.Timeout | undefined;
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       process.stdout.write(d);
+      if (!lingering && /Duration:/.test(strip(out))) {
+        lingering = setTimeout(() => {
+          process.stdout.write(`\n  LINGER   ${file} printed its summary but did not exit; stopped\n`);
+          child.kill("SIGKILL");
+        }, LINGER_MS);
+      }
     });
     child.stderr.on("data", (d: Buffer) => process.stderr.write(d));
     let timedOut = false;
@@ -40,6 +50,7 @@ for (const file of files) {
     }, SUITE_TIMEOUT_MS);
     child.on("close", (code) => {
       clearTimeout(timer);
+      clearTimeout(lingering);
       const text = strip(out);
       const num = (label: string) => Number(text.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? 0);
       resolve({ total: num("Total"), passed: num("Passed"), skipped: num("Skipped"), code, timedOut });

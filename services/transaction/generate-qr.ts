@@ -4,7 +4,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import QRCode from "qrcode";
 import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
 import { KycOverallStatus, ProfileStatus, type Driver } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import {
@@ -27,10 +26,12 @@ import * as store from "./store.js";
 
 export async function renderQr(payload: string, format: QrImageFormat, sizePx: number): Promise<{ bytes: Uint8Array; mime: string } | undefined> {
   if (format === QrImageFormat.PNG) {
+    const QRCode = await qrcode();
     const png = await QRCode.toBuffer(payload, { type: "png", width: sizePx, margin: 2, errorCorrectionLevel: "M" });
     return { bytes: new Uint8Array(png), mime: "image/png" };
   }
   if (format === QrImageFormat.SVG) {
+    const QRCode = await qrcode();
     const svg = await QRCode.toString(payload, { type: "svg", margin: 2, errorCorrectionLevel: "M" });
     return { bytes: new TextEncoder().encode(svg), mime: "image/svg+xml" };
   }
@@ -87,3 +88,6 @@ export function generateQrCode(deps: ServiceDeps, s: TransactionSettings, qrKey:
     return create(GenerateQrCodeResponseSchema, { qrCode: qrToProto(row, now, image) });
   };
 }
+
+/** The renderer is loaded on the first request for an image (most terminals read the payload). */
+const qrcode = async () => (await import("qrcode")).default;

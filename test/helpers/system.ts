@@ -71,7 +71,16 @@ export async function startTestSystem(opts: StartOptions = {}): Promise<TestSyst
   cfg.drainTimeoutMs = 2_000;
   opts.mutate?.(cfg);
   const clock = new TestClock();
-  const sys = await startSystem(cfg, { now: clock.now });
+  let sys: RunningSystem;
+  try {
+    sys = await startSystem(cfg, { now: clock.now });
+  } catch (err) {
+    // uvu drops an error thrown in a `before` hook without a word (its runner returns
+    // from a finally block) and the suite then waits out its time limit: say it here.
+    process.stderr.write(`startTestSystem failed: ${(err as Error)?.stack ?? String(err)}\n`);
+    await db?.drop().catch(() => undefined);
+    throw err;
+  }
   return {
     ...sys,
     clock,
