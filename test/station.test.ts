@@ -341,6 +341,11 @@ test("freshness: each fuel type carries its own last-update and last-price-chang
   assert.is(petrol!.levelMl, 5_000_000n);
   assert.is(diesel!.levelMl, undefined, "unknown level stays absent");
   assert.is(a.openNow, true);
+  // GetStation gives the same availability in one call when asked, and none otherwise.
+  const both = await driver.getStation({ stationId: s.stationId, includeAvailability: true });
+  assert.is(both.station!.stationId, s.stationId);
+  assert.equal(both.availability!.fuels.map((f) => [f.fuelType, f.priceMinorPerLitre]), a.fuels.map((f) => [f.fuelType, f.priceMinorPerLitre]));
+  assert.is((await driver.getStation({ stationId: s.stationId })).availability, undefined);
 });
 
 test("station.geo_point and geo_box are earthdistance's ll_to_earth and earth_box, search_path-proof", async () => {

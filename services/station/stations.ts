@@ -23,7 +23,7 @@ import { failedPrecondition, invalidArgument, notFound, permissionDenied, rpcErr
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { mayManage, writable } from "./access.js";
-import { stationToProto, statusName } from "./convert.js";
+import { availabilityToProto, stationToProto, statusName } from "./convert.js";
 import * as geo from "./geo.js";
 import { hours } from "./opening-hours.js";
 import * as store from "./store.js";
@@ -144,9 +144,11 @@ export const updateStation = (deps: ServiceDeps) => async (req: UpdateStationReq
 };
 
 export const getStation = (deps: ServiceDeps) => async (req: GetStationRequest) => {
-  const row = await store.getStation(deps.pool, v.uuid("station_id", req.stationId));
+  const stationId = v.uuid("station_id", req.stationId);
+  const row = await store.getStation(deps.pool, stationId);
   if (!row) throw notFound("station");
-  return create(GetStationResponseSchema, { station: stationToProto(row) });
+  const availability = req.includeAvailability ? availabilityToProto(row, await store.fuelsOf(deps.pool, [stationId]), deps.now()) : undefined;
+  return create(GetStationResponseSchema, { station: stationToProto(row), availability });
 };
 
 export const listStations = (deps: ServiceDeps) => async (req: ListStationsRequest) => {

@@ -48,12 +48,8 @@ async function hop<T>(what: string, fn: () => Promise<T>, expected: Code[] = [Co
 const keyed = (key: string) => ({ headers: { "idempotency-key": key } });
 
 export async function getStation(deps: ServiceDeps, stationId: string): Promise<{ station: Station; availability: StationAvailability }> {
-  const c = deps.mesh.client(StationService);
-  const [s, a] = await Promise.all([
-    hop("StationService", () => c.getStation({ stationId })),
-    hop("StationService", () => c.getAvailability({ stationId })),
-  ]);
-  return { station: s.station!, availability: a.availability! };
+  const s = await hop("StationService", () => deps.mesh.client(StationService).getStation({ stationId, includeAvailability: true }));
+  return { station: s.station!, availability: s.availability! };
 }
 
 export async function getDriver(deps: ServiceDeps, driverId: string): Promise<Driver> {
