@@ -3,12 +3,12 @@
 // nor counts in its memory. The child gets a fresh database on the configured server,
 // fixed free ports and secrets this process also knows, so seeding and token minting
 // here reach the same system.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig, SERVICE_NAMES, type Config } from "../platform/config.js";
-import { freePort } from "../bin/system.js";
+import { freePort, meshReady } from "../bin/system.js";
 import { freshDatabase } from "../test/helpers/system.js";
 
 export interface MeshProcess {
@@ -52,7 +52,7 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
   }
-  await ready(child);
+  await meshReady(child, START_TIMEOUT_MS);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once("exit", r));
@@ -71,24 +71,6 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     memoryMb: () => memoryOf(child.pid!),
     stop,
   };
-}
-
-async function ready(child: ChildProcess): Promise<void> {
-  let err = "";
-  child.stderr!.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mesh did not start in ${START_TIMEOUT_MS} ms: ${err}`)), START_TIMEOUT_MS);
-    child.stdout!.on("data", (c: Buffer) => {
-      if (c.toString().includes("ready")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`mesh exited ${code}: ${err}`));
-    });
-  });
 }
 
 /** From /proc (Linux); zeros elsewhere. */

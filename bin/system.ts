@@ -1,6 +1,7 @@
 // Starts the whole system or any subset of it in this process: shared infrastructure,
 // the chosen services (each on its own port, talking to the others over real HTTP/2),
 // and the gateway. `npm start`, the tests, the demo and the bench all come through here.
+import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { GetJwksRequestSchema, AuthService } from "../gen/fuel/auth/v1/auth_pb.js";
 import { create } from "@bufbuild/protobuf";
@@ -104,6 +105,28 @@ export async function freePort(): Promise<number> {
     s.listen(0, "127.0.0.1", () => {
       const addr = s.address();
       s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+/**
+ * Resolves when a `bin/mesh.ts` child prints its ready line; rejects (with the end of its
+ * stderr) when it exits first or takes longer than `timeoutMs`.
+ */
+export async function meshReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`mesh did not start in ${timeoutMs} ms: ${err}`)), timeoutMs);
+    child.stdout!.on("data", (c: Buffer) => {
+      if (c.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`mesh exited ${code}: ${err}`));
     });
   });
 }

@@ -17,7 +17,8 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
+import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
+import { frame, headerObject, headersOf, unframe } from "./grpc-wire.js";
 import { callLocal, findLocal } from "./local.js";
 
 export interface FastGrpcOptions {
@@ -108,10 +109,6 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
     return Promise.reject(new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${opts.writeMaxBytes}`, Code.ResourceExhausted));
   }
   if (req.signal.aborted) return Promise.reject(ConnectError.from(req.signal.reason, Code.Canceled));
-  const frame = Buffer.allocUnsafe(5 + bytes.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(bytes.length, 1);
-  frame.set(bytes, 5);
 
   const headers: http2.OutgoingHttpHeaders = {
     ":method": "POST",
@@ -119,9 +116,7 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
     "content-type": "application/grpc+proto",
     te: "trailers",
   };
-  req.header.forEach((v, k) => {
-    headers[k] = v;
-  });
+  Object.assign(headers, headerObject(req.header));
   const timeoutMs = req.timeoutMs;
   if (timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
 
@@ -156,10 +151,10 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
 
     stream.on("response", (h: IncomingHttpHeaders) => {
       status = Number(h[":status"] ?? 0);
-      responseHeaders = toHeaders(h);
+      responseHeaders = headersOf(h);
     });
     stream.on("trailers", (t: IncomingHttpHeaders) => {
-      trailers = toHeaders(t);
+      trailers = headersOf(t);
     });
     stream.on("data", (c: Buffer) => {
       size += c.length;
@@ -178,7 +173,7 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
         finish(ConnectError.from(err));
       }
     });
-    stream.end(frame);
+    stream.end(frame(bytes));
   });
 }
 
@@ -193,51 +188,15 @@ function complete(req: UnaryRequest, status: number, header: Headers | undefined
     trailer?.forEach((v, k) => err.metadata.set(k, v));
     throw err;
   }
-  if (status !== 200) throw new ConnectError(`hop to ${req.url} answered HTTP ${status}`, codeOfHttp(status));
+  if (status !== 200) throw new ConnectError(`hop to ${req.url} answered HTTP ${status}`, codeFromHttpStatus(status));
   if (!statusIn.has("grpc-status")) throw new ConnectError(`hop to ${req.url} ended without a gRPC status`, Code.Unavailable);
-  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  if (body.length < 5) throw new ConnectError("missing response message", Code.Unimplemented);
-  if (body[0] !== 0) throw new ConnectError("compressed response without an agreed encoding", Code.Internal);
-  const len = body.readUInt32BE(1);
-  if (body.length !== 5 + len) throw new ConnectError("unary response must carry exactly one message", Code.Unimplemented);
+  const body = unframe(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), "response", Code.Unimplemented);
   return {
     stream: false,
     service: req.service,
     method: req.method,
     header,
-    message: fromBinary(req.method.output, body.subarray(5)),
+    message: fromBinary(req.method.output, body),
     trailer: trailer ?? new Headers(),
   } as UnaryResponse;
-}
-
-function toHeaders(h: IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const k in h) {
-    if (k.charCodeAt(0) === 58 /* ':' */) continue;
-    const v = h[k];
-    if (v === undefined) continue;
-    out.set(k, Array.isArray(v) ? v.join(", ") : v);
-  }
-  return out;
-}
-
-/** The gRPC spec's mapping of HTTP statuses seen without a gRPC status. */
-function codeOfHttp(status: number): Code {
-  switch (status) {
-    case 400:
-      return Code.Internal;
-    case 401:
-      return Code.Unauthenticated;
-    case 403:
-      return Code.PermissionDenied;
-    case 404:
-      return Code.Unimplemented;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return Code.Unavailable;
-    default:
-      return Code.Unknown;
-  }
 }

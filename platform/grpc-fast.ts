@@ -20,6 +20,7 @@ import {
 } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { clientIpKey } from "./context.js";
+import { frame, headerObject, headersOf, unframe } from "./grpc-wire.js";
 
 type UnaryFn = (req: unknown, ctx: HandlerContext) => unknown;
 export interface UnaryEntry {
@@ -146,25 +147,18 @@ async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2Serve
   res.on("close", () => {
     if (!res.writableFinished) aborted.abort(CLIENT_GONE);
   });
-  const header = new Headers();
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (k.startsWith(":") || v === undefined) continue;
-    header.set(k, Array.isArray(v) ? v.join(", ") : v);
-  }
+  const header = headersOf(req.headers);
   try {
     const body = await readBody(req, maxRequestBytes);
     const message = decodeSingle(entry.method, body);
     const out = await dispatcher.dispatch(entry, message, header, { url: req.url, signal: aborted.signal, clientIp: req.socket?.remoteAddress ?? "" });
-    const bytes = toBinary(entry.method.output, out.message);
-    const frame = Buffer.allocUnsafe(5 + bytes.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(bytes.length, 1);
-    frame.set(bytes, 5);
-    const trailers = toObject(out.trailer);
+    // Serialized before anything is written, so a failure still gets a proper error.
+    const reply = frame(toBinary(entry.method.output, out.message));
+    const trailers = headerObject(out.trailer);
     trailers["grpc-status"] = "0";
-    res.writeHead(200, { ...toObject(out.header), "content-type": "application/grpc+proto" });
+    res.writeHead(200, { ...headerObject(out.header), "content-type": "application/grpc+proto" });
     res.addTrailers(trailers);
-    res.end(frame);
+    res.end(reply);
   } catch (err) {
     const ce = ConnectError.from(err);
     if (res.headersSent || res.destroyed) return;
@@ -172,22 +166,16 @@ async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2Serve
     // The gRPC spec percent-encodes only '%' and bytes outside printable ASCII; grpc-js
     // decodes with decodeURI, so a fully encoded ':' or '+' would reach its user as %3A.
     status.set("grpc-message", ce.rawMessage.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c)));
-    const head = toObject(ce.metadata);
+    const head = headerObject(ce.metadata);
     for (const k of Object.keys(head)) if (/^(content-type|grpc-)/i.test(k)) delete head[k];
     res.writeHead(200, { ...head, "content-type": "application/grpc+proto" });
-    res.addTrailers(toObject(status));
+    res.addTrailers(headerObject(status));
     res.end();
   }
 }
 
 const CALL_DONE = new ConnectError("call finished", Code.Canceled);
 const CLIENT_GONE = new ConnectError("client went away", Code.Canceled);
-
-function toObject(h: Headers): Record<string, string> {
-  const o: Record<string, string> = {};
-  h.forEach((v, k) => (o[k] = v));
-  return o;
-}
 
 function readBody(req: Http2ServerRequest, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -208,12 +196,9 @@ function readBody(req: Http2ServerRequest, max: number): Promise<Buffer> {
 }
 
 function decodeSingle(method: DescMethod, body: Buffer) {
-  if (body.length < 5) throw new ConnectError("missing request message", Code.InvalidArgument);
-  if (body[0] !== 0) throw new ConnectError("compressed message without grpc-encoding", Code.Internal);
-  const len = body.readUInt32BE(1);
-  if (body.length !== 5 + len) throw new ConnectError("unary request must carry exactly one message", Code.Unimplemented);
+  const bytes = unframe(body, "request", Code.InvalidArgument);
   try {
-    return fromBinary(method.input, body.subarray(5));
+    return fromBinary(method.input, bytes);
   } catch {
     throw new ConnectError("request message does not parse", Code.InvalidArgument);
   }

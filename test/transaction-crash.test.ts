@@ -16,7 +16,7 @@ import { LoanService } from "../gen/fuel/loan/v1/loan_pb.js";
 import { StationService } from "../gen/fuel/station/v1/station_pb.js";
 import { TransactionService, TransactionStatus, type FuelTransaction } from "../gen/fuel/transaction/v1/transaction_pb.js";
 import { SERVICE_NAMES } from "../platform/config.js";
-import { freePort } from "../bin/system.js";
+import { freePort, meshReady } from "../bin/system.js";
 import { clientAs, creditSuite, Fixtures, ngn } from "./credit-fixtures.js";
 import { connectJson, GrpcJsClient } from "./helpers/clients.js";
 import { realPostgres, realRedis, startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -51,21 +51,7 @@ async function startChild(crashAt = ""): Promise<ChildProcess> {
   if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
   for (const s of SERVICE_NAMES) if (s !== "transaction") env[`${s.toUpperCase()}_URL`] = sys.cfg.urls[s];
   const p = spawn(process.execPath, ["--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  p.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child did not start: ${err}`)), 30_000);
-    p.stdout!.on("data", (c: Buffer) => {
-      if (c.toString().includes("ready")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    p.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`child exited ${code}: ${err}`));
-    });
-  });
+  await meshReady(p, 30_000);
   child = p;
   return p;
 }

@@ -220,10 +220,8 @@ export async function advance(deps: ServiceDeps, s: TransactionSettings, row: Tx
       case "CAPTURING":
         row = await finishCapture(deps, s, row);
         break;
-      case "CAPTURED": {
-        const after = await finishLoan(deps, s, row, fin);
-        return after;
-      }
+      case "CAPTURED":
+        return await finishLoan(deps, s, row, fin);
       case "VOIDING":
         row = await finishVoid(deps, row);
         break;
