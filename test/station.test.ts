@@ -427,6 +427,28 @@ test("distances agree with haversine within 0.5%, nearest first, only within the
   }
 });
 
+test("a search result carries exactly what GetStation and GetAvailability say", async () => {
+  // The nearby query reads stations and fuels as JSON (one round trip); the single-station
+  // reads use typed columns. The two paths must not drift apart, timestamps included.
+  const center = offset(LAGOS, 900_000, 10); // a spot no other test uses
+  const s = await newStation(adminA, {
+    location: center,
+    openingHours: { timeZone: "Africa/Lagos", periods: [{ weekday: Weekday.MONDAY, openMinute: 360, closeMinute: 1320 }] },
+  });
+  await adminA.updateFuelAvailability({ stationId: s.stationId, updates: [
+    { fuelType: FuelType.DIESEL, inStock: false, priceMinorPerLitre: 95_123n, currency: "NGN" },
+    { fuelType: FuelType.PETROL, inStock: true, priceMinorPerLitre: 61_789n, currency: "NGN", levelMl: 999_999_999_999n },
+  ] }, key());
+  const found = (await driver.searchNearby({ location: center, radiusM: 1_000, pageSize: 5 })).results;
+  assert.is(found.length, 1);
+  const got = await driver.getStation({ stationId: s.stationId, includeAvailability: true });
+  assert.equal(found[0]!.station, got.station);
+  const { asOfTime: _a, ...fromSearch } = found[0]!.availability!;
+  const { asOfTime: _b, ...fromGet } = got.availability!;
+  assert.equal(fromSearch, fromGet);
+  assert.is(found[0]!.availability!.fuels[0]!.levelMl, 999_999_999_999n);
+});
+
 test("pagination walks every station once, in order; a token is bound to its search", async () => {
   const center = { latitude: -33.9249, longitude: 18.4241 }; // Cape Town
   const mine = new Set<string>();

@@ -8,7 +8,7 @@ import { NearbySort, SearchNearbyResponseSchema, type SearchNearbyRequest } from
 import { invalidArgument } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
-import { availabilityToProto, byStation, openAt, stationToProto } from "./convert.js";
+import { availabilityToProto, openAt, stationToProto } from "./convert.js";
 import * as geo from "./geo.js";
 import * as store from "./store.js";
 import * as val from "./validation.js";
@@ -49,7 +49,7 @@ export const searchNearby = (deps: ServiceDeps) => async (req: SearchNearbyReque
   const accepted: store.NearbyRow[] = [];
   const batch = req.openNow ? Math.max(limit + 1, OPEN_NOW_BATCH) : limit + 1;
   for (;;) {
-    const rows = await store.nearby(deps.pool, { center, radiusM, fuelType, sort, after, limit: batch });
+    const rows = await store.nearby(deps.pool, { center, radiusM, fuelType, sort, after, limit: batch, withFuels: true });
     for (const row of rows) {
       after = { chord: String(row.chord), id: row.station_id, price: row.price === null ? null : String(row.price) };
       if (req.openNow && !openAt(row, now)) continue;
@@ -61,12 +61,11 @@ export const searchNearby = (deps: ServiceDeps) => async (req: SearchNearbyReque
 
   const page = accepted.slice(0, limit);
   const last = accepted.length > limit ? page[limit - 1]! : null;
-  const fuels = byStation(await store.fuelsOf(deps.pool, page.map((r) => r.station_id)));
   return create(SearchNearbyResponseSchema, {
     results: page.map((r) => ({
       station: stationToProto(r),
       distanceM: Math.round(geo.chordToMetres(r.chord)),
-      availability: availabilityToProto(r, fuels.get(r.station_id) ?? [], now),
+      availability: availabilityToProto(r, r.fuels, now),
     })),
     nextPageToken: last
       ? v.encodePageToken({ q: key, c: String(last.chord), id: last.station_id, p: last.price === null ? "" : String(last.price) })

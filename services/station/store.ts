@@ -192,6 +192,8 @@ export interface NearbyQuery {
   /** Only stations where this fuel type is in stock (required for sort by price). */
   fuelType: string | null;
   sort: "DISTANCE" | "PRICE";
+  /** Also read each station's fuel availability (what a search result shows). */
+  withFuels?: boolean;
   /** Keyset: rows strictly after this (price, chord, id). */
   after: { price: string | null; chord: string; id: string } | null;
   limit: number;
@@ -201,6 +203,58 @@ export interface NearbyRow extends StationRow {
   /** Straight-line distance on the index sphere (the cube `<->`), metres. */
   chord: number;
   price: bigint | null;
+  /** The station's fuel availability, when the query asked for it (else empty). */
+  fuels: FuelRow[];
+}
+
+// A nearby page is read as one JSON document per station (with its fuels nested), not
+// as typed columns plus a second query for availability: one round trip instead of two,
+// and parsing 20 JSON texts costs a fraction of node-pg's per-column parsers (two
+// timestamps, a text array, three jsonb values per row). Timestamps travel as epoch
+// milliseconds (floored, as node-pg's Date parse truncates); int8 values as strings, so
+// no money or counter passes through a float.
+const epochMs = (col: string) => `floor(extract(epoch FROM ${col}) * 1000)::int8`;
+const STATION_JSON = `json_build_object('station_id', s.station_id, 'merchant_id', s.merchant_id, 'name', s.name,
+  'address', s.address, 'latitude', s.latitude, 'longitude', s.longitude, 'currency', s.currency,
+  'time_zone', s.time_zone, 'always_open', s.always_open, 'periods', s.periods, 'pumps', s.pumps,
+  'fuel_types', s.fuel_types, 'status', s.status, 'version', s.version::text, 'created_by', s.created_by,
+  'create_ms', ${epochMs("s.create_time")}, 'update_ms', ${epochMs("s.update_time")})`;
+const FUELS_JSON = `(SELECT coalesce(json_agg(json_build_object('fuel_type', f.fuel_type, 'in_stock', f.in_stock,
+    'level_ml', f.level_ml::text, 'price_minor_per_litre', f.price_minor_per_litre::text, 'currency', f.currency,
+    'update_ms', ${epochMs("f.update_time")}, 'price_update_ms', ${epochMs("f.price_update_time")},
+    'updated_by', f.updated_by, 'updated_by_role', f.updated_by_role) ORDER BY f.fuel_type), '[]'::json)
+  FROM station.fuel_availability f WHERE f.station_id = s.station_id)`;
+
+type StationJson = Omit<StationRow, "version" | "create_time" | "update_time"> & { version: string; create_ms: number; update_ms: number };
+type FuelJson = Omit<FuelRow, "station_id" | "level_ml" | "price_minor_per_litre" | "update_time" | "price_update_time"> & {
+  level_ml: string | null;
+  price_minor_per_litre: string;
+  update_ms: number;
+  price_update_ms: number;
+};
+interface NearbyRaw {
+  chord: number;
+  price: string | null;
+  station: StationJson;
+  fuels: FuelJson[] | null;
+}
+
+function nearbyRow(r: NearbyRaw): NearbyRow {
+  const s = r.station;
+  return {
+    station_id: s.station_id, merchant_id: s.merchant_id, name: s.name, address: s.address, latitude: s.latitude,
+    longitude: s.longitude, currency: s.currency, time_zone: s.time_zone, always_open: s.always_open, periods: s.periods,
+    pumps: s.pumps, fuel_types: s.fuel_types, status: s.status, version: BigInt(s.version), created_by: s.created_by,
+    create_time: new Date(s.create_ms), update_time: new Date(s.update_ms),
+    chord: r.chord,
+    price: r.price === null ? null : BigInt(r.price),
+    fuels: (r.fuels ?? []).map((f) => ({
+      station_id: s.station_id, fuel_type: f.fuel_type, in_stock: f.in_stock,
+      level_ml: f.level_ml === null ? null : BigInt(f.level_ml), price_minor_per_litre: BigInt(f.price_minor_per_litre),
+      currency: f.currency, update_time: new Date(f.update_ms), price_update_time: new Date(f.price_update_ms),
+      updated_by: f.updated_by, updated_by_role: f.updated_by_role,
+    })),
+  };
 }
 
 /**
@@ -243,7 +297,7 @@ export function nearbySql(q: NearbyQuery & { exactChord?: number }): { text: str
   values.push(q.limit);
   const order = q.sort === "PRICE" ? `${price}, chord, s.station_id` : `chord`;
   return {
-    text: `SELECT ${STATION_COLUMNS}, ${chord} AS chord, ${price} AS price
+    text: `SELECT ${chord} AS chord, ${price}::text AS price, ${STATION_JSON} AS station${q.withFuels ? `, ${FUELS_JSON} AS fuels` : ""}
       FROM station.stations s ${join}
       WHERE s.status = 'ACTIVE'
         AND station.geo_box(${center}, $3::float8) OPERATOR(public.@>) s.geo
@@ -261,17 +315,17 @@ const byChordThenId = (a: NearbyRow, b: NearbyRow) => a.chord - b.chord || (a.st
 export async function nearby(db: Pool, q: NearbyQuery): Promise<NearbyRow[]> {
   if (q.sort === "PRICE") {
     const { text, values } = nearbySql(q);
-    return await many<NearbyRow>(db, text, values);
+    return (await many<NearbyRaw>(db, text, values)).map(nearbyRow);
   }
   // One extra row shows whether the page ends inside a group of equally distant
   // stations (same coordinates); the KNN scan returns such a group in no set order, so
   // the whole group is then read and ordered by id.
   const { text, values } = nearbySql({ ...q, limit: q.limit + 1 });
-  const rows = (await many<NearbyRow>(db, text, values)).sort(byChordThenId);
+  const rows = (await many<NearbyRaw>(db, text, values)).map(nearbyRow).sort(byChordThenId);
   if (rows.length > q.limit && rows[q.limit]!.chord === rows[q.limit - 1]!.chord) {
     const edge = rows[q.limit]!.chord;
     const tied = nearbySql({ ...q, exactChord: edge, limit: 100_000 });
-    const group = (await many<NearbyRow>(db, tied.text, tied.values)).sort(byChordThenId);
+    const group = (await many<NearbyRaw>(db, tied.text, tied.values)).map(nearbyRow).sort(byChordThenId);
     return [...rows.filter((r) => r.chord < edge), ...group].slice(0, q.limit);
   }
   return rows.slice(0, q.limit);
