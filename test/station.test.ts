@@ -427,9 +427,10 @@ test("distances agree with haversine within 0.5%, nearest first, only within the
   }
 });
 
-test("a search result carries exactly what GetStation and GetAvailability say", async () => {
-  // The nearby query reads stations and fuels as JSON (one round trip); the single-station
-  // reads use typed columns. The two paths must not drift apart, timestamps included.
+test("search results and GetStation with availability carry exactly what the typed reads say", async () => {
+  // Search and GetStation-with-availability read a station and its fuels as one JSON
+  // document (one round trip); the other reads use typed columns. The two paths must not
+  // drift apart, timestamps included.
   const center = offset(LAGOS, 900_000, 10); // a spot no other test uses
   const s = await newStation(adminA, {
     location: center,
@@ -441,11 +442,16 @@ test("a search result carries exactly what GetStation and GetAvailability say", 
   ] }, key());
   const found = (await driver.searchNearby({ location: center, radiusM: 1_000, pageSize: 5 })).results;
   assert.is(found.length, 1);
-  const got = await driver.getStation({ stationId: s.stationId, includeAvailability: true });
-  assert.equal(found[0]!.station, got.station);
-  const { asOfTime: _a, ...fromSearch } = found[0]!.availability!;
-  const { asOfTime: _b, ...fromGet } = got.availability!;
-  assert.equal(fromSearch, fromGet);
+  // Typed reads: GetStation without availability, GetAvailability.
+  const typed = (await driver.getStation({ stationId: s.stationId })).station!;
+  const { asOfTime: _t, ...typedAvailability } = (await driver.getAvailability({ stationId: s.stationId })).availability!;
+  // JSON reads: a search result, and GetStation with availability (what authorization asks).
+  const both = await driver.getStation({ stationId: s.stationId, includeAvailability: true });
+  for (const [station, availability] of [[found[0]!.station!, found[0]!.availability!], [both.station!, both.availability!]] as const) {
+    assert.equal(station, typed);
+    const { asOfTime: _a, ...rest } = availability;
+    assert.equal(rest, typedAvailability);
+  }
   assert.is(found[0]!.availability!.fuels[0]!.levelMl, 999_999_999_999n);
 });
 

@@ -145,10 +145,14 @@ export const updateStation = (deps: ServiceDeps) => async (req: UpdateStationReq
 
 export const getStation = (deps: ServiceDeps) => async (req: GetStationRequest) => {
   const stationId = v.uuid("station_id", req.stationId);
+  if (req.includeAvailability) {
+    const row = await store.getStationWithFuels(deps.pool, stationId);
+    if (!row) throw notFound("station");
+    return create(GetStationResponseSchema, { station: stationToProto(row), availability: availabilityToProto(row, row.fuels, deps.now()) });
+  }
   const row = await store.getStation(deps.pool, stationId);
   if (!row) throw notFound("station");
-  const availability = req.includeAvailability ? availabilityToProto(row, await store.fuelsOf(deps.pool, [stationId]), deps.now()) : undefined;
-  return create(GetStationResponseSchema, { station: stationToProto(row), availability });
+  return create(GetStationResponseSchema, { station: stationToProto(row) });
 };
 
 export const listStations = (deps: ServiceDeps) => async (req: ListStationsRequest) => {

@@ -82,6 +82,17 @@ export async function getStation(db: Pool | Tx, stationId: string, lock = false)
   );
 }
 
+/** A station with its fuel availability, in one round trip (GetStation with availability, on every authorization). */
+export async function getStationWithFuels(db: Pool | Tx, stationId: string): Promise<StationWithFuels | undefined> {
+  const raw = await one<NearbyRaw>(
+    db,
+    `SELECT 0::float8 AS chord, NULL::text AS price, ${STATION_JSON} AS station, ${FUELS_JSON} AS fuels
+     FROM station.stations s WHERE s.station_id = $1`,
+    [stationId],
+  );
+  return raw && nearbyRow(raw);
+}
+
 /** Writes the mutable fields of a station and bumps its version. */
 export async function saveStation(tx: Tx, r: StationRow): Promise<StationRow> {
   return (await one<StationRow>(
@@ -199,12 +210,15 @@ export interface NearbyQuery {
   limit: number;
 }
 
-export interface NearbyRow extends StationRow {
+export interface StationWithFuels extends StationRow {
+  /** The station's fuel availability, when the query asked for it (else empty). */
+  fuels: FuelRow[];
+}
+
+export interface NearbyRow extends StationWithFuels {
   /** Straight-line distance on the index sphere (the cube `<->`), metres. */
   chord: number;
   price: bigint | null;
-  /** The station's fuel availability, when the query asked for it (else empty). */
-  fuels: FuelRow[];
 }
 
 // A nearby page is read as one JSON document per station (with its fuels nested), not
