@@ -289,6 +289,7 @@ test("review: reject → REJECTED, re-upload → PENDING, approve all → VERIFI
 
   const nid2 = await up(DocumentType.NATIONAL_ID);
   assert.is((await me.getKycStatus({ owner })).overall, KycOverallStatus.PENDING);
+  assert.is((await me.getDriver({ driverId })).driver!.kycStatus, KycOverallStatus.PENDING, "GetDriver reads the newest document of each type");
   for (const id of [nid2, lic]) {
     const r = await ctx.reviewer.verifyDocument({ documentId: id, decision: Decision.APPROVE }, idem());
     assert.is(r.overall, KycOverallStatus.PENDING);

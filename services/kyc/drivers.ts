@@ -18,7 +18,7 @@ import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { callerOf, driverScope, driverVisible, isSystemAdmin } from "./access.js";
 import { driverToProto } from "./convert.js";
-import { overallOf } from "./status.js";
+import { overallFromFacts, overallOf } from "./status.js";
 import * as store from "./store.js";
 import * as val from "./validation.js";
 
@@ -29,9 +29,9 @@ async function withKyc(deps: ServiceDeps, rows: store.DriverRow[]) {
 
 export const getDriver = (deps: ServiceDeps) => async (req: GetDriverRequest, ctx: HandlerContext) => {
   const driverId = v.uuid("driver_id", req.driverId);
-  const row = await store.getDriver(deps.pool, driverId);
-  if (!row || !driverVisible(driverScope(callerOf(ctx)), row)) throw notFound("driver");
-  const [driver] = await withKyc(deps, [row]);
+  const found = await store.getDriverWithDocFacts(deps.pool, driverId);
+  if (!found || !driverVisible(driverScope(callerOf(ctx)), found.driver)) throw notFound("driver");
+  const driver = driverToProto(found.driver, overallFromFacts("driver", driverId, found.facts).overall);
   return create(GetDriverResponseSchema, { driver });
 };
 

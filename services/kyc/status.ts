@@ -30,6 +30,11 @@ export async function overallOf(db: Pool | Tx, kind: store.OwnerRef["kind"], ids
   return out;
 }
 
+/** Overall KYC status of one owner from its latest documents (already read). */
+export function overallFromFacts(kind: store.OwnerRef["kind"], id: string, rows: store.DocFactRow[]): OverallResult {
+  return overallStatus(requiredFor(kind), facts(rows).get(id) ?? []);
+}
+
 export async function overallStatusOf(db: Pool | Tx, owner: store.OwnerRef): Promise<OverallResult> {
   return (await overallOf(db, owner.kind, [owner.id])).get(owner.id)!;
 }

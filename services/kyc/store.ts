@@ -102,6 +102,34 @@ export async function getDriver(db: Db, driverId: string): Promise<DriverRow | u
   );
 }
 
+/**
+ * An onboarded driver with the latest document of each type (what its overall KYC status
+ * needs), in one round trip: GetDriver runs on every authorization and QR. The documents
+ * come as one JSON array; review times as epoch ms (floored, as node-pg's Date parse
+ * truncates), seq as text.
+ */
+export async function getDriverWithDocFacts(db: Db, driverId: string): Promise<{ driver: DriverRow; facts: DocFactRow[] } | undefined> {
+  const row = await one<DriverRow & { doc_facts: Array<{ document_type: number; status: DocumentRow["status"]; seq: string; review_ms: number | null }> }>(
+    db,
+    `SELECT ${DRIVER_COLS},
+       (SELECT coalesce(json_agg(json_build_object('document_type', d.document_type, 'status', d.status, 'seq', d.seq::text,
+                 'review_ms', floor(extract(epoch FROM d.review_time) * 1000)::int8)), '[]'::json)
+        FROM (SELECT DISTINCT ON (document_type) document_type, status, seq, review_time
+              FROM kyc.documents WHERE driver_id = $1 ORDER BY document_type, seq DESC) d) AS doc_facts
+     FROM kyc.drivers WHERE driver_id = $1 AND status <> 'PENDING_USER'`,
+    [driverId],
+  );
+  if (!row) return undefined;
+  const { doc_facts, ...driver } = row;
+  return {
+    driver,
+    facts: doc_facts.map((f) => ({
+      owner_id: driverId, document_type: f.document_type, status: f.status, seq: BigInt(f.seq),
+      review_time: f.review_ms === null ? null : new Date(f.review_ms),
+    })),
+  };
+}
+
 export async function listDrivers(db: Db, opts: { agencyId: string | null; driverId: string | null; afterSeq: bigint | null; limit: number }): Promise<DriverRow[]> {
   return await many<DriverRow>(
     db,
