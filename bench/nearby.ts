@@ -2,13 +2,15 @@
 // bounding box, ~1,050 × 1,250 km), SearchNearby through the gateway with grpc-js clients
 // at concurrency 1 and 32, and in the same run the same SQL the handler issues, straight
 // over `pg`, as the baseline. Each query: a random point in the area, radius 10 km,
-// nearest first, 20 per page (what a phone asks for).
+// nearest first, 20 per page (what a phone asks for). Each measurement, ours and the
+// baseline's, runs in a fresh load-generator process (bench/nearby-load.ts).
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
-import { StationService } from "../gen/fuel/station/v1/station_pb.js";
 import { createPool, type Pool } from "../platform/db.js";
 import * as store from "../services/station/store.js";
-import { GrpcJsClient } from "../test/helpers/clients.js";
+import { points, type LoadOptions, type Measured } from "./nearby-load.js";
 
 export interface NearbyBenchOptions {
   gatewayUrl: string;
@@ -63,80 +65,64 @@ export async function seed(pool: Pool, n: number): Promise<{ seeded: boolean; ms
   // the first measurement to vacuum 100,000 fresh rows, on the same two cores.
   await pool.query(`VACUUM (ANALYZE) station.stations`);
   await pool.query(`VACUUM (ANALYZE) station.fuel_availability`);
+  await steadyState(pool);
   return { seeded: true, ms: Date.now() - t0 };
 }
 
-/** Deterministic pseudo-random search points inside the area. */
-export function points(count: number): Array<{ latitude: number; longitude: number }> {
-  let x = 123456789;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  return Array.from({ length: count }, () => ({
-    latitude: AREA.minLat + rnd() * (AREA.maxLat - AREA.minLat),
-    longitude: AREA.minLng + rnd() * (AREA.maxLng - AREA.minLng),
-  }));
-}
-
-interface Measured {
-  tps: number;
-  p50: number;
-  p99: number;
-  count: number;
-  results: number;
-}
-
-/** Runs `op` from `concurrency` workers for `durationMs` (after a short warm-up). */
-async function measure(concurrency: number, durationMs: number, op: (worker: number, i: number) => Promise<number>): Promise<Measured> {
-  const warmUntil = Date.now() + Math.min(500, durationMs / 5);
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    for (let i = 0; Date.now() < warmUntil; i++) await op(w, i);
-  }));
-  const latencies: number[] = [];
-  let results = 0;
-  const start = performance.now();
-  const end = Date.now() + durationMs;
-  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    for (let i = 0; Date.now() < end; i++) {
-      const t = performance.now();
-      const found = await op(w, i * concurrency + w);
-      results += found;
-      latencies.push(performance.now() - t);
-    }
-  }));
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * (latencies.length - 1)))] ?? 0;
-  return { tps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), count: latencies.length, results };
+/**
+ * Measure the steady state, not the bulk load's aftermath. Without this, the checkpoint
+ * that writes the load's 70 MB of dirty pages ran during the first measurement (the
+ * gateway's), and so did every first touch of a table or index page, while the baseline,
+ * measured right after, found a quiet server and warm buffers: at concurrency 1 one
+ * request in five through the gateway took over 10 ms, and its p99 doubled. CHECKPOINT
+ * needs a superuser and pg_prewarm the contrib package; the bench goes on without either.
+ */
+async function steadyState(pool: Pool): Promise<void> {
+  await pool.query("CHECKPOINT").catch(() => undefined);
+  try {
+    await pool.query("CREATE EXTENSION IF NOT EXISTS pg_prewarm");
+    await pool.query(
+      `SELECT pg_prewarm(c.oid) FROM pg_class c
+       WHERE c.oid IN ('station.stations'::regclass, 'station.fuel_availability'::regclass)
+          OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('station.stations'::regclass, 'station.fuel_availability'::regclass))`,
+    );
+  } catch {
+    // No pg_prewarm: the searches' own warm-up has to do.
+  }
 }
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
+/** One measurement by a fresh load-generator process (bench/nearby-load.ts). */
+async function load(opts: Omit<LoadOptions, "area" | "radiusM" | "pageSize">): Promise<Measured> {
+  const args = ["--import", "tsx", fileURLToPath(new URL("./nearby-load.ts", import.meta.url)), JSON.stringify({ ...opts, area: AREA, radiusM: RADIUS_M, pageSize: PAGE_SIZE })];
+  const child = spawn(process.execPath, [...(process.env.BENCH_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`nearby load generator (${opts.mode}, c=${opts.concurrency}) exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!) as Measured;
+}
+
 export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
   const stations = opts.stations ?? 100_000;
   const durationMs = opts.durationMs ?? 5_000;
-  const pool = createPool({ connectionString: opts.databaseUrl, max: 32, application: "bench-nearby" });
-  const clients: Array<GrpcJsClient<typeof StationService>> = [];
+  const pool = createPool({ connectionString: opts.databaseUrl, max: 4, application: "bench-nearby" });
   try {
     const seeded = await seed(pool, stations);
-    const pts = points(4096);
-    const pt = (i: number) => pts[i % pts.length]!;
+    const at = points(AREA, 1)[0]!;
 
     // Which plan the handler's query gets on this data.
-    const sample = store.nearbySql({ center: pt(0), radiusM: RADIUS_M, fuelType: null, sort: "DISTANCE", after: null, limit: PAGE_SIZE + 2, withFuels: true });
+    const sample = store.nearbySql({ center: at, radiusM: RADIUS_M, fuelType: null, sort: "DISTANCE", after: null, limit: PAGE_SIZE + 2, withFuels: true });
     const plan = (await pool.query(`EXPLAIN ${sample.text}`, sample.values)).rows.map((r: Record<string, string>) => r["QUERY PLAN"]).join("\n");
     const planName = /Order By: \(geo/.test(plan) ? "gist-knn" : /stations_geo/.test(plan) ? "gist-box+sort" : "no-index";
 
     const out: object[] = [];
     for (const concurrency of [1, 32]) {
-      while (clients.length < concurrency) clients.push(new GrpcJsClient(StationService, opts.gatewayUrl, opts.token));
-      const viaGateway = await measure(concurrency, durationMs, async (w, i) => {
-        const res = await clients[w]!.unary(StationService.method.searchNearby, { location: pt(i), radiusM: RADIUS_M, pageSize: PAGE_SIZE });
-        return res.message.results.length;
-      });
+      const common = { gatewayUrl: opts.gatewayUrl, databaseUrl: opts.databaseUrl, token: opts.token, concurrency, durationMs };
+      const viaGateway = await load({ mode: "gateway", ...common });
       // Baseline: the same query the handler runs (stations with their fuels), straight over pg.
-      const bare = await measure(concurrency, durationMs, async (_, i) => {
-        const rows = await store.nearby(pool, { center: pt(i), radiusM: RADIUS_M, fuelType: null, sort: "DISTANCE", after: null, limit: PAGE_SIZE + 1, withFuels: true });
-        return Math.min(rows.length, PAGE_SIZE);
-      });
+      const bare = await load({ mode: "sql", ...common });
       out.push({
         scenario: "nearby",
         concurrency,
@@ -157,7 +143,6 @@ export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
     }
     return out;
   } finally {
-    for (const c of clients) c.close();
     await pool.end();
   }
 }

@@ -1,0 +1,97 @@
+// The nearby load generator, in a process of its own: either grpc-js clients searching
+// through the gateway, or the handler's SQL straight over pg (the baseline). Run from the
+// bench's own process, the clients shared a heap of hundreds of megabytes with seeding and
+// earlier scenarios, and that heap's young-generation collections (15–22 ms, every ~0.7 s)
+// landed inside the measured requests: at concurrency 1 they were most of the p99. A phone
+// or a POS terminal does not carry our bench's heap; each side now gets a small one.
+//
+// `node --import tsx bench/nearby-load.ts '<json options>'` prints one JSON line.
+import { StationService } from "../gen/fuel/station/v1/station_pb.js";
+import { createPool } from "../platform/db.js";
+import * as store from "../services/station/store.js";
+import { GrpcJsClient } from "../test/helpers/clients.js";
+
+export interface LoadOptions {
+  mode: "gateway" | "sql";
+  gatewayUrl: string;
+  databaseUrl: string;
+  token: string;
+  concurrency: number;
+  durationMs: number;
+  radiusM: number;
+  pageSize: number;
+  area: { minLat: number; maxLat: number; minLng: number; maxLng: number };
+}
+
+export interface Measured {
+  tps: number;
+  p50: number;
+  p99: number;
+  count: number;
+  results: number;
+}
+
+/** Deterministic pseudo-random search points inside the area. */
+export function points(area: LoadOptions["area"], count: number): Array<{ latitude: number; longitude: number }> {
+  let x = 123456789;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return Array.from({ length: count }, () => ({
+    latitude: area.minLat + rnd() * (area.maxLat - area.minLat),
+    longitude: area.minLng + rnd() * (area.maxLng - area.minLng),
+  }));
+}
+
+/** Runs `op` from `concurrency` workers for `durationMs` (after a short warm-up). */
+async function measure(concurrency: number, durationMs: number, op: (worker: number, i: number) => Promise<number>): Promise<Measured> {
+  const warmUntil = Date.now() + Math.min(1_000, durationMs / 5);
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    for (let i = 0; Date.now() < warmUntil; i++) await op(w, i);
+  }));
+  const latencies: number[] = [];
+  let results = 0;
+  const start = performance.now();
+  const end = Date.now() + durationMs;
+  await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+    for (let i = 0; Date.now() < end; i++) {
+      const t = performance.now();
+      const found = await op(w, i * concurrency + w);
+      latencies.push(performance.now() - t);
+      results += found;
+    }
+  }));
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * (latencies.length - 1)))] ?? 0;
+  return { tps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), count: latencies.length, results };
+}
+
+export async function runLoad(o: LoadOptions): Promise<Measured> {
+  const pts = points(o.area, 4096);
+  const pt = (i: number) => pts[i % pts.length]!;
+  if (o.mode === "sql") {
+    const pool = createPool({ connectionString: o.databaseUrl, max: o.concurrency, application: "bench-nearby" });
+    try {
+      return await measure(o.concurrency, o.durationMs, async (_, i) => {
+        const rows = await store.nearby(pool, { center: pt(i), radiusM: o.radiusM, fuelType: null, sort: "DISTANCE", after: null, limit: o.pageSize + 1, withFuels: true });
+        return Math.min(rows.length, o.pageSize);
+      });
+    } finally {
+      await pool.end();
+    }
+  }
+  const clients = Array.from({ length: o.concurrency }, () => new GrpcJsClient(StationService, o.gatewayUrl, o.token));
+  try {
+    return await measure(o.concurrency, o.durationMs, async (w, i) => {
+      const res = await clients[w]!.unary(StationService.method.searchNearby, { location: pt(i), radiusM: o.radiusM, pageSize: o.pageSize });
+      return res.message.results.length;
+    });
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = await runLoad(JSON.parse(process.argv[2]!) as LoadOptions);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
