@@ -104,20 +104,30 @@ export function createPool(opts: PoolOptions): Pool {
   return pool;
 }
 
-/** Runs `fn` in one transaction; rolls back on any throw. */
-export async function withTx<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on one connection that opens and commits its own transaction; on any throw,
+ * rolls back whatever is open (outside a transaction ROLLBACK only warns).
+ */
+export async function onConnection<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
+    return await fn(client);
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw err;
   } finally {
     client.release();
   }
+}
+
+/** Runs `fn` in one transaction; rolls back on any throw. */
+export async function withTx<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return await onConnection(pool, async (client) => {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  });
 }
 
 export async function one<R extends QueryResultRow>(db: Pool | Tx, sql: string, params: unknown[] = []): Promise<R | undefined> {
@@ -128,6 +138,16 @@ export async function one<R extends QueryResultRow>(db: Pool | Tx, sql: string, 
 export async function many<R extends QueryResultRow>(db: Pool | Tx, sql: string, params: unknown[] = []): Promise<R[]> {
   const res = await db.query<R>(sql, params);
   return res.rows;
+}
+
+/**
+ * A string as an SQL literal, for the few statements sent as simple queries (which take
+ * no parameters): node-pg's escaping, which doubles quotes and backslashes and uses the
+ * E'' form when there are backslashes, so it reads the same whatever
+ * standard_conforming_strings says.
+ */
+export function sqlLiteral(value: string): string {
+  return pg().escapeLiteral(value);
 }
 
 /** SQLSTATE of a pg error, e.g. 23505 unique_violation. */

@@ -10,7 +10,8 @@
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { invalidArgument } from "./errors.js";
-import { one, withTx, type Pool, type Tx } from "./db.js";
+import type { QueryResult } from "pg";
+import { one, onConnection, sqlLiteral, type Pool, type Tx } from "./db.js";
 
 export interface IdempotencyTicket {
   scope: string;
@@ -51,6 +52,11 @@ export async function guardOnce<T>(
     await tx.query(`UPDATE ${table} SET response = $3 WHERE scope = $1 AND key = $2`, [ticket.scope, ticket.key, Buffer.from(response)]);
     return { replayed: false, value };
   }
+  return await storedRun(tx, table, ticket);
+}
+
+/** The run a taken key already has: its stored response, or IDEMPOTENCY_KEY_REUSED. */
+async function storedRun(tx: Tx, table: string, ticket: IdempotencyTicket): Promise<{ replayed: true; response: Uint8Array }> {
   const prior = await tx.query<{ request_hash: string; response: Buffer | null }>(
     `SELECT request_hash, response FROM ${table} WHERE scope = $1 AND key = $2`,
     [ticket.scope, ticket.key],
@@ -64,6 +70,39 @@ export async function guardOnce<T>(
 }
 
 /**
+ * guardOnce in a transaction of its own, with the guard's two statements riding on the
+ * transaction's own framing: `BEGIN` and the key's INSERT go as one simple query, and so
+ * do the response's UPDATE and `COMMIT` — the same statements in the same order, two
+ * round trips fewer per money transaction (of the 38 statements a sale made, 10 were
+ * these and 10 were BEGIN or COMMIT). Simple queries take no parameters, so the values
+ * are literals: the scope is ours, the key 1–128 printable ASCII (the interceptor checks),
+ * the hash base64url, all escaped by node-pg's escapeLiteral; the response goes as hex.
+ */
+export async function guardedWork<T>(
+  pool: Pool,
+  table: string,
+  ticket: IdempotencyTicket,
+  fn: (tx: Tx) => Promise<{ value: T; response: Uint8Array }>,
+): Promise<Guarded<T>> {
+  const where = `scope = ${sqlLiteral(ticket.scope)} AND key = ${sqlLiteral(ticket.key)}`;
+  return await onConnection(pool, async (tx) => {
+    const [, claim] = (await tx.query(
+      `BEGIN; INSERT INTO ${table} (scope, key, request_hash)
+       VALUES (${sqlLiteral(ticket.scope)}, ${sqlLiteral(ticket.key)}, ${sqlLiteral(ticket.requestHash)})
+       ON CONFLICT (scope, key) DO NOTHING RETURNING 1`,
+    )) as unknown as QueryResult[];
+    if (claim!.rowCount === 1) {
+      const { value, response } = await fn(tx);
+      await tx.query(`UPDATE ${table} SET response = decode('${Buffer.from(response).toString("hex")}', 'hex') WHERE ${where}; COMMIT`);
+      return { replayed: false, value };
+    }
+    const stored = await storedRun(tx, table, ticket);
+    await tx.query("COMMIT");
+    return stored;
+  });
+}
+
+/**
  * A money change in one transaction under the guard: the first run commits `fn`'s
  * result with the key, a retry (even after Redis lost the key) gets that stored result.
  */
@@ -74,14 +113,11 @@ export async function guardedTx<S extends DescMessage>(
   schema: S,
   fn: (tx: Tx) => Promise<MessageShape<S>>,
 ): Promise<MessageShape<S>> {
-  const ticket = ticketOf(ctx);
-  return await withTx(pool, async (tx) => {
-    const g = await guardOnce(tx, table, ticket, async () => {
-      const value = await fn(tx);
-      return { value, response: toBinary(schema, value) };
-    });
-    return g.replayed ? fromBinary(schema, g.response) : g.value;
+  const g = await guardedWork(pool, table, ticketOf(ctx), async (tx) => {
+    const value = await fn(tx);
+    return { value, response: toBinary(schema, value) };
   });
+  return g.replayed ? fromBinary(schema, g.response) : g.value;
 }
 
 /**

@@ -17,9 +17,8 @@ import { KycOverallStatus, ProfileStatus, type Driver } from "../../gen/fuel/kyc
 import { StationStatus } from "../../gen/fuel/station/v1/station_pb.js";
 import { AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import { principalOf } from "../../platform/context.js";
-import { withTx } from "../../platform/db.js";
 import { failedPrecondition, invalidArgument, notFound, permissionDenied, rpcError } from "../../platform/errors.js";
-import { guardOnce, ticketOf } from "../../platform/pg-guard.js";
+import { guardedWork, ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { moneyIn } from "./common.js";
@@ -155,34 +154,33 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       ttlSeconds: 0,
     }));
 
-    const started = await withTx(deps.pool, async (tx) =>
-      await guardOnce(tx, store.IDEMPOTENCY_TABLE, ticket, async () => {
-        // One statement: consume the QR (ACTIVE → USED), record the transaction and link the
-        // key to it — nothing is inserted when the QR was not ACTIVE.
-        const row = await store.startTransaction(tx, qr.qrCodeId, ticket.scope, ticket.key, {
-          transaction_id: transactionId,
-          state: decline ? "DECLINED" : "PENDING",
-          driver_id: qr.driverId,
-          agency_id: driver?.agencyId || null,
-          station_id: stationId,
-          merchant_id: station.station.merchantId,
-          pump_id: pumpId,
-          qr_code_id: qr.qrCodeId,
-          fuel_type: fuelType,
-          currency,
-          requested_amount: requested.amount,
-          decline_reason: decline,
-          hold_request: Buffer.from(holdRequest),
-          authorized_price: fuel.priceMinorPerLitre,
-          terminal_reference: terminalReference,
-          create_time: now,
-          update_time: now,
-          recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
-        });
-        if (!row) throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-        // A decline decided here is final: its response is stored with it.
-        return { value: row, response: decline ? toBinary(AuthorizeResponseSchema, respond(row)) : new Uint8Array() };
-      }));
+    const started = await guardedWork(deps.pool, store.IDEMPOTENCY_TABLE, ticket, async (tx) => {
+      // One statement: consume the QR (ACTIVE → USED), record the transaction and link the
+      // key to it — nothing is inserted when the QR was not ACTIVE.
+      const row = await store.startTransaction(tx, qr.qrCodeId, ticket.scope, ticket.key, {
+        transaction_id: transactionId,
+        state: decline ? "DECLINED" : "PENDING",
+        driver_id: qr.driverId,
+        agency_id: driver?.agencyId || null,
+        station_id: stationId,
+        merchant_id: station.station.merchantId,
+        pump_id: pumpId,
+        qr_code_id: qr.qrCodeId,
+        fuel_type: fuelType,
+        currency,
+        requested_amount: requested.amount,
+        decline_reason: decline,
+        hold_request: Buffer.from(holdRequest),
+        authorized_price: fuel.priceMinorPerLitre,
+        terminal_reference: terminalReference,
+        create_time: now,
+        update_time: now,
+        recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
+      });
+      if (!row) throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
+      // A decline decided here is final: its response is stored with it.
+      return { value: row, response: decline ? toBinary(AuthorizeResponseSchema, respond(row)) : new Uint8Array() };
+    });
     if (started.replayed) return await asRetry(deps, s, ticket);
     if (started.value.state === "DECLINED") return respond(started.value);
     return await finish(deps, s, ticket, AuthorizeResponseSchema, started.value, respond);

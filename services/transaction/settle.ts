@@ -7,9 +7,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import { SettleResponseSchema, TransactionStatus, type SettleRequest, type SettleResponse } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import { principalOf } from "../../platform/context.js";
-import { withTx } from "../../platform/db.js";
 import { failedPrecondition, invalidArgument, rpcError } from "../../platform/errors.js";
-import { guardOnce, ticketOf, type IdempotencyTicket } from "../../platform/pg-guard.js";
+import { guardedWork, ticketOf, type IdempotencyTicket } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { mayOperate, transactionNotFound } from "./access.js";
@@ -88,19 +87,18 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
       });
     }
     const now = deps.now();
-    const started = await withTx(deps.pool, async (tx) =>
-      await guardOnce(tx, store.IDEMPOTENCY_TABLE, ticket, async () => {
-        const moved = await store.transitionLinked(tx, id, ["AUTHORIZED"], "CAPTURING", ticket.scope, ticket.key, {
-          settled_amount: dispensed.amount,
-          settled_volume_ml: dispensed.volumeMl,
-          settled_price: dispensed.price,
-          settle_time: now,
-          update_time: now,
-          recover_after: new Date(now.getTime() + s.recoveryGraceMs),
-        });
-        if (!moved) throw notAuthorized((await store.getTransaction(tx, id))!);
-        return { value: moved, response: new Uint8Array() };
-      }));
+    const started = await guardedWork(deps.pool, store.IDEMPOTENCY_TABLE, ticket, async (tx) => {
+      const moved = await store.transitionLinked(tx, id, ["AUTHORIZED"], "CAPTURING", ticket.scope, ticket.key, {
+        settled_amount: dispensed.amount,
+        settled_volume_ml: dispensed.volumeMl,
+        settled_price: dispensed.price,
+        settle_time: now,
+        update_time: now,
+        recover_after: new Date(now.getTime() + s.recoveryGraceMs),
+      });
+      if (!moved) throw notAuthorized((await store.getTransaction(tx, id))!);
+      return { value: moved, response: new Uint8Array() };
+    });
     if (started.replayed) return await asRetry(deps, s, ticket);
     return await finish(deps, s, ticket, SettleResponseSchema, started.value, respond);
   };

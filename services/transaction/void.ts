@@ -5,9 +5,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import { VoidResponseSchema, type VoidRequest, type VoidResponse } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import { principalOf } from "../../platform/context.js";
-import { withTx } from "../../platform/db.js";
 import { rpcError } from "../../platform/errors.js";
-import { guardOnce, ticketOf, type IdempotencyTicket } from "../../platform/pg-guard.js";
+import { guardedWork, ticketOf, type IdempotencyTicket } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { mayOperate, transactionNotFound } from "./access.js";
@@ -40,17 +39,16 @@ export function voidTransaction(deps: ServiceDeps, s: TransactionSettings) {
 
     if (row.state !== "AUTHORIZED") throw notAuthorized(row);
     const now = deps.now();
-    const started = await withTx(deps.pool, async (tx) =>
-      await guardOnce(tx, store.IDEMPOTENCY_TABLE, ticket, async () => {
-        const moved = await store.transition(tx, id, ["AUTHORIZED"], "VOIDING", {
-          void_reason: reason,
-          update_time: now,
-          recover_after: new Date(now.getTime() + s.recoveryGraceMs),
-        });
-        if (!moved) throw notAuthorized((await store.getTransaction(tx, id))!);
-        await store.linkKey(tx, ticket.scope, ticket.key, id);
-        return { value: moved, response: new Uint8Array() };
-      }));
+    const started = await guardedWork(deps.pool, store.IDEMPOTENCY_TABLE, ticket, async (tx) => {
+      const moved = await store.transition(tx, id, ["AUTHORIZED"], "VOIDING", {
+        void_reason: reason,
+        update_time: now,
+        recover_after: new Date(now.getTime() + s.recoveryGraceMs),
+      });
+      if (!moved) throw notAuthorized((await store.getTransaction(tx, id))!);
+      await store.linkKey(tx, ticket.scope, ticket.key, id);
+      return { value: moved, response: new Uint8Array() };
+    });
     if (started.replayed) return await asRetry(deps, s, ticket);
     return await finish(deps, s, ticket, VoidResponseSchema, started.value, respond);
   };
