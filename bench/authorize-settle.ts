@@ -21,6 +21,8 @@ const SETTLE_ML = 20_000n; // 20 L → ₦13,000
 const SETTLE_AMOUNT = (PRICE_MINOR_PER_LITRE * SETTLE_ML) / 1000n;
 
 interface Sample {
+  /** Completed sales (or baseline iterations). */
+  count: number;
   tps: number;
   p50_ms: number;
   p99_ms: number;
@@ -31,7 +33,7 @@ interface Sample {
 function summarise(latencies: number[], elapsedS: number, errors: number, declined: number): Sample {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0) * 100) / 100;
-  return { tps: Math.round((latencies.length / elapsedS) * 10) / 10, p50_ms: q(0.5), p99_ms: q(0.99), errors, declined };
+  return { count: latencies.length, tps: Math.round((latencies.length / elapsedS) * 10) / 10, p50_ms: q(0.5), p99_ms: q(0.99), errors, declined };
 }
 
 /** A grpc-js unary call with protobuf-es serialization and metadata. */
@@ -226,6 +228,8 @@ export async function sqlBaseline(databaseUrl: string, concurrency: number, dura
 }
 
 export type MemoryProbe = () => { rss: number; peak: number };
+/** The mesh process's CPU time so far, in ms (bench/mesh-process.ts cpuMs). */
+export type CpuProbe = () => number;
 
 /** Samples the mesh's resident memory while `run` goes; returns its result and the maximum seen. */
 async function sampled<T>(memory: MemoryProbe | undefined, run: () => Promise<T>): Promise<[T, number]> {
@@ -238,7 +242,7 @@ async function sampled<T>(memory: MemoryProbe | undefined, run: () => Promise<T>
   }
 }
 
-export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe } = {}): Promise<object[]> {
+export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe; cpu?: CpuProbe } = {}): Promise<object[]> {
   const durationMs = opts.durationMs ?? 5_000;
   const concurrencies = opts.concurrencies ?? [1, 8, 32, 64];
   const rows: object[] = [];
@@ -249,12 +253,16 @@ export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?:
     for (const concurrency of concurrencies) {
       const base = await sqlBaseline(sys.databaseUrl, concurrency, durationMs, isHot);
       const qrs = await prepareQrs(sys, world, concurrency, durationMs);
+      const cpu0 = opts.cpu?.() ?? 0;
       const [ours, rssMb] = await sampled(opts.memory, () => driveSales(sys, world, concurrency, durationMs, qrs));
+      // CPU per sale is what the machine's noise moves least: throughput varies ±20 % from
+      // run to run here, the mesh's CPU for a sale much less.
+      const cpuPerSale = opts.cpu && ours.count > 0 ? Math.round(((opts.cpu() - cpu0) / ours.count) * 10) / 10 : 0;
       const v = await violations(sys, world.adminToken);
       const row = {
         scenario, concurrency, tps: ours.tps, p50_ms: ours.p50_ms, p99_ms: ours.p99_ms, baseline_tps: base.tps,
         ratio: Math.round((ours.tps / Math.max(base.tps, 0.001)) * 100) / 100, violations: v, errors: ours.errors, declined: ours.declined,
-        mesh_rss_mb: rssMb, mesh_peak_rss_mb: opts.memory?.().peak ?? 0,
+        mesh_rss_mb: rssMb, mesh_peak_rss_mb: opts.memory?.().peak ?? 0, mesh_cpu_ms_per_sale: cpuPerSale,
       };
       rows.push(row);
       console.log(JSON.stringify(row));
@@ -285,7 +293,7 @@ export async function benchSoak(sys: TestSystem, memory: MemoryProbe, durationMs
     while (performance.now() - t0 < durationMs) {
       const round = Math.min(30_000, durationMs - (performance.now() - t0));
       const r = await driveSales(sys, world, concurrency, round);
-      sales += Math.round(r.tps * (round / 1000));
+      sales += r.count;
       errors += r.errors;
     }
   } finally {

@@ -18,6 +18,8 @@ export interface MeshProcess {
   pid: number;
   /** Resident memory now and at its peak (VmRSS, VmHWM), in MiB. */
   memoryMb(): { rss: number; peak: number };
+  /** CPU time the process has used so far (user + system, all threads), in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     gatewayUrl: `http://127.0.0.1:${cfg.gatewayPort}`,
     pid: child.pid!,
     memoryMb: () => memoryOf(child.pid!),
+    cpuMs: () => cpuOf(child.pid!),
     stop,
   };
 }
@@ -83,4 +86,19 @@ function memoryOf(pid: number): { rss: number; peak: number } {
   }
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
   return { rss: Math.round(kb("VmRSS") / 1024), peak: Math.round(kb("VmHWM") / 1024) };
+}
+
+/**
+ * utime + stime from /proc/<pid>/stat (Linux; 0 elsewhere), in ms. Clock ticks are
+ * 100 per second on Linux for this interface (USER_HZ), so the resolution is 10 ms.
+ */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
 }

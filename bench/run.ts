@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     const token = await mintAccessToken(sys, principal(Role.DRIVER, { driverId: "00000000-0000-4000-8000-000000000001" }));
     if (!only || only === "authorize-settle") {
       const quick = process.env.BENCH_QUICK === "1";
-      rows.push(...((await benchAuthorizeSettle(sys, { memory: mesh.memoryMb, ...(quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {}) })) as Row[]));
+      rows.push(...((await benchAuthorizeSettle(sys, { memory: mesh.memoryMb, cpu: mesh.cpuMs, ...(quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {}) })) as Row[]));
     }
     if (only === "soak") {
       rows.push(...((await benchSoak(sys, mesh.memoryMb, Number(process.env.BENCH_SOAK_MS ?? 300_000))) as Row[]));
