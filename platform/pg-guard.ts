@@ -86,12 +86,15 @@ export async function guardedWork<T>(
 ): Promise<Guarded<T>> {
   const where = `scope = ${sqlLiteral(ticket.scope)} AND key = ${sqlLiteral(ticket.key)}`;
   return await onConnection(pool, async (tx) => {
-    const [, claim] = (await tx.query(
+    const results = (await tx.query(
       `BEGIN; INSERT INTO ${table} (scope, key, request_hash)
        VALUES (${sqlLiteral(ticket.scope)}, ${sqlLiteral(ticket.key)}, ${sqlLiteral(ticket.requestHash)})
        ON CONFLICT (scope, key) DO NOTHING RETURNING 1`,
     )) as unknown as QueryResult[];
-    if (claim!.rowCount === 1) {
+    // Two statements, two results; anything else means the claim cannot be read, and a
+    // money change must not run on a guess.
+    if (!Array.isArray(results) || results.length !== 2) throw new Error("idempotency guard: BEGIN + INSERT did not return two results");
+    if (results[1]!.rowCount === 1) {
       const { value, response } = await fn(tx);
       await tx.query(`UPDATE ${table} SET response = decode('${Buffer.from(response).toString("hex")}', 'hex') WHERE ${where}; COMMIT`);
       return { replayed: false, value };
