@@ -32,29 +32,6 @@ export function ticketOf(ctx: HandlerContext): IdempotencyTicket {
 
 export type Guarded<T> = { replayed: false; value: T } | { replayed: true; response: Uint8Array };
 
-/**
- * Runs `fn` inside `tx` only if this (scope, key) has not run before. A concurrent
- * transaction with the same key blocks on the unique index until the first commits
- * (then we replay) or rolls back (then we run).
- */
-export async function guardOnce<T>(
-  tx: Tx,
-  table: string,
-  ticket: IdempotencyTicket,
-  fn: () => Promise<{ value: T; response: Uint8Array }>,
-): Promise<Guarded<T>> {
-  const inserted = await tx.query(
-    `INSERT INTO ${table} (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT (scope, key) DO NOTHING RETURNING 1`,
-    [ticket.scope, ticket.key, ticket.requestHash],
-  );
-  if (inserted.rowCount === 1) {
-    const { value, response } = await fn();
-    await tx.query(`UPDATE ${table} SET response = $3 WHERE scope = $1 AND key = $2`, [ticket.scope, ticket.key, Buffer.from(response)]);
-    return { replayed: false, value };
-  }
-  return await storedRun(tx, table, ticket);
-}
-
 /** The run a taken key already has: its stored response, or IDEMPOTENCY_KEY_REUSED. */
 async function storedRun(tx: Tx, table: string, ticket: IdempotencyTicket): Promise<{ replayed: true; response: Uint8Array }> {
   const prior = await tx.query<{ request_hash: string; response: Buffer | null }>(
@@ -70,12 +47,15 @@ async function storedRun(tx: Tx, table: string, ticket: IdempotencyTicket): Prom
 }
 
 /**
- * guardOnce in a transaction of its own, with the guard's two statements riding on the
- * transaction's own framing: `BEGIN` and the key's INSERT go as one simple query, and so
- * do the response's UPDATE and `COMMIT` — the same statements in the same order, two
- * round trips fewer per money transaction (of the 38 statements a sale made, 10 were
- * these and 10 were BEGIN or COMMIT). Simple queries take no parameters, so the values
- * are literals: the scope is ours, the key 1–128 printable ASCII (the interceptor checks),
+ * Runs `fn` in a transaction of its own only if this (scope, key) has not run before. A
+ * concurrent transaction with the same key blocks on the unique index until the first
+ * commits (then we replay) or rolls back (then we run).
+ *
+ * The guard's two statements ride on the transaction's own framing: `BEGIN` and the key's
+ * INSERT go as one simple query, and so do the response's UPDATE and `COMMIT` — two round
+ * trips fewer per money transaction (of the 38 statements a sale made, 10 were these and
+ * 10 were BEGIN or COMMIT). Simple queries take no parameters, so the values are
+ * literals: the scope is ours, the key 1–128 printable ASCII (the interceptor checks),
  * the hash base64url, all escaped by node-pg's escapeLiteral; the response goes as hex.
  */
 export async function guardedWork<T>(

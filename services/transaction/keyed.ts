@@ -1,5 +1,5 @@
 // The Postgres side of idempotency for our multi-step money methods. The first request of
-// a key inserts the key row (platform/pg-guard.ts guardOnce) in the same transaction as its
+// a key inserts the key row (platform/pg-guard.ts guardedWork) in the same transaction as its
 // intent, linked to the transaction, with an empty response; the final response is stored
 // when the job is done. A retry — even after Redis lost the key, even after a crash —
 // therefore either replays the stored response or resumes the linked transaction from its

@@ -169,7 +169,7 @@ export async function patchTransaction(db: Pool | Tx, id: string, patch: TxnPatc
   return await one<TxnRow>(db, `UPDATE transaction.transactions SET ${sets.join(", ")} WHERE transaction_id = $1 RETURNING *`, [id, ...entries.map(([, v]) => v)]);
 }
 
-// --- idempotency keys (the row itself is inserted by platform/pg-guard.ts guardOnce) ---
+// --- idempotency keys (the row itself is inserted by platform/pg-guard.ts guardedWork) ---
 
 export interface KeyRow {
   scope: string;
