@@ -18,7 +18,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
-import { frame, headerObject, headersOf, unframe } from "./grpc-wire.js";
+import { frame, grpcTimeout, headerObject, headersOf, unframe } from "./grpc-wire.js";
 import { callLocal, findLocal } from "./local.js";
 
 export interface FastGrpcOptions {
@@ -118,7 +118,7 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
   };
   Object.assign(headers, headerObject(req.header));
   const timeoutMs = req.timeoutMs;
-  if (timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
+  if (timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(timeoutMs);
 
   return new Promise<UnaryResponse>((resolve, reject) => {
     let stream: ClientHttp2Stream;

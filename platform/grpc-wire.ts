@@ -1,5 +1,6 @@
 // The gRPC wire pieces both halves of our unary path need (grpc-fast.ts serves, grpc-client.ts
-// calls): the length-prefixed frame of one message, and HTTP/2 header blocks as Headers.
+// and local.ts call): the length-prefixed frame of one message, the timeout header, and
+// HTTP/2 header blocks as Headers.
 import type { IncomingHttpHeaders } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 
@@ -21,6 +22,11 @@ export function unframe(body: Buffer, what: "request" | "response", missing: Cod
   if (body[0] !== 0) throw new ConnectError(`compressed ${what} without an agreed encoding`, Code.Internal);
   if (body.length !== 5 + body.readUInt32BE(1)) throw new ConnectError(`unary ${what} must carry exactly one message`, Code.Unimplemented);
   return body.subarray(5);
+}
+
+/** A deadline as the `grpc-timeout` header says it: whole milliseconds, at least one. */
+export function grpcTimeout(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms))}m`;
 }
 
 /** An HTTP/2 header block without its pseudo-headers (`:path`, `:status`, …). */

@@ -10,6 +10,7 @@ import type { UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 import { currentCall } from "./context.js";
 import type { UnaryDispatcher, UnaryEntry } from "./grpc-fast.js";
+import { grpcTimeout } from "./grpc-wire.js";
 
 // Keyed by service and port, so a process that runs two systems side by side (tests do
 // not, but nothing forbids it) never sends one system's hop to the other's server.
@@ -43,7 +44,7 @@ export const LOCAL_PEER = "in-process";
 export async function callLocal(target: LocalTarget, req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> {
   const { method } = target.entry;
   const message = fromBinary(method.input, toBinary(req.method.input, req.message));
-  if (timeoutMs !== undefined) req.header.set("grpc-timeout", `${Math.max(1, Math.ceil(timeoutMs))}m`);
+  if (timeoutMs !== undefined) req.header.set("grpc-timeout", grpcTimeout(timeoutMs));
   // The callee starts from an empty context, as it would in its own process: the
   // caller's call info (its user, deadline, signal) must not leak into it — the callee's
   // own token checks would otherwise run as the caller and could wait on themselves.
