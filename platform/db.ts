@@ -150,6 +150,15 @@ export function sqlLiteral(value: string): string {
   return pg().escapeLiteral(value);
 }
 
+/**
+ * SQL for a timestamptz as epoch milliseconds (int8), for rows read as JSON documents:
+ * floored, because node-pg's own Date parse of a timestamptz column truncates its
+ * microseconds, and the two ways of reading a row must agree.
+ */
+export function sqlEpochMs(column: string): string {
+  return `floor(extract(epoch FROM ${column}) * 1000)::int8`;
+}
+
 /** SQLSTATE of a pg error, e.g. 23505 unique_violation. */
 export function sqlState(err: unknown): string | undefined {
   return (err as { code?: string })?.code;

@@ -31,7 +31,7 @@ export const getDriver = (deps: ServiceDeps) => async (req: GetDriverRequest, ct
   const driverId = v.uuid("driver_id", req.driverId);
   const found = await store.getDriverWithDocFacts(deps.pool, driverId);
   if (!found || !driverVisible(driverScope(callerOf(ctx)), found.driver)) throw notFound("driver");
-  const driver = driverToProto(found.driver, overallFromFacts("driver", driverId, found.facts).overall);
+  const driver = driverToProto(found.driver, overallFromFacts("driver", found.facts).overall);
   return create(GetDriverResponseSchema, { driver });
 };
 

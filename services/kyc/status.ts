@@ -12,11 +12,13 @@ import { overallStatus, requiredFor, type DocFact, type OverallResult } from "./
 import * as store from "./store.js";
 import { owner as parseOwner } from "./validation.js";
 
+const docFact = (r: store.DocFact): DocFact => ({ type: r.document_type, status: DOC_STATUS[r.status], seq: r.seq, reviewTime: r.review_time });
+
 function facts(rows: store.DocFactRow[]): Map<string, DocFact[]> {
   const by = new Map<string, DocFact[]>();
   for (const r of rows) {
     const list = by.get(r.owner_id) ?? [];
-    list.push({ type: r.document_type, status: DOC_STATUS[r.status], seq: r.seq, reviewTime: r.review_time });
+    list.push(docFact(r));
     by.set(r.owner_id, list);
   }
   return by;
@@ -31,8 +33,8 @@ export async function overallOf(db: Pool | Tx, kind: store.OwnerRef["kind"], ids
 }
 
 /** Overall KYC status of one owner from its latest documents (already read). */
-export function overallFromFacts(kind: store.OwnerRef["kind"], id: string, rows: store.DocFactRow[]): OverallResult {
-  return overallStatus(requiredFor(kind), facts(rows).get(id) ?? []);
+export function overallFromFacts(kind: store.OwnerRef["kind"], rows: store.DocFact[]): OverallResult {
+  return overallStatus(requiredFor(kind), rows.map(docFact));
 }
 
 export async function overallStatusOf(db: Pool | Tx, owner: store.OwnerRef): Promise<OverallResult> {

@@ -1,5 +1,5 @@
 // KycService SQL. Every table is schema-qualified (kyc.*); no search_path, no SET.
-import { many, one, type Pool, type Tx } from "../../platform/db.js";
+import { many, one, sqlEpochMs, type Pool, type Tx } from "../../platform/db.js";
 
 type Db = Pool | Tx;
 
@@ -105,15 +105,14 @@ export async function getDriver(db: Db, driverId: string): Promise<DriverRow | u
 /**
  * An onboarded driver with the latest document of each type (what its overall KYC status
  * needs), in one round trip: GetDriver runs on every authorization and QR. The documents
- * come as one JSON array; review times as epoch ms (floored, as node-pg's Date parse
- * truncates), seq as text.
+ * come as one JSON array; review times as epoch ms (sqlEpochMs), seq as text.
  */
-export async function getDriverWithDocFacts(db: Db, driverId: string): Promise<{ driver: DriverRow; facts: DocFactRow[] } | undefined> {
+export async function getDriverWithDocFacts(db: Db, driverId: string): Promise<{ driver: DriverRow; facts: DocFact[] } | undefined> {
   const row = await one<DriverRow & { doc_facts: Array<{ document_type: number; status: DocumentRow["status"]; seq: string; review_ms: number | null }> }>(
     db,
     `SELECT ${DRIVER_COLS},
        (SELECT coalesce(json_agg(json_build_object('document_type', d.document_type, 'status', d.status, 'seq', d.seq::text,
-                 'review_ms', floor(extract(epoch FROM d.review_time) * 1000)::int8)), '[]'::json)
+                 'review_ms', ${sqlEpochMs("d.review_time")})), '[]'::json)
         FROM (SELECT DISTINCT ON (document_type) document_type, status, seq, review_time
               FROM kyc.documents WHERE driver_id = $1 ORDER BY document_type, seq DESC) d) AS doc_facts
      FROM kyc.drivers WHERE driver_id = $1 AND status <> 'PENDING_USER'`,
@@ -124,7 +123,7 @@ export async function getDriverWithDocFacts(db: Db, driverId: string): Promise<{
   return {
     driver,
     facts: doc_facts.map((f) => ({
-      owner_id: driverId, document_type: f.document_type, status: f.status, seq: BigInt(f.seq),
+      document_type: f.document_type, status: f.status, seq: BigInt(f.seq),
       review_time: f.review_ms === null ? null : new Date(f.review_ms),
     })),
   };
@@ -350,12 +349,16 @@ export async function listDocuments(db: Db, owner: OwnerRef, opts: { status: str
   );
 }
 
-export interface DocFactRow {
-  owner_id: string;
+/** The latest document of one type: what the overall status needs of it. */
+export interface DocFact {
   document_type: number;
   status: DocumentRow["status"];
   seq: bigint;
   review_time: Date | null;
+}
+
+export interface DocFactRow extends DocFact {
+  owner_id: string;
 }
 
 /** The latest document of each type for each owner (what the overall status needs). */

@@ -1,7 +1,7 @@
 // StationService SQL. Every table and function is schema-qualified (station.*, public.*
 // for the cube operators): the embedded PGlite shares one session between services, so
 // nothing here relies on search_path. int8 comes back as bigint; float8 as number.
-import { many, one, type Pool, type Tx } from "../../platform/db.js";
+import { many, one, sqlEpochMs, type Pool, type Tx } from "../../platform/db.js";
 import { metresOnIndexSphere, metresToChord, type LatLng } from "./geo.js";
 import type { Period } from "./opening-hours.js";
 import type { AddressRow, PumpRow } from "./validation.js";
@@ -84,13 +84,8 @@ export async function getStation(db: Pool | Tx, stationId: string, lock = false)
 
 /** A station with its fuel availability, in one round trip (GetStation with availability, on every authorization). */
 export async function getStationWithFuels(db: Pool | Tx, stationId: string): Promise<StationWithFuels | undefined> {
-  const raw = await one<NearbyRaw>(
-    db,
-    `SELECT 0::float8 AS chord, NULL::text AS price, ${STATION_JSON} AS station, ${FUELS_JSON} AS fuels
-     FROM station.stations s WHERE s.station_id = $1`,
-    [stationId],
-  );
-  return raw && nearbyRow(raw);
+  const raw = await one<StationRaw>(db, `SELECT ${STATION_JSON} AS station, ${FUELS_JSON} AS fuels FROM station.stations s WHERE s.station_id = $1`, [stationId]);
+  return raw && stationWithFuels(raw);
 }
 
 /** Writes the mutable fields of a station and bumps its version. */
@@ -225,17 +220,16 @@ export interface NearbyRow extends StationWithFuels {
 // as typed columns plus a second query for availability: one round trip instead of two,
 // and parsing 20 JSON texts costs a fraction of node-pg's per-column parsers (two
 // timestamps, a text array, three jsonb values per row). Timestamps travel as epoch
-// milliseconds (floored, as node-pg's Date parse truncates); int8 values as strings, so
-// no money or counter passes through a float.
-const epochMs = (col: string) => `floor(extract(epoch FROM ${col}) * 1000)::int8`;
+// milliseconds (sqlEpochMs); int8 values as strings, so no money or counter passes
+// through a float.
 const STATION_JSON = `json_build_object('station_id', s.station_id, 'merchant_id', s.merchant_id, 'name', s.name,
   'address', s.address, 'latitude', s.latitude, 'longitude', s.longitude, 'currency', s.currency,
   'time_zone', s.time_zone, 'always_open', s.always_open, 'periods', s.periods, 'pumps', s.pumps,
   'fuel_types', s.fuel_types, 'status', s.status, 'version', s.version::text, 'created_by', s.created_by,
-  'create_ms', ${epochMs("s.create_time")}, 'update_ms', ${epochMs("s.update_time")})`;
+  'create_ms', ${sqlEpochMs("s.create_time")}, 'update_ms', ${sqlEpochMs("s.update_time")})`;
 const FUELS_JSON = `(SELECT coalesce(json_agg(json_build_object('fuel_type', f.fuel_type, 'in_stock', f.in_stock,
     'level_ml', f.level_ml::text, 'price_minor_per_litre', f.price_minor_per_litre::text, 'currency', f.currency,
-    'update_ms', ${epochMs("f.update_time")}, 'price_update_ms', ${epochMs("f.price_update_time")},
+    'update_ms', ${sqlEpochMs("f.update_time")}, 'price_update_ms', ${sqlEpochMs("f.price_update_time")},
     'updated_by', f.updated_by, 'updated_by_role', f.updated_by_role) ORDER BY f.fuel_type), '[]'::json)
   FROM station.fuel_availability f WHERE f.station_id = s.station_id)`;
 
@@ -246,22 +240,22 @@ type FuelJson = Omit<FuelRow, "station_id" | "level_ml" | "price_minor_per_litre
   update_ms: number;
   price_update_ms: number;
 };
-interface NearbyRaw {
+interface StationRaw {
+  station: StationJson;
+  fuels?: FuelJson[] | null;
+}
+interface NearbyRaw extends StationRaw {
   chord: number;
   price: string | null;
-  station: StationJson;
-  fuels: FuelJson[] | null;
 }
 
-function nearbyRow(r: NearbyRaw): NearbyRow {
+function stationWithFuels(r: StationRaw): StationWithFuels {
   const s = r.station;
   return {
     station_id: s.station_id, merchant_id: s.merchant_id, name: s.name, address: s.address, latitude: s.latitude,
     longitude: s.longitude, currency: s.currency, time_zone: s.time_zone, always_open: s.always_open, periods: s.periods,
     pumps: s.pumps, fuel_types: s.fuel_types, status: s.status, version: BigInt(s.version), created_by: s.created_by,
     create_time: new Date(s.create_ms), update_time: new Date(s.update_ms),
-    chord: r.chord,
-    price: r.price === null ? null : BigInt(r.price),
     fuels: (r.fuels ?? []).map((f) => ({
       station_id: s.station_id, fuel_type: f.fuel_type, in_stock: f.in_stock,
       level_ml: f.level_ml === null ? null : BigInt(f.level_ml), price_minor_per_litre: BigInt(f.price_minor_per_litre),
@@ -270,6 +264,8 @@ function nearbyRow(r: NearbyRaw): NearbyRow {
     })),
   };
 }
+
+const nearbyRow = (r: NearbyRaw): NearbyRow => ({ ...stationWithFuels(r), chord: r.chord, price: r.price === null ? null : BigInt(r.price) });
 
 /**
  * ACTIVE stations within the radius. The GiST index on `geo` answers
