@@ -40,11 +40,11 @@ export function meshInterceptor(tokens: ServiceTokens | null): Interceptor {
 
 export type Protocol = "grpc" | "connect";
 
-export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, protocol: Protocol = "grpc", extra: Interceptor[] = [], inProcess = false): Transport {
+export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, protocol: Protocol = "grpc", inProcess = false): Transport {
   const options = {
     baseUrl,
     httpVersion: "2" as const,
-    interceptors: [...extra, meshInterceptor(tokens)],
+    interceptors: [meshInterceptor(tokens)],
     useBinaryFormat: true,
     readMaxBytes: 32 * 1024 * 1024,
     writeMaxBytes: 32 * 1024 * 1024,
@@ -90,7 +90,7 @@ export class Mesh {
     const name = service.typeName.split(".")[1] ?? "";
     const url = this.urls[name];
     if (!url) throw new Error(`no address configured for ${service.typeName}`);
-    const c = meshClient(service, meshTransport(url, this.tokens, this.protocol, [], this.inProcess));
+    const c = meshClient(service, meshTransport(url, this.tokens, this.protocol, this.inProcess));
     this.cache.set(service.typeName, c);
     return c;
   }
