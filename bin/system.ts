@@ -2,6 +2,7 @@
 // the chosen services (each on its own port, talking to the others over real HTTP/2),
 // and the gateway. `npm start`, the tests, the demo and the bench all come through here.
 import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { GetJwksRequestSchema, AuthService } from "../gen/fuel/auth/v1/auth_pb.js";
 import { create } from "@bufbuild/protobuf";
@@ -98,15 +99,41 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
   }
 }
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
+// Ports picked now and listened on later. A port from listen(0) is in the kernel's
+// ephemeral range, where every outgoing connection (to PostgreSQL, Redis) and every other
+// listen(0) made before our listen also draws its local port — one such draw once took a
+// picked port and failed a suite with EADDRINUSE. So pick below that range, where the
+// kernel hands out nothing by itself, check the port is free, and never hand one out twice.
+const PICK_FLOOR = 15_000;
+const picked = new Set<number>();
+
+function ephemeralStart(): number {
+  try {
+    const lo = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(lo) && lo > PICK_FLOOR + 1000) return lo;
+  } catch {
+    // Not Linux: 32768 is below the usual ranges elsewhere (49152 on macOS and Windows).
+  }
+  return 32_768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  const top = ephemeralStart();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = PICK_FLOOR + Math.floor(Math.random() * (top - PICK_FLOOR));
+    if (picked.has(port) || !(await canListen(port))) continue;
+    picked.add(port);
+    return port;
+  }
+  throw new Error(`no free port found between ${PICK_FLOOR} and ${top}`);
 }
 
 /**
