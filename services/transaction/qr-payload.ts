@@ -109,8 +109,12 @@ export function verifyQr(key: Buffer, payload: string, now: Date): QrVerdict {
   const mac = Buffer.from(rest[1]!, "base64url");
   const expected = sign(key, PREFIX + rest[0]!);
   if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return { ok: false, problem: "SIGNATURE_INVALID" };
-  // Canonical encoding only: a re-encoded body (other base64 padding bits) is not ours.
-  if (body.toString("base64url") !== rest[0]) return { ok: false, problem: "MALFORMED" };
+  // Canonical encoding only: the last base64 character of each part carries unused bits, so
+  // several spellings decode to the same bytes. Only the one we wrote is ours — otherwise one
+  // QR would have more than one payload string (logs, support lookups and audits match on it).
+  if (body.toString("base64url") !== rest[0] || mac.toString("base64url") !== rest[1]) {
+    return { ok: false, problem: "MALFORMED" };
+  }
   const claims = decodeBody(body);
   if (!claims) return { ok: false, problem: "MALFORMED" };
   if (now.getTime() >= claims.expireUnix * 1000) return { ok: false, problem: "EXPIRED", claims };
