@@ -20,7 +20,8 @@ import { AccessTokenVerifier, ServiceTokens, type JwksSource } from "../platform
 import { edge, type NodeHandler } from "./edge.js";
 import { forwardRoutes } from "./forward.js";
 import { createPublicListener } from "./listener.js";
-import { rateLimit } from "./rate-limit.js";
+import { rateLimit } from "../platform/interceptors/rate-limit.js";
+import { LocalEdge } from "./local-edge.js";
 
 export interface GatewayOptions {
   cfg: Config;
@@ -62,6 +63,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         enforceDeadline((req) => (req.contextValues as { get: (k: typeof callInfoKey) => { deadlineAt: number } | null }).get(callInfoKey)?.deadlineAt ?? Date.now() + cfg.defaultDeadlineMs),
       ],
       maxRequestBytes: cfg.maxRequestBytes,
+      localFirst: cfg.meshInProcess ? new LocalEdge(opts.services, cfg.urls, tokens) : undefined,
     },
     health,
     shutdown.signal,

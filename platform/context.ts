@@ -33,6 +33,8 @@ export interface CallInfo {
 
 export const callInfoKey = createContextKey<CallInfo | null>(null, { description: "fuel call info" });
 export const clientIpKey = createContextKey<string>("", { description: "socket peer address" });
+/** Set on a call the gateway handed to a service in its own process: it entered at the edge. */
+export const atEdgeKey = createContextKey<boolean>(false, { description: "entered at the public edge" });
 
 /** The current call, for code that has no HandlerContext at hand (mesh clients, logs). */
 export const currentCall = new AsyncLocalStorage<CallInfo>();

@@ -19,7 +19,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { clientIpKey } from "./context.js";
+import { atEdgeKey, clientIpKey } from "./context.js";
 import { frame, headerObject, headersOf, unframe } from "./grpc-wire.js";
 
 type UnaryFn = (req: unknown, ctx: HandlerContext) => unknown;
@@ -55,12 +55,26 @@ export function recordingRouter(router: ConnectRouter, into: Map<string, UnaryEn
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(\+proto)?$/;
 
+/** How a call arrived: its URL, cancellation, the client's address, and whether it came straight from the public edge. */
+export interface ArrivedVia {
+  url: string;
+  signal: AbortSignal;
+  clientIp: string;
+  atEdge?: boolean;
+}
+
+/** What the gRPC fast path needs of a server: find a unary method by path, run a call of it. */
+export interface FastDispatcher {
+  find(path: string): UnaryEntry | undefined;
+  dispatch(entry: UnaryEntry, message: unknown, header: Headers, how: ArrivedVia): Promise<UnaryResponse>;
+}
+
 /**
  * Runs unary calls of one server through its interceptor chain and handlers, given a
  * decoded message and request headers: the gRPC fast path below and in-process mesh
  * calls (local.ts) both use it, so every way in meets the same checks.
  */
-export class UnaryDispatcher {
+export class UnaryDispatcher implements FastDispatcher {
   private chain: ((req: UnaryRequest) => Promise<UnaryResponse>) | undefined;
   constructor(
     readonly entries: Map<string, UnaryEntry>,
@@ -72,7 +86,7 @@ export class UnaryDispatcher {
     return this.entries.get(path);
   }
 
-  async dispatch(entry: UnaryEntry, message: unknown, header: Headers, how: { url: string; signal: AbortSignal; clientIp: string }): Promise<UnaryResponse> {
+  async dispatch(entry: UnaryEntry, message: unknown, header: Headers, how: ArrivedVia): Promise<UnaryResponse> {
     this.chain ??= this.compose();
     const ctx = createHandlerContext({
       service: entry.service,
@@ -85,7 +99,7 @@ export class UnaryDispatcher {
       requestHeader: header,
       responseHeader: {},
       responseTrailer: {},
-      contextValues: createContextValues().set(clientIpKey, how.clientIp),
+      contextValues: how.atEdge ? createContextValues().set(clientIpKey, how.clientIp).set(atEdgeKey, true) : createContextValues().set(clientIpKey, how.clientIp),
     }) as HandlerContext & { abort(reason?: unknown): void };
     try {
       const unaryReq = {
@@ -128,7 +142,7 @@ export class UnaryDispatcher {
 }
 
 /** Returns a handler that answers a request and returns true, or returns false to pass. */
-export function grpcFastPath(dispatcher: UnaryDispatcher, maxRequestBytes: number) {
+export function grpcFastPath(dispatcher: FastDispatcher, maxRequestBytes: number) {
   return (req: Http2ServerRequest, res: Http2ServerResponse): boolean => {
     if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
     const ct = req.headers["content-type"];
@@ -142,7 +156,7 @@ export function grpcFastPath(dispatcher: UnaryDispatcher, maxRequestBytes: numbe
   };
 }
 
-async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2ServerResponse, dispatcher: UnaryDispatcher, maxRequestBytes: number) {
+async function serve(entry: UnaryEntry, req: Http2ServerRequest, res: Http2ServerResponse, dispatcher: FastDispatcher, maxRequestBytes: number) {
   const aborted = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) aborted.abort(CLIENT_GONE);

@@ -8,6 +8,7 @@ import { enforceDeadline } from "./interceptors/deadline.js";
 import { authenticate } from "./interceptors/authenticate.js";
 import { idempotency } from "./interceptors/idempotency.js";
 import { observe } from "./interceptors/observe.js";
+import { rateLimit } from "./interceptors/rate-limit.js";
 import { createMemoryKv, createRedisKv, type Kv } from "./kv.js";
 import { log } from "./logger.js";
 import { Mesh } from "./mesh.js";
@@ -85,6 +86,8 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
     interceptors: [
       observe(mod.name),
       authenticate({ verifier, serviceTokens: tokens, defaultDeadlineMs: cfg.defaultDeadlineMs, maxDeadlineMs: cfg.maxDeadlineMs }),
+      // Spends the caller's budget only for a call the gateway handed over in-process.
+      rateLimit(infra.limits, cfg.rateLimitPerMinute, { onlyAtEdge: true }),
       enforceDeadline((req) => (req.contextValues as { get: (k: typeof callInfoKey) => { deadlineAt: number } | null }).get(callInfoKey)?.deadlineAt ?? Date.now() + cfg.defaultDeadlineMs),
       idempotency(infra.kv, mod.name, cfg.maxDeadlineMs + 5_000),
     ],

@@ -5,7 +5,7 @@
 import { setMaxListeners } from "node:events";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { grpcFastPath, recordingRouter, UnaryDispatcher, type UnaryEntry } from "./grpc-fast.js";
+import { grpcFastPath, recordingRouter, UnaryDispatcher, type FastDispatcher, type UnaryEntry } from "./grpc-fast.js";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
@@ -38,7 +38,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" | "interceptors" | "maxRequestBytes">, health: HealthState, shutdown: AbortSignal) {
+export function connectHandler(
+  opts: Pick<ServerOptions, "services" | "routes" | "interceptors" | "maxRequestBytes"> & {
+    /** Tried before this server's own unary gRPC methods (the gateway's in-process shortcut). */
+    localFirst?: FastDispatcher;
+  },
+  health: HealthState,
+  shutdown: AbortSignal,
+) {
   const unary = new Map<string, UnaryEntry>();
   const adapter = connectNodeAdapter({
     routes: (router) => {
@@ -55,7 +62,9 @@ export function connectHandler(opts: Pick<ServerOptions, "services" | "routes" |
   });
   const dispatcher = new UnaryDispatcher(unary, opts.interceptors, shutdown);
   const fast = grpcFastPath(dispatcher, opts.maxRequestBytes);
+  const local = opts.localFirst ? grpcFastPath(opts.localFirst, opts.maxRequestBytes) : undefined;
   const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    if (local?.(req as Http2ServerRequest, res as Http2ServerResponse)) return;
     if (fast(req as Http2ServerRequest, res as Http2ServerResponse)) return;
     adapter(req as never, res as never);
   };
