@@ -122,6 +122,17 @@ const lagosWeekdays9to17: Hours = {
   periods: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, open: 9 * 60, close: 17 * 60 })),
 };
 
+test("local time is remembered per zone for one UTC minute, never longer", () => {
+  const monday0859 = localTime("Africa/Lagos", new Date("2025-06-02T07:59:00Z"));
+  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T07:59:59.999Z")), monday0859);
+  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T08:00:00Z")), { weekday: 1, minute: 9 * 60 });
+  assert.equal(localTime("Asia/Kolkata", new Date("2025-06-02T08:00:00Z")), { weekday: 1, minute: 13 * 60 + 30 });
+  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T08:00:30Z")), { weekday: 1, minute: 9 * 60 });
+  // Back in time is a different minute too (the clock is injectable; tests move it).
+  assert.equal(localTime("Africa/Lagos", new Date("2025-06-01T22:59:00Z")), { weekday: 7, minute: 23 * 60 + 59 });
+  assert.ok(Object.isFrozen(monday0859), "a shared answer cannot be changed by a caller");
+});
+
 test("open now is evaluated in the station's time zone", () => {
   // Monday 2025-06-02.
   assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T07:59:00Z")), { weekday: 1, minute: 8 * 60 + 59 });

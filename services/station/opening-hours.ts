@@ -71,8 +71,27 @@ export function hours(field: string, value: { timeZone: string; alwaysOpen: bool
 
 const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
+export interface LocalTime {
+  readonly weekday: number;
+  readonly minute: number;
+}
+
+// The last answer per zone. A nearby page asks for the same zone and minute once per
+// station with opening hours, and formatToParts costs ~13 µs a call; the local weekday and
+// minute depend only on the UTC minute (zone offsets are whole minutes since 1972).
+const lastByZone = new Map<string, { epochMinute: number; value: LocalTime }>();
+
 /** Local ISO weekday and minute of the day of `at` in `timeZone`. */
-export function localTime(timeZone: string, at: Date): { weekday: number; minute: number } {
+export function localTime(timeZone: string, at: Date): LocalTime {
+  const epochMinute = Math.floor(at.getTime() / 60_000);
+  const hit = lastByZone.get(timeZone);
+  if (hit && hit.epochMinute === epochMinute) return hit.value;
+  const value = Object.freeze(computeLocalTime(timeZone, at));
+  if (hit || lastByZone.size < 1000) lastByZone.set(timeZone, { epochMinute, value });
+  return value;
+}
+
+function computeLocalTime(timeZone: string, at: Date): LocalTime {
   const f = formatter(timeZone);
   if (!f) throw new Error(`unknown time zone ${timeZone}`);
   let weekday = 0;
