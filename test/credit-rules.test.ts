@@ -26,7 +26,7 @@ import {
   repaymentPostings,
 } from "../services/credit/postings.js";
 import { scoreOf, type ScoreInputs } from "../services/credit/scorecard.js";
-import { localDay } from "../services/credit/zoned-time.js";
+import { localDay } from "../platform/zoned-time.js";
 import { creditSuite } from "./credit-fixtures.js";
 
 const test = creditSuite("credit rules");

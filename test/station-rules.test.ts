@@ -17,7 +17,8 @@ import {
   metresToChord,
   radius,
 } from "../services/station/geo.js";
-import { hours, isOpenAt, localTime, timeZone, type Hours } from "../services/station/opening-hours.js";
+import { hours, isOpenAt, timeZone, type Hours } from "../services/station/opening-hours.js";
+import { weekdayMinute } from "../platform/zoned-time.js";
 import { parsePayload } from "../services/station/watch-hub.js";
 
 const test = suite("station-rules");
@@ -123,19 +124,19 @@ const lagosWeekdays9to17: Hours = {
 };
 
 test("local time is remembered per zone for one UTC minute, never longer", () => {
-  const monday0859 = localTime("Africa/Lagos", new Date("2025-06-02T07:59:00Z"));
-  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T07:59:59.999Z")), monday0859);
-  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T08:00:00Z")), { weekday: 1, minute: 9 * 60 });
-  assert.equal(localTime("Asia/Kolkata", new Date("2025-06-02T08:00:00Z")), { weekday: 1, minute: 13 * 60 + 30 });
-  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T08:00:30Z")), { weekday: 1, minute: 9 * 60 });
+  const monday0859 = weekdayMinute(new Date("2025-06-02T07:59:00Z"), "Africa/Lagos");
+  assert.equal(weekdayMinute(new Date("2025-06-02T07:59:59.999Z"), "Africa/Lagos"), monday0859);
+  assert.equal(weekdayMinute(new Date("2025-06-02T08:00:00Z"), "Africa/Lagos"), { weekday: 1, minute: 9 * 60 });
+  assert.equal(weekdayMinute(new Date("2025-06-02T08:00:00Z"), "Asia/Kolkata"), { weekday: 1, minute: 13 * 60 + 30 });
+  assert.equal(weekdayMinute(new Date("2025-06-02T08:00:30Z"), "Africa/Lagos"), { weekday: 1, minute: 9 * 60 });
   // Back in time is a different minute too (the clock is injectable; tests move it).
-  assert.equal(localTime("Africa/Lagos", new Date("2025-06-01T22:59:00Z")), { weekday: 7, minute: 23 * 60 + 59 });
+  assert.equal(weekdayMinute(new Date("2025-06-01T22:59:00Z"), "Africa/Lagos"), { weekday: 7, minute: 23 * 60 + 59 });
   assert.ok(Object.isFrozen(monday0859), "a shared answer cannot be changed by a caller");
 });
 
 test("open now is evaluated in the station's time zone", () => {
   // Monday 2025-06-02.
-  assert.equal(localTime("Africa/Lagos", new Date("2025-06-02T07:59:00Z")), { weekday: 1, minute: 8 * 60 + 59 });
+  assert.equal(weekdayMinute(new Date("2025-06-02T07:59:00Z"), "Africa/Lagos"), { weekday: 1, minute: 8 * 60 + 59 });
   assert.not.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T07:59:00Z"))); // 08:59 local
   assert.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T08:00:00Z"))); // 09:00 local: opening is inclusive
   assert.ok(isOpenAt(lagosWeekdays9to17, new Date("2025-06-02T15:59:00Z"))); // 16:59

@@ -13,7 +13,7 @@ import {
 } from "../../gen/fuel/credit/v1/credit_line_pb.js";
 import { invalidArgument } from "../../platform/errors.js";
 import * as v from "../../platform/validate.js";
-import { isTimeZone, localTime } from "./zoned-time.js";
+import { isTimeZone, localTime } from "../../platform/zoned-time.js";
 
 export const MAX_STATIONS = 500;
 export const MAX_MERCHANTS = 100;

@@ -3,7 +3,7 @@ import type { Pool, Tx } from "../../platform/db.js";
 import { controlsOf } from "./convert.js";
 import type { LineState } from "./hold-rule.js";
 import { dailyTotals, type LineRow } from "./store.js";
-import { localDay } from "./zoned-time.js";
+import { localDay } from "../../platform/zoned-time.js";
 
 /** Reads today's totals only when the line has daily limits (the hot path skips it). */
 export async function lineState(db: Pool | Tx, row: LineRow, asParent: boolean, now: Date): Promise<LineState> {

@@ -2,6 +2,7 @@
 // the station's own IANA time zone. Pure: the instant is an argument (handlers pass
 // deps.now()), so tests move time instead of waiting for it.
 import { invalidArgument } from "../../platform/errors.js";
+import { isTimeZone, weekdayMinute } from "../../platform/zoned-time.js";
 
 export interface Period {
   /** ISO weekday, 1 = Monday … 7 = Sunday. */
@@ -20,28 +21,12 @@ export interface Hours {
 
 const MAX_PERIODS = 28;
 const IANA = /^(?:UTC|[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){1,2})$/;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** A formatter for the zone, or undefined if the runtime does not know it. */
-function formatter(timeZone: string): Intl.DateTimeFormat | undefined {
-  let f = formatters.get(timeZone);
-  if (f) return f;
-  try {
-    f = new Intl.DateTimeFormat("en-US", { timeZone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-  } catch {
-    return undefined;
-  }
-  if (formatters.size < 1000) formatters.set(timeZone, f);
-  return f;
-}
-
 /**
  * An IANA zone name the runtime knows, as given (ICU would canonicalise some names to
  * legacy aliases, e.g. Asia/Kolkata → Asia/Calcutta), or INVALID_ARGUMENT naming `field`.
  */
 export function timeZone(field: string, value: string): string {
-  const f = IANA.test(value) ? formatter(value) : undefined;
-  if (!f) throw invalidArgument(field, value === "" ? "is required" : "is not a known IANA time zone, e.g. Africa/Lagos");
+  if (!IANA.test(value) || !isTimeZone(value)) throw invalidArgument(field, value === "" ? "is required" : "is not a known IANA time zone, e.g. Africa/Lagos");
   return value;
 }
 
@@ -69,47 +54,11 @@ export function hours(field: string, value: { timeZone: string; alwaysOpen: bool
   return { timeZone: tz, alwaysOpen: value.alwaysOpen, periods };
 }
 
-const WEEKDAYS: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
-
-export interface LocalTime {
-  readonly weekday: number;
-  readonly minute: number;
-}
-
-// The last answer per zone. A nearby page asks for the same zone and minute once per
-// station with opening hours, and formatToParts costs ~13 µs a call; the local weekday and
-// minute depend only on the UTC minute (zone offsets are whole minutes since 1972).
-const lastByZone = new Map<string, { epochMinute: number; value: LocalTime }>();
-
-/** Local ISO weekday and minute of the day of `at` in `timeZone`. */
-export function localTime(timeZone: string, at: Date): LocalTime {
-  const epochMinute = Math.floor(at.getTime() / 60_000);
-  const hit = lastByZone.get(timeZone);
-  if (hit && hit.epochMinute === epochMinute) return hit.value;
-  const value = Object.freeze(computeLocalTime(timeZone, at));
-  if (hit || lastByZone.size < 1000) lastByZone.set(timeZone, { epochMinute, value });
-  return value;
-}
-
-function computeLocalTime(timeZone: string, at: Date): LocalTime {
-  const f = formatter(timeZone);
-  if (!f) throw new Error(`unknown time zone ${timeZone}`);
-  let weekday = 0;
-  let hour = 0;
-  let minute = 0;
-  for (const part of f.formatToParts(at)) {
-    if (part.type === "weekday") weekday = WEEKDAYS[part.value] ?? 0;
-    else if (part.type === "hour") hour = Number(part.value) % 24;
-    else if (part.type === "minute") minute = Number(part.value);
-  }
-  return { weekday, minute: hour * 60 + minute };
-}
-
 /** Whether a schedule is open at `at`. Periods are [open, close) in local wall-clock time. */
 export function isOpenAt(h: Hours, at: Date): boolean {
   if (h.alwaysOpen) return true;
   if (h.periods.length === 0) return false;
-  const now = localTime(h.timeZone, at);
+  const now = weekdayMinute(at, h.timeZone);
   const yesterday = now.weekday === 1 ? 7 : now.weekday - 1;
   for (const p of h.periods) {
     if (p.close > p.open) {

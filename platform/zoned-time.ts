@@ -1,5 +1,8 @@
-// Local time in an IANA time zone, for allowed hours and daily limits. Pure: no I/O.
+// Local time in an IANA time zone: a station's opening hours, a credit line's allowed
+// hours and daily limits. Pure: no I/O.
 const formats = new Map<string, Intl.DateTimeFormat>();
+/** Zones are a short list in practice; past this many, formatters are built per call. */
+const MAX_ZONES = 1000;
 
 function format(tz: string): Intl.DateTimeFormat {
   let f = formats.get(tz);
@@ -8,7 +11,7 @@ function format(tz: string): Intl.DateTimeFormat {
       timeZone: tz, hourCycle: "h23", weekday: "short",
       year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
     });
-    formats.set(tz, f);
+    if (formats.size < MAX_ZONES) formats.set(tz, f);
   }
   return f;
 }
@@ -47,6 +50,29 @@ export function localTime(at: Date, tz: string): LocalTime {
     minute: Number(parts.hour) * 60 + Number(parts.minute),
     second: Number(parts.second),
   };
+}
+
+export interface WeekdayMinute {
+  /** ISO weekday, Monday = 1 … Sunday = 7. */
+  readonly weekday: number;
+  /** Minutes after local midnight. */
+  readonly minute: number;
+}
+
+// The last answer per zone. A nearby page asks for the same zone and minute once per
+// station with opening hours, and formatToParts costs ~13 µs a call; the local weekday and
+// minute depend only on the UTC minute (zone offsets are whole minutes since 1972).
+const lastByZone = new Map<string, { epochMinute: number; value: WeekdayMinute }>();
+
+/** Local ISO weekday and minute of the day of `at` in `tz` (throws on an unknown zone). */
+export function weekdayMinute(at: Date, tz: string): WeekdayMinute {
+  const epochMinute = Math.floor(at.getTime() / 60_000);
+  const hit = lastByZone.get(tz);
+  if (hit && hit.epochMinute === epochMinute) return hit.value;
+  const l = localTime(at, tz);
+  const value = Object.freeze({ weekday: l.weekday, minute: l.minute });
+  if (hit || lastByZone.size < MAX_ZONES) lastByZone.set(tz, { epochMinute, value });
+  return value;
 }
 
 /** UTC offset of `tz` at `at`, in ms (local = UTC + offset). */
