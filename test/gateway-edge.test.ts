@@ -11,6 +11,7 @@ import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { StationService } from "../gen/fuel/station/v1/station_pb.js";
 import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { GrpcJsClient, postJson, type GrpcJsError } from "./helpers/clients.js";
+import { newPhone } from "./helpers/rpc.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
 
@@ -82,6 +83,22 @@ test("a client's mesh-only headers are dropped: no service identity, no claimed 
       else assert.is(r.code, grpc.status.OK, `call ${i}`);
     }
     assert.ok(refused, "a fresh claimed address each call did not buy a fresh budget");
+  } finally {
+    anon.close();
+  }
+});
+
+test("an anonymous call over budget does nothing: no OTP is sent", async () => {
+  // The previous test spent this address's budget. A read by a signed-in caller may run
+  // beside its budget check; an anonymous call must wait for it — an OTP request sends a
+  // message, and the budget is what stands in front of it.
+  const phone = newPhone("+23480");
+  const anon = new GrpcJsClient(AuthService, sys.gatewayUrl);
+  try {
+    const r = await grpcCode(anon.unary(AuthService.method.customerRequestOtp, { phone }));
+    assert.is(r.code, grpc.status.RESOURCE_EXHAUSTED);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the outbox worker's time to send one
+    assert.equal(sys.devInbox!.messages({ channel: "sms", to: phone }), []);
   } finally {
     anon.close();
   }
