@@ -121,6 +121,8 @@ export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
     for (const concurrency of [1, 32]) {
       const common = { gatewayUrl: opts.gatewayUrl, databaseUrl: opts.databaseUrl, token: opts.token, concurrency, durationMs };
       const viaGateway = await load({ mode: "gateway", ...common });
+      // The same through a client that builds every message, at concurrency 1 only.
+      const decoding = concurrency === 1 ? await load({ mode: "gateway-decoding", ...common }) : undefined;
       // Baseline: the same query the handler runs (stations with their fuels), straight over pg.
       const bare = await load({ mode: "sql", ...common });
       out.push({
@@ -134,6 +136,7 @@ export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
         baseline_p50_ms: round(bare.p50),
         baseline_p99_ms: round(bare.p99),
         ratio: round(viaGateway.tps / bare.tps, 3),
+        ...(decoding ? { decoding_client_p50_ms: round(decoding.p50), decoding_client_p99_ms: round(decoding.p99) } : {}),
         radius_m: RADIUS_M,
         page_size: PAGE_SIZE,
         avg_results: round(viaGateway.results / Math.max(1, viaGateway.count), 1),
