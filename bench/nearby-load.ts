@@ -81,7 +81,7 @@ export async function runLoad(o: LoadOptions): Promise<Measured> {
     const pool = createPool({ connectionString: o.databaseUrl, max: o.concurrency, application: "bench-nearby" });
     try {
       return await measure(o.concurrency, o.durationMs, async (_, i) => {
-        const rows = await store.nearby(pool, { center: pt(i), radiusM: o.radiusM, fuelType: null, sort: "DISTANCE", after: null, limit: o.pageSize + 1, withFuels: true });
+        const rows = await store.nearbyRaw(pool, { center: pt(i), radiusM: o.radiusM, fuelType: null, sort: "DISTANCE", after: null, limit: o.pageSize + 1, withFuels: true });
         return Math.min(rows.length, o.pageSize);
       });
     } finally {

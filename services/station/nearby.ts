@@ -8,7 +8,7 @@ import { NearbySort, SearchNearbyResponseSchema, type SearchNearbyRequest } from
 import { invalidArgument } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
-import { availabilityToProto, openAt, stationToProto } from "./convert.js";
+import { availabilityJsonToProto, openAt, stationJsonToProto } from "./convert.js";
 import * as geo from "./geo.js";
 import * as store from "./store.js";
 import * as val from "./validation.js";
@@ -46,13 +46,13 @@ export const searchNearby = (deps: ServiceDeps) => async (req: SearchNearbyReque
   }
 
   const now = deps.now();
-  const accepted: store.NearbyRow[] = [];
+  const accepted: store.NearbyRaw[] = [];
   const batch = req.openNow ? Math.max(limit + 1, OPEN_NOW_BATCH) : limit + 1;
   for (;;) {
-    const rows = await store.nearby(deps.pool, { center, radiusM, fuelType, sort, after, limit: batch, withFuels: true });
+    const rows = await store.nearbyRaw(deps.pool, { center, radiusM, fuelType, sort, after, limit: batch, withFuels: true });
     for (const row of rows) {
-      after = { chord: String(row.chord), id: row.station_id, price: row.price === null ? null : String(row.price) };
-      if (req.openNow && !openAt(row, now)) continue;
+      after = { chord: String(row.chord), id: row.station.station_id, price: row.price };
+      if (req.openNow && !openAt(row.station, now)) continue;
       accepted.push(row);
       if (accepted.length > limit) break;
     }
@@ -63,12 +63,12 @@ export const searchNearby = (deps: ServiceDeps) => async (req: SearchNearbyReque
   const last = accepted.length > limit ? page[limit - 1]! : null;
   return create(SearchNearbyResponseSchema, {
     results: page.map((r) => ({
-      station: stationToProto(r),
+      station: stationJsonToProto(r.station),
       distanceM: Math.round(geo.chordToMetres(r.chord)),
-      availability: availabilityToProto(r, r.fuels, now),
+      availability: availabilityJsonToProto(r.station, r.fuels ?? [], now),
     })),
     nextPageToken: last
-      ? v.encodePageToken({ q: key, c: String(last.chord), id: last.station_id, p: last.price === null ? "" : String(last.price) })
+      ? v.encodePageToken({ q: key, c: String(last.chord), id: last.station.station_id, p: last.price ?? "" })
       : "",
   });
 };

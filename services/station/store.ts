@@ -233,8 +233,8 @@ const FUELS_JSON = `(SELECT coalesce(json_agg(json_build_object('fuel_type', f.f
     'updated_by', f.updated_by, 'updated_by_role', f.updated_by_role) ORDER BY f.fuel_type), '[]'::json)
   FROM station.fuel_availability f WHERE f.station_id = s.station_id)`;
 
-type StationJson = Omit<StationRow, "version" | "create_time" | "update_time"> & { version: string; create_ms: number; update_ms: number };
-type FuelJson = Omit<FuelRow, "station_id" | "level_ml" | "price_minor_per_litre" | "update_time" | "price_update_time"> & {
+export type StationJson = Omit<StationRow, "version" | "create_time" | "update_time"> & { version: string; create_ms: number; update_ms: number };
+export type FuelJson = Omit<FuelRow, "station_id" | "level_ml" | "price_minor_per_litre" | "update_time" | "price_update_time"> & {
   level_ml: string | null;
   price_minor_per_litre: string;
   update_ms: number;
@@ -244,7 +244,7 @@ interface StationRaw {
   station: StationJson;
   fuels?: FuelJson[] | null;
 }
-interface NearbyRaw extends StationRaw {
+export interface NearbyRaw extends StationRaw {
   chord: number;
   price: string | null;
 }
@@ -274,7 +274,7 @@ const nearbyRow = (r: NearbyRaw): NearbyRow => ({ ...stationWithFuels(r), chord:
  * drops the box's corners. Price order sorts the box's rows by (price, chord, id).
  *
  * The distance order is by chord alone, because PostgreSQL builds a KNN scan only when
- * the whole ORDER BY is the distance; `nearby` breaks ties by station id itself.
+ * the whole ORDER BY is the distance; `nearbyRaw` breaks ties by station id itself.
  * `exactChord` restricts to one distance (to complete a tie group).
  */
 export function nearbySql(q: NearbyQuery & { exactChord?: number }): { text: string; values: unknown[] } {
@@ -319,26 +319,35 @@ export function nearbySql(q: NearbyQuery & { exactChord?: number }): { text: str
   };
 }
 
-const byChordThenId = (a: NearbyRow, b: NearbyRow) => a.chord - b.chord || (a.station_id < b.station_id ? -1 : a.station_id > b.station_id ? 1 : 0);
+const rawByChordThenId = (a: NearbyRaw, b: NearbyRaw) => a.chord - b.chord || (a.station.station_id < b.station.station_id ? -1 : a.station.station_id > b.station.station_id ? 1 : 0);
 
-/** Up to `q.limit` rows strictly after `q.after`, ordered by (price,) chord, station id. */
-export async function nearby(db: Pool, q: NearbyQuery): Promise<NearbyRow[]> {
+/**
+ * Up to `q.limit` rows strictly after `q.after`, ordered by (price,) chord, station id,
+ * each as read: the station's JSON document and its fuels (what a search page is built
+ * from, convert.ts `stationJsonToProto`).
+ */
+export async function nearbyRaw(db: Pool, q: NearbyQuery): Promise<NearbyRaw[]> {
   if (q.sort === "PRICE") {
     const { text, values } = nearbySql(q);
-    return (await many<NearbyRaw>(db, text, values)).map(nearbyRow);
+    return await many<NearbyRaw>(db, text, values);
   }
   // One extra row shows whether the page ends inside a group of equally distant
   // stations (same coordinates); the KNN scan returns such a group in no set order, so
   // the whole group is then read and ordered by id.
   const { text, values } = nearbySql({ ...q, limit: q.limit + 1 });
-  const rows = (await many<NearbyRaw>(db, text, values)).map(nearbyRow).sort(byChordThenId);
+  const rows = (await many<NearbyRaw>(db, text, values)).sort(rawByChordThenId);
   if (rows.length > q.limit && rows[q.limit]!.chord === rows[q.limit - 1]!.chord) {
     const edge = rows[q.limit]!.chord;
     const tied = nearbySql({ ...q, exactChord: edge, limit: 100_000 });
-    const group = (await many<NearbyRaw>(db, tied.text, tied.values)).map(nearbyRow).sort(byChordThenId);
+    const group = (await many<NearbyRaw>(db, tied.text, tied.values)).sort(rawByChordThenId);
     return [...rows.filter((r) => r.chord < edge), ...group].slice(0, q.limit);
   }
   return rows.slice(0, q.limit);
+}
+
+/** As `nearbyRaw`, each row typed (Dates, bigints) like the station's other reads. */
+export async function nearby(db: Pool, q: NearbyQuery): Promise<NearbyRow[]> {
+  return (await nearbyRaw(db, q)).map(nearbyRow);
 }
 
 /** Ids of ACTIVE stations within the radius, nearest first, at most `limit`. */
