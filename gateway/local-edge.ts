@@ -6,7 +6,7 @@
 // and marked as having entered at the edge so that chain spends the caller's rate-limit
 // budget. The checks the service runs are the ones it runs for a forwarded call; what
 // is saved is the gateway's duplicate of them (span, token check, deadline) and the hop
-// (about 1 ms of CPU per call, measured with `npm run bench -- nearby`).
+// (0.1–0.6 ms of CPU per call in interleaved runs; README, Architecture).
 //
 // Services in other processes, streams, and the Connect and gRPC-Web protocols are
 // forwarded as before (gateway/forward.ts).
@@ -16,7 +16,7 @@ import type { ArrivedVia, FastDispatcher, UnaryEntry } from "../platform/grpc-fa
 import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { REPLAYED_HEADER } from "../platform/interceptors/idempotency.js";
 import { TRACE_HEADER } from "../platform/interceptors/observe.js";
-import { findLocal, type LocalTarget } from "../platform/local.js";
+import { findLocal, portOf, type LocalTarget } from "../platform/local.js";
 import { log } from "../platform/logger.js";
 import { GATEWAY_SERVICE, publicMethods } from "../platform/policy.js";
 import type { ServiceTokens } from "../platform/tokens.js";
@@ -42,8 +42,7 @@ export class LocalEdge implements FastDispatcher {
     for (const service of services) {
       const url = urls[service.typeName.split(".")[1] ?? ""];
       if (!url) continue;
-      const u = new URL(url);
-      const port = u.port || (u.protocol === "https:" ? "443" : "80");
+      const port = portOf(url);
       for (const method of publicMethods(service)) {
         if (method.methodKind === "unary") this.routes.set(`/${service.typeName}/${method.name}`, { service, method, port });
       }

@@ -19,7 +19,7 @@ import {
 } from "@connectrpc/connect";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { frame, grpcTimeout, headerObject, headersOf, unframe } from "./grpc-wire.js";
-import { callLocal, findLocal } from "./local.js";
+import { callLocal, findLocal, portOf } from "./local.js";
 
 export interface FastGrpcOptions {
   baseUrl: string;
@@ -38,8 +38,7 @@ type Next = (req: UnaryRequest) => Promise<UnaryResponse>;
 export function fastGrpcTransport(opts: FastGrpcOptions): Transport {
   const sessions = new SessionPool(opts.baseUrl);
   const base = opts.baseUrl.replace(/\/$/, "");
-  const target = new URL(opts.baseUrl);
-  const port = target.port || (target.protocol === "https:" ? "443" : "80");
+  const port = portOf(opts.baseUrl);
   let chain: Next | undefined;
   const compose = (): Next => {
     let next = ((req: UnaryRequest & { timeoutMs?: number }) => {

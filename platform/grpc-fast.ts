@@ -88,6 +88,8 @@ export class UnaryDispatcher implements FastDispatcher {
 
   async dispatch(entry: UnaryEntry, message: unknown, header: Headers, how: ArrivedVia): Promise<UnaryResponse> {
     this.chain ??= this.compose();
+    const values = createContextValues().set(clientIpKey, how.clientIp);
+    if (how.atEdge) values.set(atEdgeKey, true);
     const ctx = createHandlerContext({
       service: entry.service,
       method: entry.method,
@@ -99,7 +101,7 @@ export class UnaryDispatcher implements FastDispatcher {
       requestHeader: header,
       responseHeader: {},
       responseTrailer: {},
-      contextValues: how.atEdge ? createContextValues().set(clientIpKey, how.clientIp).set(atEdgeKey, true) : createContextValues().set(clientIpKey, how.clientIp),
+      contextValues: values,
     }) as HandlerContext & { abort(reason?: unknown): void };
     try {
       const unaryReq = {

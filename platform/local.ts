@@ -30,6 +30,12 @@ export interface LocalTarget {
   entry: UnaryEntry;
 }
 
+/** The port a service at `baseUrl` is registered under here (its URL's port, or the scheme's default). */
+export function portOf(baseUrl: string): string {
+  const u = new URL(baseUrl);
+  return u.port || (u.protocol === "https:" ? "443" : "80");
+}
+
 /** The in-process server for a hop to `port`, if there is one. */
 export function findLocal(serviceTypeName: string, methodName: string, port: string): LocalTarget | undefined {
   if (byService.size === 0) return undefined;

@@ -1,5 +1,5 @@
 // SearchNearby: ACTIVE stations within a radius, nearest (or cheapest) first, each with its
-// great-circle distance and current availability, in keyset pages. The SQL (store.nearby)
+// great-circle distance and current availability, in keyset pages. The SQL (store.nearbyRaw)
 // runs on the GiST index; "open now" is the opening-hours rule in each station's own time
 // zone, applied here while reading rows in order until the page is full.
 import { createHash } from "node:crypto";

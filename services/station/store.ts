@@ -210,11 +210,6 @@ export interface StationWithFuels extends StationRow {
   fuels: FuelRow[];
 }
 
-export interface NearbyRow extends StationWithFuels {
-  /** Straight-line distance on the index sphere (the cube `<->`), metres. */
-  chord: number;
-  price: bigint | null;
-}
 
 // A nearby page is read as one JSON document per station (with its fuels nested), not
 // as typed columns plus a second query for availability: one round trip instead of two,
@@ -265,7 +260,6 @@ function stationWithFuels(r: StationRaw): StationWithFuels {
   };
 }
 
-const nearbyRow = (r: NearbyRaw): NearbyRow => ({ ...stationWithFuels(r), chord: r.chord, price: r.price === null ? null : BigInt(r.price) });
 
 /**
  * ACTIVE stations within the radius. The GiST index on `geo` answers
@@ -345,13 +339,8 @@ export async function nearbyRaw(db: Pool, q: NearbyQuery): Promise<NearbyRaw[]> 
   return rows.slice(0, q.limit);
 }
 
-/** As `nearbyRaw`, each row typed (Dates, bigints) like the station's other reads. */
-export async function nearby(db: Pool, q: NearbyQuery): Promise<NearbyRow[]> {
-  return (await nearbyRaw(db, q)).map(nearbyRow);
-}
-
 /** Ids of ACTIVE stations within the radius, nearest first, at most `limit`. */
 export async function stationIdsInArea(db: Pool, center: LatLng, radiusM: number, limit: number): Promise<string[]> {
-  const rows = await nearby(db, { center, radiusM, fuelType: null, sort: "DISTANCE", after: null, limit });
-  return rows.map((r) => r.station_id);
+  const rows = await nearbyRaw(db, { center, radiusM, fuelType: null, sort: "DISTANCE", after: null, limit });
+  return rows.map((r) => r.station.station_id);
 }

@@ -29,21 +29,22 @@ export interface WatchOptions {
 
 const DEFAULTS: WatchOptions = { heartbeatMs: 15_000, maxLifetimeMs: 30 * 60_000 };
 
-async function targetStations(deps: ServiceDeps, req: WatchAvailabilityRequest): Promise<store.StationRow[]> {
+/** Ids of the stations a watch covers. */
+async function targetStationIds(deps: ServiceDeps, req: WatchAvailabilityRequest): Promise<string[]> {
   switch (req.target.case) {
     case "stationId": {
       const row = await store.getStation(deps.pool, v.uuid("station_id", req.target.value));
       if (!row) throw notFound("station");
-      return [row];
+      return [row.station_id];
     }
     case "area": {
       const center = geo.latLng("area.center", req.target.value.center);
       const radiusM = geo.radius("area.radius_m", req.target.value.radiusM);
-      const rows = await store.nearby(deps.pool, { center, radiusM, fuelType: null, sort: "DISTANCE", after: null, limit: MAX_WATCHED_STATIONS + 1 });
-      if (rows.length > MAX_WATCHED_STATIONS) {
+      const ids = await store.stationIdsInArea(deps.pool, center, radiusM, MAX_WATCHED_STATIONS + 1);
+      if (ids.length > MAX_WATCHED_STATIONS) {
         throw invalidArgument("area", `covers more than ${MAX_WATCHED_STATIONS} stations; watch a smaller area`, "WATCH_AREA_TOO_LARGE");
       }
-      return rows;
+      return ids;
     }
     default:
       throw invalidArgument("target", "station_id or area is required");
@@ -54,8 +55,7 @@ export const watchAvailability = (deps: ServiceDeps, hub: WatchHub, options: Par
   async function* (req: WatchAvailabilityRequest, ctx: HandlerContext): AsyncGenerator<WatchAvailabilityResponse> {
     const opts = { ...DEFAULTS, ...options };
     const fuelTypes = req.fuelTypes.length > 0 ? new Set(req.fuelTypes.map((t, i) => val.fuelType(`fuel_types[${i}]`, t))) : null;
-    const stations = await targetStations(deps, req);
-    const ids = stations.map((s) => s.station_id);
+    const ids = await targetStationIds(deps, req);
     // Subscribe before reading the snapshot: a change committed in between is sent
     // twice rather than lost.
     const sub = hub.subscribe({ stationIds: new Set(ids), fuelTypes });
