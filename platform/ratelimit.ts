@@ -4,10 +4,14 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { resourceExhausted } from "./errors.js";
 import type { Kv } from "./kv.js";
+import { leaseSize, LeaseBook } from "./rate-lease.js";
 
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
-  constructor(private readonly kv: Kv) {}
+  private readonly leases: LeaseBook;
+  constructor(private readonly kv: Kv, private readonly now: () => number = Date.now) {
+    this.leases = new LeaseBook(now);
+  }
 
   private limiter(name: string, points: number, durationS: number): RateLimiterAbstract {
     const id = `${name}:${points}:${durationS}`;
@@ -27,10 +31,39 @@ export class RateLimits {
     try {
       await this.limiter(name, points, durationS).consume(key, cost);
     } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        throw resourceExhausted(reason, "too many requests; retry later", Math.max(1, err.msBeforeNext));
-      }
-      throw err;
+      throw refusal(err, reason);
     }
   }
+
+  /**
+   * Spends one point, like `consume`, but takes points from Redis a slice at a time
+   * (rate-lease.ts) and spends the slice here without a round trip. For the large
+   * per-caller budgets every public call spends; small budgets (OTP, QR) get slices of
+   * one, which is `consume` exactly.
+   */
+  async consumeLeased(name: string, key: string, points: number, durationS: number, reason = "RATE_LIMITED"): Promise<void> {
+    const size = this.kv.kind === "redis" ? leaseSize(points) : 1;
+    if (size === 1) return await this.consume(name, key, points, durationS, reason);
+    const slot = `${name}:${points}:${durationS}:${key}`;
+    if (this.leases.take(slot)) return;
+    const limiter = this.limiter(name, points, durationS);
+    try {
+      const res = await limiter.consume(key, size);
+      this.leases.grant(slot, size - 1, res.msBeforeNext);
+      return;
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      // Fewer than a slice was left. Hand back what we could not have, keep the rest
+      // (the last few points of the window), and refuse only when there was none.
+      const left = points - (err.consumedPoints - size);
+      if (left <= 0) throw refusal(err, reason);
+      await limiter.reward(key, size - left);
+      this.leases.grant(slot, left - 1, err.msBeforeNext);
+    }
+  }
+}
+
+function refusal(err: unknown, reason: string): unknown {
+  if (err instanceof RateLimiterRes) return resourceExhausted(reason, "too many requests; retry later", Math.max(1, err.msBeforeNext));
+  return err;
 }

@@ -23,7 +23,7 @@ export function rateLimit(limits: RateLimits, perMinute: number, opts: { onlyAtE
     if (req.service.typeName.startsWith("grpc.")) return await next(req); // probes
     const info = req.contextValues.get(callInfoKey);
     const caller = info?.principal ? `sub:${info.principal.subjectId}` : `ip:${info?.clientIp ?? "unknown"}`;
-    const spend = limits.consume("edge", caller, perMinute, 60);
+    const spend = limits.consumeLeased("edge", caller, perMinute, 60);
     const policy = methodPolicy(req.method);
     if (req.stream || policy.mutating || policy.anonymous) {
       await spend;
