@@ -4,6 +4,7 @@
 // baseline. Cold: every worker has its own driver and line. Hot: every driver draws on
 // one agency line. After each measurement CreditService.VerifyLedger must be clean.
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 import { create, fromBinary, toBinary, type DescMethod } from "@bufbuild/protobuf";
@@ -23,6 +24,8 @@ const SETTLE_AMOUNT = (PRICE_MINOR_PER_LITRE * SETTLE_ML) / 1000n;
 interface Sample {
   /** Completed sales (or baseline iterations). */
   count: number;
+  /** CPU time of this process (the clients) per completed sale, ms. */
+  clientCpuMs: number;
   tps: number;
   p50_ms: number;
   p99_ms: number;
@@ -30,10 +33,11 @@ interface Sample {
   declined: number;
 }
 
-function summarise(latencies: number[], elapsedS: number, errors: number, declined: number): Sample {
+function summarise(latencies: number[], elapsedS: number, errors: number, declined: number, cpu: NodeJS.CpuUsage): Sample {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0) * 100) / 100;
-  return { count: latencies.length, tps: Math.round((latencies.length / elapsedS) * 10) / 10, p50_ms: q(0.5), p99_ms: q(0.99), errors, declined };
+  const clientCpuMs = latencies.length > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / latencies.length) * 100) / 100 : 0;
+  return { count: latencies.length, clientCpuMs, tps: Math.round((latencies.length / elapsedS) * 10) / 10, p50_ms: q(0.5), p99_ms: q(0.99), errors, declined };
 }
 
 /** A grpc-js unary call with protobuf-es serialization and metadata. */
@@ -139,6 +143,7 @@ export async function driveSales(sys: TestSystem, world: World, concurrency: num
   let firstError = "";
   const end = performance.now() + durationMs;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
     const ch = channels[w % channels.length]!;
     for (const payload of qrs![w]!) {
@@ -163,9 +168,10 @@ export async function driveSales(sys: TestSystem, world: World, concurrency: num
     }
   }));
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   for (const c of channels) c.close();
   if (firstError) console.error(`first error (of ${errors}): ${firstError}`);
-  return summarise(latencies, elapsed, errors, declined);
+  return summarise(latencies, elapsed, errors, declined, cpu);
 }
 
 /** Ledger check after a run: the number of differences VerifyLedger reports. */
@@ -193,6 +199,7 @@ export async function sqlBaseline(databaseUrl: string, concurrency: number, dura
   let errors = 0;
   const end = performance.now() + durationMs;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
     const line = w + 1;
     while (performance.now() < end) {
@@ -222,13 +229,14 @@ export async function sqlBaseline(databaseUrl: string, concurrency: number, dura
     }
   }));
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await pool.query(`DROP SCHEMA ${schema} CASCADE`);
   await pool.end();
-  return summarise(latencies, elapsed, errors, 0);
+  return summarise(latencies, elapsed, errors, 0, cpu);
 }
 
 export type MemoryProbe = () => { rss: number; peak: number };
-/** The mesh process's CPU time so far, in ms (bench/mesh-process.ts cpuMs). */
+/** A CPU time so far, in ms: the mesh's (bench/mesh-process.ts cpuMs) or PostgreSQL's (cpuOfCommand). */
 export type CpuProbe = () => number;
 
 /** Samples the mesh's resident memory while `run` goes; returns its result and the maximum seen. */
@@ -242,7 +250,7 @@ async function sampled<T>(memory: MemoryProbe | undefined, run: () => Promise<T>
   }
 }
 
-export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe; cpu?: CpuProbe } = {}): Promise<object[]> {
+export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe; cpu?: CpuProbe; postgresCpu?: CpuProbe } = {}): Promise<object[]> {
   const durationMs = opts.durationMs ?? 5_000;
   const concurrencies = opts.concurrencies ?? [1, 8, 32, 64];
   const rows: object[] = [];
@@ -254,15 +262,25 @@ export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?:
       const base = await sqlBaseline(sys.databaseUrl, concurrency, durationMs, isHot);
       const qrs = await prepareQrs(sys, world, concurrency, durationMs);
       const cpu0 = opts.cpu?.() ?? 0;
+      const pgCpu0 = opts.postgresCpu?.() ?? 0;
       const [ours, rssMb] = await sampled(opts.memory, () => driveSales(sys, world, concurrency, durationMs, qrs));
       // CPU per sale is what the machine's noise moves least: throughput varies ±20 % from
       // run to run here, the mesh's CPU for a sale much less.
-      const cpuPerSale = opts.cpu && ours.count > 0 ? Math.round(((opts.cpu() - cpu0) / ours.count) * 10) / 10 : 0;
+      const perSale = (ms: number) => (ours.count > 0 ? Math.round((ms / ours.count) * 10) / 10 : 0);
+      const cpuPerSale = opts.cpu ? perSale(opts.cpu() - cpu0) : 0;
+      const pgCpuPerSale = opts.postgresCpu ? perSale(opts.postgresCpu() - pgCpu0) : 0;
       const v = await violations(sys, world.adminToken);
       const row = {
         scenario, concurrency, tps: ours.tps, p50_ms: ours.p50_ms, p99_ms: ours.p99_ms, baseline_tps: base.tps,
         ratio: Math.round((ours.tps / Math.max(base.tps, 0.001)) * 100) / 100, violations: v, errors: ours.errors, declined: ours.declined,
         mesh_rss_mb: rssMb, mesh_peak_rss_mb: opts.memory?.().peak ?? 0, mesh_cpu_ms_per_sale: cpuPerSale,
+        // Where a sale's CPU goes on this host: the mesh, PostgreSQL (all its processes),
+        // and the terminals themselves (grpc-js in this process). The terminals share the
+        // machine with the server here; client_bound_tps is the rate their CPU alone
+        // would allow on all of this machine's cores, whatever the server did.
+        postgres_cpu_ms_per_sale: pgCpuPerSale, client_cpu_ms_per_sale: ours.clientCpuMs,
+        client_bound_tps: ours.clientCpuMs > 0 ? Math.round((availableParallelism() * 1000) / ours.clientCpuMs) : 0,
+        baseline_client_cpu_ms: base.clientCpuMs,
       };
       rows.push(row);
       console.log(JSON.stringify(row));

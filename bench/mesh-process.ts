@@ -5,7 +5,7 @@
 // here reach the same system.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig, SERVICE_NAMES, type Config } from "../platform/config.js";
 import { freePort, meshReady } from "../bin/system.js";
@@ -74,6 +74,34 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     cpuMs: () => cpuOf(child.pid!),
     stop,
   };
+}
+
+/**
+ * CPU time (user + system, in ms) used so far by every process on this host whose command
+ * name starts with `prefix` — "postgres" for the server and its backends — from /proc
+ * (Linux; 0 elsewhere, and 0 for a server on another host). Processes that exit between
+ * two readings take their time with them, so compare readings around a measurement.
+ */
+export function cpuOfCommand(prefix: string): number {
+  let total = 0;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (!comm.startsWith(prefix)) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone between listing and reading
+    }
+  }
+  return total;
 }
 
 /** From /proc (Linux); zeros elsewhere. */
