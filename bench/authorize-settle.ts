@@ -236,8 +236,10 @@ export async function sqlBaseline(databaseUrl: string, concurrency: number, dura
 }
 
 export type MemoryProbe = () => { rss: number; peak: number };
-/** A CPU time so far, in ms: the mesh's (bench/mesh-process.ts cpuMs) or PostgreSQL's (cpuOfCommand). */
+/** The mesh process's CPU time so far, in ms (bench/mesh-process.ts cpuMs). */
 export type CpuProbe = () => number;
+/** Starts measuring some processes' CPU time; `since()` in ms (bench/mesh-process.ts cpuMeter). */
+export type CpuMeterFactory = () => { since(): number };
 
 /** Samples the mesh's resident memory while `run` goes; returns its result and the maximum seen. */
 async function sampled<T>(memory: MemoryProbe | undefined, run: () => Promise<T>): Promise<[T, number]> {
@@ -250,7 +252,7 @@ async function sampled<T>(memory: MemoryProbe | undefined, run: () => Promise<T>
   }
 }
 
-export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe; cpu?: CpuProbe; postgresCpu?: CpuProbe } = {}): Promise<object[]> {
+export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?: number; concurrencies?: number[]; hotDrivers?: number; memory?: MemoryProbe; cpu?: CpuProbe; postgresCpu?: CpuMeterFactory } = {}): Promise<object[]> {
   const durationMs = opts.durationMs ?? 5_000;
   const concurrencies = opts.concurrencies ?? [1, 8, 32, 64];
   const rows: object[] = [];
@@ -262,13 +264,13 @@ export async function benchAuthorizeSettle(sys: TestSystem, opts: { durationMs?:
       const base = await sqlBaseline(sys.databaseUrl, concurrency, durationMs, isHot);
       const qrs = await prepareQrs(sys, world, concurrency, durationMs);
       const cpu0 = opts.cpu?.() ?? 0;
-      const pgCpu0 = opts.postgresCpu?.() ?? 0;
+      const pgCpu = opts.postgresCpu?.();
       const [ours, rssMb] = await sampled(opts.memory, () => driveSales(sys, world, concurrency, durationMs, qrs));
       // CPU per sale is what the machine's noise moves least: throughput varies ±20 % from
       // run to run here, the mesh's CPU for a sale much less.
       const perSale = (ms: number) => (ours.count > 0 ? Math.round((ms / ours.count) * 10) / 10 : 0);
       const cpuPerSale = opts.cpu ? perSale(opts.cpu() - cpu0) : 0;
-      const pgCpuPerSale = opts.postgresCpu ? perSale(opts.postgresCpu() - pgCpu0) : 0;
+      const pgCpuPerSale = pgCpu ? perSale(pgCpu.since()) : 0;
       const v = await violations(sys, world.adminToken);
       const row = {
         scenario, concurrency, tps: ours.tps, p50_ms: ours.p50_ms, p99_ms: ours.p99_ms, baseline_tps: base.tps,

@@ -76,19 +76,14 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
   };
 }
 
-/**
- * CPU time (user + system, in ms) used so far by every process on this host whose command
- * name starts with `prefix` — "postgres" for the server and its backends — from /proc
- * (Linux; 0 elsewhere, and 0 for a server on another host). Processes that exit between
- * two readings take their time with them, so compare readings around a measurement.
- */
-export function cpuOfCommand(prefix: string): number {
-  let total = 0;
+/** CPU time (user + system, in ms) of each process on this host whose command name starts with `prefix`, by pid. */
+function cpuByPid(prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
   let pids: string[] = [];
   try {
     pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
   } catch {
-    return 0;
+    return out;
   }
   for (const pid of pids) {
     try {
@@ -96,12 +91,31 @@ export function cpuOfCommand(prefix: string): number {
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       if (!comm.startsWith(prefix)) continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
     } catch {
       // gone between listing and reading
     }
   }
-  return total;
+  return out;
+}
+
+/**
+ * A meter of the CPU time used by every process on this host named `prefix*` —
+ * "postgres" for the server and its backends — from /proc (Linux; 0 elsewhere, and for a
+ * server on another host). `since()` is the CPU used since the meter was made: each
+ * process counts what it used after the first reading, and a process that started in
+ * between all of its own. A process that exits in between takes its time with it (the
+ * baseline's backends, closed at its end), so the figure can only be low, never negative.
+ */
+export function cpuMeter(prefix: string): { since(): number } {
+  const first = cpuByPid(prefix);
+  return {
+    since() {
+      let total = 0;
+      for (const [pid, ms] of cpuByPid(prefix)) total += ms - (first.get(pid) ?? 0);
+      return total;
+    },
+  };
 }
 
 /** From /proc (Linux); zeros elsewhere. */

@@ -5,7 +5,7 @@
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import type { TestSystem } from "../test/helpers/system.js";
 import { mintAccessToken, principal } from "../test/helpers/tokens.js";
-import { cpuOfCommand, startMeshProcess } from "./mesh-process.js";
+import { cpuMeter, startMeshProcess } from "./mesh-process.js";
 import { benchNearby } from "./nearby.js";
 import { benchGrpcEdge } from "./grpc-edge.js";
 import { benchAuthorizeSettle, benchSoak } from "./authorize-settle.js";
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     const token = await mintAccessToken(sys, principal(Role.DRIVER, { driverId: "00000000-0000-4000-8000-000000000001" }));
     if (!only || only === "authorize-settle") {
       const quick = process.env.BENCH_QUICK === "1";
-      rows.push(...((await benchAuthorizeSettle(sys, { memory: mesh.memoryMb, cpu: mesh.cpuMs, postgresCpu: () => cpuOfCommand("postgres"), ...(quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {}) })) as Row[]));
+      rows.push(...((await benchAuthorizeSettle(sys, { memory: mesh.memoryMb, cpu: mesh.cpuMs, postgresCpu: () => cpuMeter("postgres"), ...(quick ? { durationMs: 2_000, concurrencies: [1, 8], hotDrivers: 50 } : {}) })) as Row[]));
     }
     if (only === "soak") {
       rows.push(...((await benchSoak(sys, mesh.memoryMb, Number(process.env.BENCH_SOAK_MS ?? 300_000))) as Row[]));
