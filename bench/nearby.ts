@@ -1,7 +1,7 @@
 // Nearby-search benchmark: 100,000 stations over a country-sized area (about Nigeria's
-// bounding box, ~1,050 × 1,250 km), SearchNearby through the gateway with grpc-js clients
-// at concurrency 1 and 32, and in the same run the same SQL the handler issues, straight
-// over `pg`, as the baseline. Each query: a random point in the area, radius 10 km,
+// bounding box, ~1,050 × 1,250 km), SearchNearby through the gateway with gRPC clients
+// (a plain one over node:http2, and grpc-js) at concurrency 1 and 32, and in the same
+// run the same SQL the handler issues, straight over `pg`, as the baseline. Each query: a random point in the area, radius 10 km,
 // nearest first, 20 per page (what a phone asks for). Each measurement, ours and the
 // baseline's, runs in a fresh load-generator process (bench/nearby-load.ts).
 import { spawn } from "node:child_process";
@@ -120,8 +120,10 @@ export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
     const out: object[] = [];
     for (const concurrency of [1, 32]) {
       const common = { gatewayUrl: opts.gatewayUrl, databaseUrl: opts.databaseUrl, token: opts.token, concurrency, durationMs };
+      // Headline: the plain gRPC client (bench/nearby-load.ts says why); grpc-js beside it.
       const viaGateway = await load({ mode: "gateway", ...common });
-      // The same through a client that builds every message, at concurrency 1 only.
+      const grpcJs = await load({ mode: "gateway-grpcjs", ...common });
+      // The same through a grpc-js client that builds every message, at concurrency 1 only.
       const decoding = concurrency === 1 ? await load({ mode: "gateway-decoding", ...common }) : undefined;
       // Baseline: the same query the handler runs (stations with their fuels), straight over pg.
       const bare = await load({ mode: "sql", ...common });
@@ -136,7 +138,15 @@ export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
         baseline_p50_ms: round(bare.p50),
         baseline_p99_ms: round(bare.p99),
         ratio: round(viaGateway.tps / bare.tps, 3),
+        grpcjs_tps: round(grpcJs.tps, 1),
+        grpcjs_p50_ms: round(grpcJs.p50),
+        grpcjs_p99_ms: round(grpcJs.p99),
         ...(decoding ? { decoding_client_p50_ms: round(decoding.p50), decoding_client_p99_ms: round(decoding.p99) } : {}),
+        // Each client's own CPU per request (ms, all its threads): on these two cores it is
+        // on the path of every request at concurrency 1.
+        client_cpu_ms: round(viaGateway.cpuMs),
+        grpcjs_client_cpu_ms: round(grpcJs.cpuMs),
+        baseline_client_cpu_ms: round(bare.cpuMs),
         radius_m: RADIUS_M,
         page_size: PAGE_SIZE,
         avg_results: round(viaGateway.results / Math.max(1, viaGateway.count), 1),
