@@ -6,8 +6,8 @@
 // or a POS terminal does not carry our bench's heap; each side now gets a small one.
 //
 // The clients share the server's two cores, so their own CPU is on every request's path
-// at concurrency 1. Measured per call on this machine: grpc-js 1.5–2.3 ms, a plain gRPC
-// call over node:http2 0.8–1.3 ms, the baseline's pg query 0.3–0.5 ms. Mode "gateway" is
+// at concurrency 1. Measured per call on this machine: grpc-js 1.2–2.3 ms, a plain gRPC
+// call over node:http2 0.7–1.3 ms, the baseline's pg query 0.3–0.5 ms. Mode "gateway" is
 // that plain client — the gRPC wire protocol itself, one HTTP/2 connection per simulated
 // phone, the message length-prefixed, the status read from the trailers — and gives the
 // headline figures; "gateway-grpcjs" is grpc-js, reported beside them. Both check each
