@@ -89,9 +89,7 @@ function cpuByPid(prefix: string): Map<string, number> {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (!comm.startsWith(prefix)) continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+      if (comm.startsWith(prefix)) out.set(pid, cpuMsOfStat(stat));
     } catch {
       // gone between listing and reading
     }
@@ -136,11 +134,15 @@ function memoryOf(pid: number): { rss: number; peak: number } {
  */
 function cpuOf(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name, which may itself hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return cpuMsOfStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return 0;
   }
+}
+
+/** utime + stime of a /proc/<pid>/stat line, in ms (USER_HZ is 100 on Linux). */
+function cpuMsOfStat(stat: string): number {
+  // Fields after the parenthesised command name, which may itself hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

@@ -24,7 +24,9 @@ import http2, { type ClientHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { SearchNearbyRequestSchema, SearchNearbyResponseSchema, StationService } from "../gen/fuel/station/v1/station_pb.js";
+import { Code } from "@connectrpc/connect";
 import { createPool } from "../platform/db.js";
+import { frame, unframe } from "../platform/grpc-wire.js";
 import * as store from "../services/station/store.js";
 import { GrpcJsClient } from "../test/helpers/clients.js";
 
@@ -161,9 +163,6 @@ export async function runLoad(o: LoadOptions): Promise<Measured> {
  */
 export function plainGrpcCall(session: ClientHttp2Session, path: string, token: string, message: Uint8Array): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const framed = Buffer.alloc(5 + message.length);
-    framed.writeUInt32BE(message.length, 1);
-    framed.set(message, 5);
     const stream = session.request({
       ":method": "POST", ":path": path, "content-type": "application/grpc+proto", te: "trailers", "grpc-timeout": "10S", authorization: `Bearer ${token}`,
     });
@@ -178,11 +177,13 @@ export function plainGrpcCall(session: ClientHttp2Session, path: string, token: 
     stream.on("error", reject);
     stream.on("end", () => {
       if (status !== "0") return reject(new Error(`search failed: grpc-status ${status}`));
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) return reject(new Error("malformed gRPC response frame"));
-      resolve(body.subarray(5));
+      try {
+        resolve(unframe(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), "response", Code.Internal));
+      } catch (err) {
+        reject(err);
+      }
     });
-    stream.end(framed);
+    stream.end(frame(message));
   });
 }
 

@@ -1,9 +1,10 @@
 // Nearby-search benchmark: 100,000 stations over a country-sized area (about Nigeria's
 // bounding box, ~1,050 × 1,250 km), SearchNearby through the gateway with gRPC clients
 // (a plain one over node:http2, and grpc-js) at concurrency 1 and 32, and in the same
-// run the same SQL the handler issues, straight over `pg`, as the baseline. Each query: a random point in the area, radius 10 km,
-// nearest first, 20 per page (what a phone asks for). Each measurement, ours and the
-// baseline's, runs in a fresh load-generator process (bench/nearby-load.ts).
+// run the same SQL the handler issues, straight over `pg`, as the baseline. Each query:
+// a random point in the area, radius 10 km, nearest first, 20 per page (what a phone
+// asks for). Each measurement, ours and the baseline's, runs in a fresh load-generator
+// process (bench/nearby-load.ts).
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";

@@ -9,7 +9,7 @@ import { leaseSize, LeaseBook } from "./rate-lease.js";
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
   private readonly leases: LeaseBook;
-  constructor(private readonly kv: Kv, private readonly now: () => number = Date.now) {
+  constructor(private readonly kv: Kv, now: () => number = Date.now) {
     this.leases = new LeaseBook(now);
   }
 

@@ -151,4 +151,3 @@ export function byStation(rows: FuelRow[]): Map<string, FuelRow[]> {
   }
   return out;
 }
-

@@ -210,7 +210,6 @@ export interface StationWithFuels extends StationRow {
   fuels: FuelRow[];
 }
 
-
 // A nearby page is read as one JSON document per station (with its fuels nested), not
 // as typed columns plus a second query for availability: one round trip instead of two,
 // and parsing 20 JSON texts costs a fraction of node-pg's per-column parsers (two
