@@ -173,6 +173,41 @@ test("aging with a moved clock: reminder, OVERDUE, DEFAULTED, cured; each notice
   assert.is((await noticesOf(d1.userId)).length, 4);
 });
 
+test("a loan's notices reach the borrower in the order they were decided, even when an earlier one waits for a retry", async () => {
+  const d = await borrower();
+  const l = await newLoan(d.driverId);
+  const notice = (kind: string) => JSON.stringify({ driverId: d.driverId, kind, title: kind, body: kind });
+  // The OVERDUE notice failed once and waits out its backoff; the PAID_OFF notice decided
+  // after it is due now. Delivering PAID_OFF first would tell the driver "repaid" and then
+  // "overdue".
+  await db.query(
+    `INSERT INTO loan.outbox (outbox_id, kind, loan_id, payload, attempts, next_attempt_at) VALUES
+       ($1, 'NOTIFY', $3, $4, 1, now() + interval '2500 milliseconds'),
+       ($2, 'NOTIFY', $3, $5, 0, now())`,
+    [randomUUID(), randomUUID(), l.loanId, notice("LOAN_OVERDUE"), notice("LOAN_PAID_OFF")],
+  );
+  // The relay polls every 200 ms in the tests: several passes go by while the first waits.
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.equal(await noticesOf(d.userId), [], "the later notice waits behind the earlier one");
+  const got = await until("both notices", async () => {
+    const n = await noticesOf(d.userId);
+    return n.length >= 2 ? n : null;
+  });
+  assert.equal(got.map((n) => n.kind), ["LOAN_OVERDUE", "LOAN_PAID_OFF"]);
+
+  // A notice given up on (dead) does not hold back the ones after it.
+  await db.query(
+    `INSERT INTO loan.outbox (outbox_id, kind, loan_id, payload, attempts, dead_at) VALUES ($1, 'NOTIFY', $2, $3, 20, now())`,
+    [randomUUID(), l.loanId, notice("LOAN_DEFAULTED")],
+  );
+  await db.query(`INSERT INTO loan.outbox (outbox_id, kind, loan_id, payload) VALUES ($1, 'NOTIFY', $2, $3)`, [randomUUID(), l.loanId, notice("LOAN_DUE_REMINDER")]);
+  const after = await until("the notice after a dead one", async () => {
+    const n = await noticesOf(d.userId);
+    return n.length >= 3 ? n : null;
+  });
+  assert.equal(after.map((n) => n.kind), ["LOAN_OVERDUE", "LOAN_PAID_OFF", "LOAN_DUE_REMINDER"]);
+});
+
 test("concurrent aging runs process each loan once and queue each notice once", async () => {
   const d = await borrower();
   const loans = await Promise.all(Array.from({ length: 12 }, () => newLoan(d.driverId, 1_000n)));

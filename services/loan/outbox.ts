@@ -7,7 +7,8 @@
 //   NOTIFY          an in-app notice to the borrower (NotificationService.SendInApp,
 //                   idempotency key = outbox id); the borrower's user id is resolved once
 //                   through KycService.GetDriver and kept on the loan. Given up after
-//                   maxAttempts or on an error that retrying cannot fix.
+//                   maxAttempts or on an error that retrying cannot fix. A loan's
+//                   notices are delivered one at a time, in the order they were decided.
 // The relay claims due rows (FOR UPDATE SKIP LOCKED, bounded batch, a lease so a crashed
 // relay's rows come back), runs each call under the trace context stored with the row, and
 // is woken in-process after a commit that wrote rows (else it polls).
@@ -126,13 +127,22 @@ export class LoanOutboxRelay {
   async runOnce(): Promise<number> {
     // Claim in one statement (its own short transaction): no transaction stays open
     // across the network call; the lease (next_attempt_at) keeps other relays off the rows.
+    // A loan's notices go out one at a time in the order they were decided: a NOTIFY row
+    // is claimable only when no earlier notice of its loan is still pending (in flight,
+    // or waiting out a backoff). Otherwise "repaid" could reach the driver before the
+    // "in default" that preceded it. The rule reads only committed rows, so it holds
+    // across replicas too; a notice given up on (dead) no longer holds the next back.
     const rows = await many<OutboxRow>(
       this.pool,
       `UPDATE loan.outbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000)
        WHERE outbox_id IN (
-         SELECT outbox_id FROM loan.outbox
-         WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
-         ORDER BY next_attempt_at, seq LIMIT $1
+         SELECT o.outbox_id FROM loan.outbox o
+         WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= now()
+           AND NOT (o.kind = 'NOTIFY' AND EXISTS (
+             SELECT 1 FROM loan.outbox e
+             WHERE e.kind = 'NOTIFY' AND e.loan_id = o.loan_id AND e.seq < o.seq
+               AND e.delivered_at IS NULL AND e.dead_at IS NULL))
+         ORDER BY o.next_attempt_at, o.seq LIMIT $1
          FOR UPDATE SKIP LOCKED)
        RETURNING outbox_id, kind, loan_id, payload, trace_carrier, attempts`,
       [this.opts.batchSize, this.opts.leaseMs],
