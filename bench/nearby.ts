@@ -6,6 +6,7 @@
 // asks for). Each measurement, ours and the baseline's, runs in a fresh load-generator
 // process (bench/nearby-load.ts).
 import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
@@ -101,6 +102,9 @@ async function load(opts: Omit<LoadOptions, "area" | "radiusM" | "pageSize">): P
   let out = "";
   child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  // BENCH_LOAD_LOG: a file to append each load generator's output to (with --trace-gc in
+  // BENCH_LOAD_NODE_ARGS, say).
+  if (process.env.BENCH_LOAD_LOG) appendFileSync(process.env.BENCH_LOAD_LOG, `== ${opts.mode} c=${opts.concurrency}\n${out}`);
   if (code !== 0) throw new Error(`nearby load generator (${opts.mode}, c=${opts.concurrency}) exited with ${code}`);
   return JSON.parse(out.trim().split("\n").at(-1)!) as Measured;
 }

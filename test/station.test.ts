@@ -455,6 +455,62 @@ test("search results and GetStation with availability carry exactly what the typ
   assert.is(found[0]!.availability!.fuels[0]!.levelMl, 999_999_999_999n);
 });
 
+test("the stored search documents follow every write: the service's, a hand-run fix, and two at once", async () => {
+  const center = offset(LAGOS, 950_000, 20); // a spot no other test uses
+  const s = await newStation(adminA, { location: center });
+  await adminA.updateFuelAvailability({ stationId: s.stationId, updates: [
+    { fuelType: FuelType.PETROL, inStock: true, priceMinorPerLitre: 60_000n, currency: "NGN" },
+    { fuelType: FuelType.DIESEL, inStock: true, priceMinorPerLitre: 90_000n, currency: "NGN" },
+  ] }, key());
+  await adminA.updateStation({ stationId: s.stationId, expectedVersion: 1n, station: { name: "Renamed for search" }, updateMask: { paths: ["name"] } }, key());
+  const search = async () => (await driver.searchNearby({ location: center, radiusM: 1_000, pageSize: 5 })).results[0]!;
+  const prices = async () => Object.fromEntries((await search()).availability!.fuels.map((f) => [FuelType[f.fuelType], f.priceMinorPerLitre]));
+  const found = await search();
+  assert.is(found.station!.name, "Renamed for search");
+  assert.is(found.station!.version, 2n);
+  assert.equal(await prices(), { PETROL: 60_000n, DIESEL: 90_000n });
+
+  // A hand-run fix in SQL, outside the service: the documents still follow.
+  await db.query(`UPDATE station.fuel_availability SET price_minor_per_litre = 61000 WHERE station_id = $1 AND fuel_type = 'PETROL'`, [s.stationId]);
+  assert.equal(await prices(), { PETROL: 61_000n, DIESEL: 90_000n });
+  await db.query(`DELETE FROM station.fuel_availability WHERE station_id = $1 AND fuel_type = 'DIESEL'`, [s.stationId]);
+  assert.equal(await prices(), { PETROL: 61_000n });
+
+  // Two writers of different fuel types of one station, neither holding the station lock
+  // the service takes: the second waits for the first and then sees its change.
+  await db.query(
+    `INSERT INTO station.fuel_availability (station_id, fuel_type, in_stock, price_minor_per_litre, currency, update_time, price_update_time, updated_by, updated_by_role)
+     VALUES ($1, 'DIESEL', true, 91000, 'NGN', now(), now(), 'ops', 'SYSTEM_ADMIN')`,
+    [s.stationId],
+  );
+  const [a, b] = [new pg.Client({ connectionString: sys.databaseUrl }), new pg.Client({ connectionString: sys.databaseUrl })];
+  await Promise.all([a.connect(), b.connect()]);
+  try {
+    await a.query("BEGIN");
+    await a.query(`UPDATE station.fuel_availability SET price_minor_per_litre = 62000 WHERE station_id = $1 AND fuel_type = 'PETROL'`, [s.stationId]);
+    const second = (async () => {
+      await b.query("BEGIN");
+      await b.query(`UPDATE station.fuel_availability SET price_minor_per_litre = 92000 WHERE station_id = $1 AND fuel_type = 'DIESEL'`, [s.stationId]);
+      await b.query("COMMIT");
+    })();
+    // b now waits for a: for its lock on the station (or, embedded, for PGlite's one session).
+    await new Promise((r) => setTimeout(r, 100));
+    await a.query("COMMIT");
+    await second;
+  } finally {
+    await Promise.all([a.end(), b.end()]);
+  }
+  assert.equal(await prices(), { PETROL: 62_000n, DIESEL: 92_000n });
+
+  // And over every station this suite wrote: no stored document differs from its rows.
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS stale FROM station.stations s
+     WHERE s.doc::text IS DISTINCT FROM station.station_doc(s)::text
+        OR s.fuels_doc::text IS DISTINCT FROM station.fuels_doc(s.station_id)::text`,
+  );
+  assert.is(rows[0].stale, 0);
+});
+
 test("pagination walks every station once, in order; a token is bound to its search", async () => {
   const center = { latitude: -33.9249, longitude: 18.4241 }; // Cape Town
   const mine = new Set<string>();

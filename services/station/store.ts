@@ -1,7 +1,7 @@
 // StationService SQL. Every table and function is schema-qualified (station.*, public.*
 // for the cube operators): the embedded PGlite shares one session between services, so
 // nothing here relies on search_path. int8 comes back as bigint; float8 as number.
-import { many, one, sqlEpochMs, type Pool, type Tx } from "../../platform/db.js";
+import { many, one, type Pool, type Tx } from "../../platform/db.js";
 import { metresOnIndexSphere, metresToChord, type LatLng } from "./geo.js";
 import type { Period } from "./opening-hours.js";
 import type { AddressRow, PumpRow } from "./validation.js";
@@ -210,22 +210,15 @@ export interface StationWithFuels extends StationRow {
   fuels: FuelRow[];
 }
 
-// A nearby page is read as one JSON document per station (with its fuels nested), not
-// as typed columns plus a second query for availability: one round trip instead of two,
-// and parsing 20 JSON texts costs a fraction of node-pg's per-column parsers (two
-// timestamps, a text array, three jsonb values per row). Timestamps travel as epoch
-// milliseconds (sqlEpochMs); int8 values as strings, so no money or counter passes
-// through a float.
-const STATION_JSON = `json_build_object('station_id', s.station_id, 'merchant_id', s.merchant_id, 'name', s.name,
-  'address', s.address, 'latitude', s.latitude, 'longitude', s.longitude, 'currency', s.currency,
-  'time_zone', s.time_zone, 'always_open', s.always_open, 'periods', s.periods, 'pumps', s.pumps,
-  'fuel_types', s.fuel_types, 'status', s.status, 'version', s.version::text, 'created_by', s.created_by,
-  'create_ms', ${sqlEpochMs("s.create_time")}, 'update_ms', ${sqlEpochMs("s.update_time")})`;
-const FUELS_JSON = `(SELECT coalesce(json_agg(json_build_object('fuel_type', f.fuel_type, 'in_stock', f.in_stock,
-    'level_ml', f.level_ml::text, 'price_minor_per_litre', f.price_minor_per_litre::text, 'currency', f.currency,
-    'update_ms', ${sqlEpochMs("f.update_time")}, 'price_update_ms', ${sqlEpochMs("f.price_update_time")},
-    'updated_by', f.updated_by, 'updated_by_role', f.updated_by_role) ORDER BY f.fuel_type), '[]'::json)
-  FROM station.fuel_availability f WHERE f.station_id = s.station_id)`;
+// A nearby page is read as one JSON document per station with its fuels nested, not as
+// typed columns plus a second query for availability: one round trip instead of two, and
+// parsing 20 JSON texts costs a fraction of node-pg's per-column parsers (two timestamps,
+// a text array, three jsonb values per row). The documents are stored with the row and
+// kept current by the database (migrations/station/002_search_documents.sql), so a read
+// builds nothing. Timestamps travel as epoch milliseconds; int8 values as strings, so no
+// money or counter passes through a float.
+const STATION_JSON = "s.doc";
+const FUELS_JSON = "s.fuels_doc";
 
 export type StationJson = Omit<StationRow, "version" | "create_time" | "update_time"> & { version: string; create_ms: number; update_ms: number };
 export type FuelJson = Omit<FuelRow, "station_id" | "level_ml" | "price_minor_per_litre" | "update_time" | "price_update_time"> & {
