@@ -98,7 +98,12 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 /** One measurement by a fresh load-generator process (bench/nearby-load.ts). */
 async function load(opts: Omit<LoadOptions, "area" | "radiusM" | "pageSize">): Promise<Measured> {
   const args = ["--import", "tsx", fileURLToPath(new URL("./nearby-load.ts", import.meta.url)), JSON.stringify({ ...opts, area: AREA, radiusM: RADIUS_M, pageSize: PAGE_SIZE })];
-  const child = spawn(process.execPath, [...(process.env.BENCH_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  // A fixed 16 MB young generation and a collection just before the measured window
+  // (nearby-load.ts): V8 otherwise starts a fresh process at 1 MB and collects every
+  // ~300 ms, 5 ms each on average and up to 29 ms on these shared cores, and those pauses
+  // of the client were a good part of the measured p99 at concurrency 1.
+  const heap = ["--expose-gc", "--min-semi-space-size=16", "--max-semi-space-size=16"];
+  const child = spawn(process.execPath, [...heap, ...(process.env.BENCH_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean), ...args], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
