@@ -55,27 +55,22 @@ CREATE FUNCTION station.refresh_fuels_doc(ids uuid[]) RETURNS void
     UPDATE station.stations s SET fuels_doc = station.fuels_doc(s.station_id) WHERE s.station_id = ANY(ids);
   END $$;
 
-CREATE FUNCTION station.fuels_written() RETURNS trigger
+-- The three triggers below all name their transition table `changed` (new rows for an
+-- insert or update, old rows for a delete), so one function serves them.
+CREATE FUNCTION station.fuels_changed() RETURNS trigger
   LANGUAGE plpgsql
   AS $$ BEGIN
-    PERFORM station.refresh_fuels_doc(ARRAY(SELECT DISTINCT station_id FROM written));
-    RETURN NULL;
-  END $$;
-
-CREATE FUNCTION station.fuels_deleted() RETURNS trigger
-  LANGUAGE plpgsql
-  AS $$ BEGIN
-    PERFORM station.refresh_fuels_doc(ARRAY(SELECT DISTINCT station_id FROM deleted));
+    PERFORM station.refresh_fuels_doc(ARRAY(SELECT DISTINCT station_id FROM changed));
     RETURN NULL;
   END $$;
 
 -- One refresh per statement, not per row: a bulk load of 100,000 prices is one UPDATE.
 CREATE TRIGGER fuel_availability_inserted AFTER INSERT ON station.fuel_availability
-  REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION station.fuels_written();
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION station.fuels_changed();
 CREATE TRIGGER fuel_availability_updated AFTER UPDATE ON station.fuel_availability
-  REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION station.fuels_written();
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION station.fuels_changed();
 CREATE TRIGGER fuel_availability_deleted AFTER DELETE ON station.fuel_availability
-  REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION station.fuels_deleted();
+  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION station.fuels_changed();
 
 -- Existing rows: the UPDATE fills fuels_doc, and its BEFORE trigger fills doc.
 UPDATE station.stations s SET fuels_doc = station.fuels_doc(s.station_id);
@@ -85,8 +80,7 @@ ALTER TABLE station.stations ALTER COLUMN doc SET NOT NULL;
 DROP TRIGGER fuel_availability_deleted ON station.fuel_availability;
 DROP TRIGGER fuel_availability_updated ON station.fuel_availability;
 DROP TRIGGER fuel_availability_inserted ON station.fuel_availability;
-DROP FUNCTION station.fuels_deleted();
-DROP FUNCTION station.fuels_written();
+DROP FUNCTION station.fuels_changed();
 DROP FUNCTION station.refresh_fuels_doc(uuid[]);
 DROP TRIGGER stations_doc ON station.stations;
 DROP FUNCTION station.stations_set_doc();

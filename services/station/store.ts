@@ -84,7 +84,7 @@ export async function getStation(db: Pool | Tx, stationId: string, lock = false)
 
 /** A station with its fuel availability, in one round trip (GetStation with availability, on every authorization). */
 export async function getStationWithFuels(db: Pool | Tx, stationId: string): Promise<StationWithFuels | undefined> {
-  const raw = await one<StationRaw>(db, `SELECT ${STATION_JSON} AS station, ${FUELS_JSON} AS fuels FROM station.stations s WHERE s.station_id = $1`, [stationId]);
+  const raw = await one<StationRaw>(db, `SELECT s.doc AS station, s.fuels_doc AS fuels FROM station.stations s WHERE s.station_id = $1`, [stationId]);
   return raw && stationWithFuels(raw);
 }
 
@@ -217,8 +217,6 @@ export interface StationWithFuels extends StationRow {
 // kept current by the database (migrations/station/002_search_documents.sql), so a read
 // builds nothing. Timestamps travel as epoch milliseconds; int8 values as strings, so no
 // money or counter passes through a float.
-const STATION_JSON = "s.doc";
-const FUELS_JSON = "s.fuels_doc";
 
 export type StationJson = Omit<StationRow, "version" | "create_time" | "update_time"> & { version: string; create_ms: number; update_ms: number };
 export type FuelJson = Omit<FuelRow, "station_id" | "level_ml" | "price_minor_per_litre" | "update_time" | "price_update_time"> & {
@@ -293,7 +291,7 @@ export function nearbySql(q: NearbyQuery & { exactChord?: number }): { text: str
   values.push(q.limit);
   const order = q.sort === "PRICE" ? `${price}, chord, s.station_id` : `chord`;
   return {
-    text: `SELECT ${chord} AS chord, ${price}::text AS price, ${STATION_JSON} AS station${q.withFuels ? `, ${FUELS_JSON} AS fuels` : ""}
+    text: `SELECT ${chord} AS chord, ${price}::text AS price, s.doc AS station${q.withFuels ? ", s.fuels_doc AS fuels" : ""}
       FROM station.stations s ${join}
       WHERE s.status = 'ACTIVE'
         AND station.geo_box(${center}, $3::float8) OPERATOR(public.@>) s.geo
