@@ -46,8 +46,8 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
 
   // BENCH_MESH_NODE_ARGS: extra node flags for the mesh (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  // Started exactly as `npm start` starts it (package.json), young-generation size included.
-  const child = spawn(process.execPath, ["--max-semi-space-size=32", ...nodeArgs, "--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // Started exactly as `npm start` starts it, with its heap flags read from package.json.
+  const child = spawn(process.execPath, [...startFlags(), ...nodeArgs, "--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   // BENCH_MESH_LOG: a file to copy the mesh's output to (with --trace-gc, say).
   if (process.env.BENCH_MESH_LOG) {
     const out = createWriteStream(process.env.BENCH_MESH_LOG);
@@ -74,6 +74,15 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     cpuMs: () => cpuOf(child.pid!),
     stop,
   };
+}
+
+/** The node flags `npm start` gives the mesh (package.json `scripts.start`, before `--import`). */
+function startFlags(): string[] {
+  const start: string = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")).scripts.start;
+  const words = start.split(/\s+/);
+  const flags = words.slice(1, words.indexOf("--import"));
+  if (words[0] !== "node" || flags.some((f) => !f.startsWith("--"))) throw new Error(`cannot read node flags from the start script: ${start}`);
+  return flags;
 }
 
 /** CPU time (user + system, in ms) of each process on this host whose command name starts with `prefix`, by pid. */
