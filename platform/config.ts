@@ -56,6 +56,8 @@ export interface Config {
   jwtAudience: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** How long after a refresh token is spent presenting it again is a retry, not a theft (0: never). */
+  refreshRetryGraceSeconds: number;
   bootstrapAdminPhone: string | undefined;
   /** Caps every RPC's deadline; requests without one get the default. */
   maxDeadlineMs: number;
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: env.JWT_AUDIENCE ?? "fuel-clearinghouse",
     accessTokenTtlSeconds,
     refreshTokenTtlSeconds: int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 3600, 90 * 24 * 3600),
+    refreshRetryGraceSeconds: int("REFRESH_RETRY_GRACE_SECONDS", 30, 0, 300),
     bootstrapAdminPhone,
     maxDeadlineMs: int("MAX_DEADLINE_MS", 30_000, 100, 300_000),
     defaultDeadlineMs: int("DEFAULT_DEADLINE_MS", 15_000, 100, 300_000),

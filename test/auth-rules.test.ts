@@ -164,7 +164,7 @@ test("OtpStore: Redis never holds the phone or the code in the clear", async () 
 test("refreshDecision: unknown, revoked, spent, expired, disabled, fresh", () => {
   const t = new Date("2030-01-01T00:00:00Z");
   const later = new Date(t.getTime() + 1000);
-  const row = { spent: false, revoked: false, expireTime: later };
+  const row = { spent: false, revoked: false, expireTime: later, spentTime: null };
   assert.is(refreshDecision(undefined, true, t), "invalid");
   assert.is(refreshDecision({ ...row, revoked: true }, true, t), "invalid");
   assert.is(refreshDecision({ ...row, spent: true }, true, t), "reused");
@@ -175,6 +175,26 @@ test("refreshDecision: unknown, revoked, spent, expired, disabled, fresh", () =>
   assert.is(Buffer.from(tok, "base64url").length, 32, "256 bits");
   assert.match(hashRefreshToken(tok), /^[0-9a-f]{64}$/);
   assert.is.not(hashRefreshToken(tok), tok);
+});
+
+test("refreshDecision: a spent token is a retry only promptly, with its successor unused", () => {
+  const spentAt = new Date("2030-01-01T00:00:00Z");
+  const at = (ms: number) => new Date(spentAt.getTime() + ms);
+  const spent = { spent: true, revoked: false, expireTime: at(3_600_000), spentTime: spentAt };
+  const unused = { spent: false, revoked: false };
+  const graceMs = 30_000;
+  assert.is(refreshDecision(spent, true, at(1_000), unused, graceMs), "retry");
+  assert.is(refreshDecision(spent, true, at(29_999), unused, graceMs), "retry");
+  assert.is(refreshDecision(spent, true, at(30_000), unused, graceMs), "reused", "the grace period has ended");
+  assert.is(refreshDecision(spent, true, at(1_000), { spent: true, revoked: false }, graceMs), "reused", "the successor was used");
+  assert.is(refreshDecision(spent, true, at(1_000), { spent: false, revoked: true }, graceMs), "reused", "the successor was revoked");
+  assert.is(refreshDecision(spent, true, at(1_000), undefined, graceMs), "reused", "no successor");
+  assert.is(refreshDecision(spent, true, at(1_000), unused, 0), "reused", "retries turned off");
+  assert.is(refreshDecision({ ...spent, spentTime: null }, true, at(1_000), unused, graceMs), "reused", "spent before spend times were kept");
+  assert.is(refreshDecision(spent, true, at(-1_000), unused, graceMs), "reused", "a clock that went back");
+  assert.is(refreshDecision({ ...spent, expireTime: at(500) }, true, at(1_000), unused, graceMs), "reused", "the family has expired");
+  assert.is(refreshDecision({ ...spent, revoked: true }, true, at(1_000), unused, graceMs), "invalid");
+  assert.is(refreshDecision(spent, false, at(1_000), unused, graceMs), "disabled");
 });
 
 test("canGrant: SYSTEM_ADMIN any admin role; org admins their own role and org only", () => {

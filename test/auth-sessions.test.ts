@@ -1,6 +1,6 @@
 // AuthService tokens as the rest of the platform sees them: access tokens checked at the
 // gateway (forged, expired, mis-addressed, tampered → UNAUTHENTICATED), refresh-token
-// rotation with reuse detection, logout, disabled users. Mobile path: Connect JSON over
+// rotation with reuse detection and retries of lost answers, logout, disabled users. Mobile path: Connect JSON over
 // HTTP/1.1 through the gateway; internal calls: a service token straight to AuthService.
 import { randomUUID } from "node:crypto";
 import { suite } from "uvu";
@@ -156,14 +156,68 @@ test("refresh tokens rotate; reusing a spent one revokes the whole family", asyn
   assert.is(rows.length, 0);
 });
 
-test("concurrent refreshes of one token: at most one new session survives", async () => {
+/** Tokens of `familyOf`'s family that can still be refreshed. */
+async function liveTokens(familyOf: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM auth.refresh_tokens
+      WHERE family_id = (SELECT family_id FROM auth.refresh_tokens WHERE token_hash = encode(sha256(convert_to($1, 'UTF8')), 'hex'))
+        AND NOT spent AND NOT revoked`,
+    [familyOf],
+  );
+  return rows[0]!.n;
+}
+
+test("a refresh whose answer was lost can be retried; the answer never seen is retired", async () => {
+  const { session: s1 } = await newDriver();
+  const auth = connectJson(AuthService, sys.gatewayUrl);
+  // The phone's first refresh succeeds on the server, but the answer never reaches it.
+  const lost = (await auth.refreshSession({ refreshToken: s1.refreshToken })).session!;
+  // It retries with the token it still holds, and is signed in again.
+  const s2 = (await auth.refreshSession({ refreshToken: s1.refreshToken })).session!;
+  assert.is.not(s2.refreshToken, lost.refreshToken);
+  assert.is(s2.refreshTokenExpiresAt?.seconds, s1.refreshTokenExpiresAt?.seconds, "a retry does not extend the login");
+  assert.is((await getMe(s2.accessToken)).principal?.subjectId, s1.principal?.subjectId);
+  assert.is(await liveTokens(s1.refreshToken), 1, "one live token per family");
+  const s3 = (await auth.refreshSession({ refreshToken: s2.refreshToken })).session!;
+  assert.is(await liveTokens(s1.refreshToken), 1);
+
+  // Had the retry come from a thief, the owner would next present the retired token:
+  // that is a reuse, and the whole family (the thief's tokens too) is revoked.
+  await fails(auth.refreshSession({ refreshToken: lost.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_REUSED");
+  await fails(auth.refreshSession({ refreshToken: s3.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+  assert.is(await liveTokens(s1.refreshToken), 0);
+});
+
+test("presenting a spent token after its successor was used, or after the grace period, revokes the family", async () => {
+  const auth = connectJson(AuthService, sys.gatewayUrl);
+  // Its successor has been used: whoever presents the old token holds a copy.
+  const { session: a1 } = await newDriver();
+  const a2 = (await auth.refreshSession({ refreshToken: a1.refreshToken })).session!;
+  const a3 = (await auth.refreshSession({ refreshToken: a2.refreshToken })).session!;
+  await fails(auth.refreshSession({ refreshToken: a1.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_REUSED");
+  await fails(auth.refreshSession({ refreshToken: a3.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+
+  // Presented again after the grace period: too late to be a retry.
+  const { session: b1 } = await newDriver();
+  const b2 = (await auth.refreshSession({ refreshToken: b1.refreshToken })).session!;
+  sys.clock.advance(sys.cfg.refreshRetryGraceSeconds * 1000 + 1000);
+  await fails(auth.refreshSession({ refreshToken: b1.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_REUSED");
+  await fails(auth.refreshSession({ refreshToken: b2.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
+});
+
+test("concurrent refreshes of one token: every one answered, one new token stays live", async () => {
   const { session } = await newDriver();
   const auth = connectJson(AuthService, sys.gatewayUrl);
-  const results = await Promise.allSettled(Array.from({ length: 4 }, () => auth.refreshSession({ refreshToken: session.refreshToken })));
-  const ok = results.filter((r) => r.status === "fulfilled") as PromiseFulfilledResult<{ session?: Session }>[];
-  assert.ok(ok.length <= 1, `${ok.length} refreshes succeeded`);
-  // Every other attempt was a reuse, so the family is revoked: nothing refreshes any more.
-  for (const r of ok) await fails(auth.refreshSession({ refreshToken: r.value.session!.refreshToken }), Code.Unauthenticated);
+  const results = await Promise.all(Array.from({ length: 4 }, () => auth.refreshSession({ refreshToken: session.refreshToken })));
+  const tokens = new Set(results.map((r) => r.session!.refreshToken));
+  assert.is(tokens.size, 4, "each answer carries its own token");
+  // Each later attempt retired the token the one before it issued: exactly one is live.
+  assert.is(await liveTokens(session.refreshToken), 1);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM auth.refresh_tokens WHERE parent_hash = encode(sha256(convert_to($1, 'UTF8')), 'hex')`,
+    [session.refreshToken],
+  );
+  assert.is(rows[0]!.n, 4);
 });
 
 test("RevokeSession logs out the family; unknown tokens are fine; empty is INVALID_ARGUMENT", async () => {

@@ -14,6 +14,14 @@ export interface RefreshRow {
   spent: boolean;
   revoked: boolean;
   expireTime: Date;
+  /** When it was first spent; null while unspent. */
+  spentTime: Date | null;
+}
+
+/** The token that replaced a spent one, as far as the decision needs it. */
+export interface SuccessorRow {
+  spent: boolean;
+  revoked: boolean;
 }
 
 export type RefreshDecision =
@@ -24,14 +32,34 @@ export type RefreshDecision =
   /** The user was disabled: USER_DISABLED. */
   | "disabled"
   /** Spend this one and issue its successor in the same family. */
-  | "rotate";
+  | "rotate"
+  /**
+   * Spent moments ago and its successor never used: the caller most likely lost the
+   * answer and is retrying. Retire the unused successor and issue another.
+   */
+  | "retry";
 
-export function refreshDecision(row: RefreshRow | undefined, userActive: boolean, now: Date): RefreshDecision {
+/**
+ * `graceMs` is how long after a token is spent a second presentation counts as a retry
+ * rather than a theft; 0 turns retries off. The successor must be unused: once it has
+ * been presented, the old token in anyone's hands is a copy.
+ */
+export function refreshDecision(
+  row: RefreshRow | undefined,
+  userActive: boolean,
+  now: Date,
+  successor?: SuccessorRow,
+  graceMs = 0,
+): RefreshDecision {
   if (!row) return "invalid";
   // A disabled user's tokens are revoked too; say why rather than "invalid".
   if (!userActive) return "disabled";
   if (row.revoked) return "invalid";
-  if (row.spent) return "reused";
-  if (row.expireTime.getTime() <= now.getTime()) return "invalid";
-  return "rotate";
+  const expired = row.expireTime.getTime() <= now.getTime();
+  if (row.spent) {
+    const sinceSpentMs = row.spentTime ? now.getTime() - row.spentTime.getTime() : Infinity;
+    const unusedSuccessor = successor !== undefined && !successor.spent && !successor.revoked;
+    return unusedSuccessor && !expired && sinceSpentMs >= 0 && sinceSpentMs < graceMs ? "retry" : "reused";
+  }
+  return expired ? "invalid" : "rotate";
 }

@@ -1,6 +1,7 @@
 // Sessions: ES256 access tokens (≤ 15 min, typ at+jwt, claims the platform verifier
 // expects) and rotating refresh tokens (opaque, stored as SHA-256, one family per login;
-// presenting a spent token revokes the family). RefreshSession and RevokeSession.
+// presenting a spent token revokes the family, unless it is a prompt retry of a refresh
+// whose answer was lost). RefreshSession and RevokeSession.
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -91,24 +92,46 @@ export class Sessions {
     return sessionMsg(s);
   }
 
-  /** Spends `token` and returns the next session of its family. */
+  /**
+   * Spends `token` and returns the next session of its family. A token presented again
+   * soon after it was spent, while its successor is still unused, is taken for a retry
+   * of a refresh whose answer was lost: the unused successor is retired and another
+   * issued, so the family still has one live token. Retired means spent, not revoked:
+   * if the retry came from a thief, the owner's next refresh presents the retired token,
+   * which is a reuse and revokes the family.
+   */
   async refresh(token: string): Promise<Session> {
     const hash = hashRefreshToken(token);
     const now = this.deps.now();
+    const graceMs = this.deps.cfg.refreshRetryGraceSeconds * 1000;
     const outcome = await withTx(this.deps.pool, async (tx) => {
       const row = await store.refreshTokenForUpdate(tx, hash);
       const user = row ? await store.userById(tx, row.user_id) : undefined;
-      const decision = refreshDecision(row && { spent: row.spent, revoked: row.revoked, expireTime: row.expire_time }, !!user?.active, now);
+      const successor = row?.spent ? await store.successorForUpdate(tx, hash) : undefined;
+      const decision = refreshDecision(
+        row && { spent: row.spent, revoked: row.revoked, expireTime: row.expire_time, spentTime: row.spent_time },
+        !!user?.active,
+        now,
+        successor,
+        graceMs,
+      );
       if (decision === "reused" || decision === "disabled") {
         // Committed before the error goes out: a replayed token kills its whole family.
         await store.revokeFamily(tx, row!.family_id);
         return { decision } as const;
       }
       if (decision === "invalid") return { decision } as const;
-      await store.spendRefreshToken(tx, hash);
+      await store.spendRefreshToken(tx, decision === "retry" ? successor!.token_hash : hash, now);
       const next = newRefreshToken();
       // The family keeps its absolute expiry: rotation never extends a login.
-      await store.insertRefreshToken(tx, { hash: hashRefreshToken(next), familyId: row!.family_id, userId: row!.user_id, expireTime: row!.expire_time, createTime: now });
+      await store.insertRefreshToken(tx, {
+        hash: hashRefreshToken(next),
+        familyId: row!.family_id,
+        userId: row!.user_id,
+        expireTime: row!.expire_time,
+        createTime: now,
+        parentHash: hash,
+      });
       return { decision, user: user!, next, expiresAt: row!.expire_time } as const;
     });
     switch (outcome.decision) {

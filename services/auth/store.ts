@@ -112,25 +112,43 @@ export interface RefreshTokenRow {
   spent: boolean;
   revoked: boolean;
   expire_time: Date;
+  spent_time: Date | null;
 }
 
-export async function insertRefreshToken(db: Db, t: { hash: string; familyId: string; userId: string; expireTime: Date; createTime: Date }): Promise<void> {
+const REFRESH_COLS = `token_hash, family_id, user_id, spent, revoked, expire_time, spent_time`;
+
+export async function insertRefreshToken(
+  db: Db,
+  t: { hash: string; familyId: string; userId: string; expireTime: Date; createTime: Date; parentHash?: string },
+): Promise<void> {
   await db.query(
-    `INSERT INTO auth.refresh_tokens (token_hash, family_id, user_id, expire_time, create_time) VALUES ($1, $2, $3, $4, $5)`,
-    [t.hash, t.familyId, t.userId, t.expireTime, t.createTime],
+    `INSERT INTO auth.refresh_tokens (token_hash, family_id, user_id, expire_time, create_time, parent_hash) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [t.hash, t.familyId, t.userId, t.expireTime, t.createTime, t.parentHash ?? null],
   );
 }
 
 export async function refreshTokenForUpdate(db: Db, hash: string): Promise<RefreshTokenRow | undefined> {
+  return await one<RefreshTokenRow>(db, `SELECT ${REFRESH_COLS} FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`, [hash]);
+}
+
+/**
+ * The live successor of a spent token, locked: its child that is neither spent nor
+ * revoked (a family has at most one live token). Locked after its parent, as every path
+ * locks a parent before its child, so a retry and the successor's own refresh queue
+ * rather than deadlock; a successor spent meanwhile no longer matches once the lock is
+ * granted, and the retry is then a reuse.
+ */
+export async function successorForUpdate(db: Db, parentHash: string): Promise<RefreshTokenRow | undefined> {
   return await one<RefreshTokenRow>(
     db,
-    `SELECT token_hash, family_id, user_id, spent, revoked, expire_time FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
-    [hash],
+    `SELECT ${REFRESH_COLS} FROM auth.refresh_tokens WHERE parent_hash = $1 AND NOT spent AND NOT revoked LIMIT 1 FOR UPDATE`,
+    [parentHash],
   );
 }
 
-export async function spendRefreshToken(db: Db, hash: string): Promise<void> {
-  await db.query(`UPDATE auth.refresh_tokens SET spent = true WHERE token_hash = $1`, [hash]);
+/** Marks a token spent; the first spend's time is kept (a retry does not extend its grace). */
+export async function spendRefreshToken(db: Db, hash: string, now: Date): Promise<void> {
+  await db.query(`UPDATE auth.refresh_tokens SET spent = true, spent_time = coalesce(spent_time, $2) WHERE token_hash = $1`, [hash, now]);
 }
 
 export async function revokeFamily(db: Db, familyId: string): Promise<void> {

@@ -1238,7 +1238,13 @@ export const AuthService: GenService<{
   /**
    * Exchanges a refresh token for a new session. Refresh tokens rotate: the presented one
    * is spent, and presenting a spent one again revokes the whole session family (a stolen
-   * token is detected on reuse).
+   * token is detected on reuse). One exception keeps a phone on a bad network signed in:
+   * a token presented again within REFRESH_RETRY_GRACE_SECONDS (default 30) of being
+   * spent, while the token that replaced it has not been used, is taken for a retry of a
+   * refresh whose answer was lost. The retry gets a fresh session and the unseen
+   * replacement is retired; presenting that retired token later counts as reuse, so a
+   * thief who retries first is caught when the owner next refreshes. Clients should
+   * still refresh one at a time and keep only the newest answer.
    * Errors: INVALID_ARGUMENT (`refresh_token` empty); UNAUTHENTICATED (reason
    * REFRESH_TOKEN_INVALID, REFRESH_TOKEN_REUSED, or USER_DISABLED).
    *
