@@ -15,7 +15,7 @@
 import { RiskCategory } from "../../gen/fuel/credit/v1/credit_line_pb.js";
 import { RiskReasonCode } from "../../gen/fuel/credit/v1/risk_pb.js";
 
-export const SCORECARD_VERSION = "2025-01-v1";
+export const SCORECARD_VERSION = "2026-11-v2";
 export const BASE_SCORE = 600;
 
 export interface ScoreInputs {
@@ -65,7 +65,9 @@ export function scoreOf(i: ScoreInputs): Score {
   if (i.subject === "DRIVER" && i.agencyId !== "") add(RiskReasonCode.AGENCY_MEMBER, 50, "member of an agency");
 
   const onTime = Math.max(0, i.loansRepaidCount - i.loansRepaidLateCount);
-  if (i.loansRepaidCount === 0 && i.maxDaysPastDue === 0 && !i.hasDefaulted) {
+  // Only repaid loans count as history: a first loan gone overdue must not lift the
+  // score by taking "no history" away (it once did: 1 day past due scored 28 above none).
+  if (i.loansRepaidCount === 0) {
     add(RiskReasonCode.NO_REPAYMENT_HISTORY, -30, "no repaid loans yet");
   } else if (onTime > 0) {
     add(RiskReasonCode.ON_TIME_REPAYMENTS, Math.min(150, 15 * onTime), `${onTime} loans repaid on time`);
