@@ -366,7 +366,8 @@ export enum RiskReasonCode {
   AGENCY_MEMBER = 5,
 
   /**
-   * No repayment history yet.
+   * No loan repaid yet; counted whether or not a first loan is overdue, so falling
+   * behind never scores better than having no history.
    *
    * @generated from enum value: RISK_REASON_CODE_NO_REPAYMENT_HISTORY = 6;
    */
