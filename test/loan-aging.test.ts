@@ -52,8 +52,8 @@ async function borrower() {
 }
 
 async function noticesOf(userId: string) {
-  const { rows } = await db.query(`SELECT kind, idem_key, trace_id FROM notification.notifications WHERE user_id = $1 ORDER BY create_time`, [userId]);
-  return rows as { kind: string; idem_key: string; trace_id: string }[];
+  const { rows } = await db.query(`SELECT kind, body, idem_key, trace_id FROM notification.notifications WHERE user_id = $1 ORDER BY create_time`, [userId]);
+  return rows as { kind: string; body: string; idem_key: string; trace_id: string }[];
 }
 
 test.before(async () => {
@@ -153,6 +153,8 @@ test("aging with a moved clock: reminder, OVERDUE, DEFAULTED, cured; each notice
     return n.length >= want1.length ? n : null;
   });
   assert.equal(got1.map((n) => n.kind), want1);
+  // Amounts read as money, not minor units: the 10,000-kobo loan is NGN 100.00.
+  assert.match(got1[0]!.body.replace(/\u00a0/g, " "), "fuel loan of NGN 100.00 is due on");
   const got2 = await until("d2 notices", async () => {
     const n = await noticesOf(d2.userId);
     return n.length >= 3 ? n : null;

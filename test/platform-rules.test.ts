@@ -6,6 +6,7 @@ import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { reasonOf, withTraceId, invalidArgument } from "../platform/errors.js";
 import { deadlineFromHeaders } from "../platform/interceptors/deadline.js";
 import { scrub } from "../platform/logger.js";
+import { decimalString, moneyText } from "../platform/money-text.js";
 import * as v from "../platform/validate.js";
 
 const test = suite("platform rules");
@@ -20,6 +21,23 @@ const fieldOf = (fn: () => unknown) => {
   }
   throw new Error("expected INVALID_ARGUMENT");
 };
+
+test("money for people: exact, the currency's own decimals, grouped", () => {
+  // Intl separates code and amount with a no-break space.
+  const plain = (s: string) => s.replace(/\u00a0/g, " ");
+  assert.is(plain(moneyText(1_800_000n, "NGN")), "NGN 18,000.00");
+  assert.is(plain(moneyText(5n, "NGN")), "NGN 0.05");
+  assert.is(plain(moneyText(0n, "NGN")), "NGN 0.00");
+  assert.is(plain(moneyText(-250n, "USD")), "-USD 2.50");
+  assert.is(plain(moneyText(1500n, "JPY")), "JPY 1,500");
+  assert.is(plain(moneyText(1_234_567n, "KWD")), "KWD 1,234.567");
+  // Past 2^53 every digit survives (a float would not).
+  assert.is(plain(moneyText(123_456_789_012_345_678_9n, "NGN")), "NGN 12,345,678,901,234,567.89");
+  assert.is(plain(moneyText(100n, "XYZ!")), "XYZ! 1.00", "a code Intl refuses is still shown");
+  assert.is(decimalString(7n, 3), "0.007");
+  assert.is(decimalString(-7n, 2), "-0.07");
+  assert.is(decimalString(42n, 0), "42");
+});
 
 test("validators name the field", () => {
   assert.is(fieldOf(() => v.phone("phone", "0803")), "phone");

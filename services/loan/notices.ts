@@ -1,9 +1,10 @@
 // The borrower notices LoanService sends (in-app, through the outbox).
 import type { Notice } from "./aging-rule.js";
 import type { NotifyPayload } from "./outbox.js";
+import { moneyText } from "../../platform/money-text.js";
 import type { LoanRow } from "./store.js";
 
-const amount = (minor: bigint, currency: string) => `${currency} ${minor.toString()} (minor units)`;
+const amount = (minor: bigint, currency: string) => moneyText(minor, currency);
 
 export function noticeFor(kind: Notice | "PAID_OFF", loan: LoanRow, totalOutstanding: bigint): NotifyPayload {
   const due = loan.due_time.toISOString().slice(0, 10);
