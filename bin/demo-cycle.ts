@@ -13,6 +13,7 @@ import { RiskReasonCode } from "../gen/fuel/credit/v1/risk_pb.js";
 import { CreditService } from "../gen/fuel/credit/v1/credit_pb.js";
 import { KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanService, LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
+import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
 import { PaymentMethod, PaymentService, PaymentStatus } from "../gen/fuel/payment/v1/payment_pb.js";
 import { QrImageFormat, TransactionService } from "../gen/fuel/transaction/v1/transaction_pb.js";
 
@@ -104,6 +105,10 @@ export async function creditCycleDemo(ctx: CycleContext): Promise<void> {
   const loans = app(LoanService, url, ctx.driverToken);
   const loan = await until("the loan", async () => (await loans.listLoans({})).loans[0]);
   show("loan", { principal: naira(loan.principal!.amountMinor), fee: naira(loan.fee!.amountMinor), due: loan.dueTime ? new Date(Number(loan.dueTime.seconds) * 1000).toISOString().slice(0, 10) : "?" });
+  const inbox = app(NotificationService, url, ctx.driverToken);
+  const notice = (kind: string) => until(`the ${kind} notice`, async () => (await inbox.listNotifications({})).notifications.find((x) => x.kind === kind));
+  const terms = await notice("LOAN_OPENED");
+  show("driver's app", `${terms.title}: ${terms.body}`);
   const during = await driverCredit.getAvailableCredit({ driverId: ctx.driverId });
   show("driver can spend now", naira(during.spendable!.amountMinor));
 
@@ -125,6 +130,8 @@ export async function creditCycleDemo(ctx: CycleContext): Promise<void> {
     return l.status === LoanStatus.PAID_OFF ? l : undefined;
   });
   show("loan", LoanStatus[paid.status]);
+  const repaid = await notice("LOAN_PAID_OFF");
+  show("driver's app", `${repaid.title}: ${repaid.body}`);
   const after = await until("the limit to be restored", async () => {
     const a = await driverCredit.getAvailableCredit({ driverId: ctx.driverId });
     return a.spendable!.amountMinor === before.spendable!.amountMinor ? a : undefined;

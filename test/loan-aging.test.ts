@@ -147,24 +147,28 @@ test("aging with a moved clock: reminder, OVERDUE, DEFAULTED, cured; each notice
 
   // The borrowers got each notice exactly once, keyed by its outbox row, in the trace of
   // the request that decided it.
-  const want1 = ["LOAN_DUE_REMINDER", "LOAN_OVERDUE", "LOAN_DEFAULTED", "LOAN_PAID_OFF"];
+  const want1 = ["LOAN_OPENED", "LOAN_DUE_REMINDER", "LOAN_OVERDUE", "LOAN_DEFAULTED", "LOAN_PAID_OFF"];
   const got1 = await until("d1 notices", async () => {
     const n = await noticesOf(d1.userId);
     return n.length >= want1.length ? n : null;
   });
   assert.equal(got1.map((n) => n.kind), want1);
-  // Amounts read as money, not minor units: the 10,000-kobo loan is NGN 100.00.
-  assert.match(got1[0]!.body.replace(/\u00a0/g, " "), "fuel loan of NGN 100.00 is due on");
+  // Amounts read as money, not minor units: the 10,000-kobo loan is NGN 100.00 (the
+  // product charges no fee), its interest 10 basis points a day.
+  const text = (kind: string) => got1.find((n) => n.kind === kind)!.body.replace(/\u00a0/g, " ");
+  assert.match(text("LOAN_OPENED"), "Your fuel purchase of NGN 100.00 is now a loan. Fee NGN 0.00; interest 0.10% a day");
+  assert.match(text("LOAN_OPENED"), "Outstanding now: NGN 100.00.");
+  assert.match(text("LOAN_DUE_REMINDER"), "fuel loan of NGN 100.00 is due on");
   const got2 = await until("d2 notices", async () => {
     const n = await noticesOf(d2.userId);
-    return n.length >= 3 ? n : null;
+    return n.length >= 4 ? n : null;
   });
-  assert.equal(got2.map((n) => n.kind), ["LOAN_DUE_REMINDER", "LOAN_OVERDUE", "LOAN_PAID_OFF"]);
+  assert.equal(got2.map((n) => n.kind), ["LOAN_OPENED", "LOAN_DUE_REMINDER", "LOAN_OVERDUE", "LOAN_PAID_OFF"]);
   const { rows } = await db.query(
     `SELECT outbox_id::text AS id, trace_carrier->>'traceparent' AS tp FROM loan.outbox WHERE kind = 'NOTIFY' AND loan_id = $1 ORDER BY seq`,
     [l1.loanId],
   );
-  assert.is(rows.length, 4);
+  assert.is(rows.length, 5);
   for (const [i, row] of rows.entries()) {
     assert.is(got1[i]!.idem_key, row.id);
     assert.ok(row.tp, "trace context stored with the row");
@@ -172,12 +176,13 @@ test("aging with a moved clock: reminder, OVERDUE, DEFAULTED, cured; each notice
   }
   // Waiting a little longer delivers nothing more.
   await new Promise((res) => setTimeout(res, 500));
-  assert.is((await noticesOf(d1.userId)).length, 4);
+  assert.is((await noticesOf(d1.userId)).length, 5);
 });
 
 test("a loan's notices reach the borrower in the order they were decided, even when an earlier one waits for a retry", async () => {
   const d = await borrower();
   const l = await newLoan(d.driverId);
+  await until("the opening notice", async () => ((await noticesOf(d.userId)).length === 1 ? true : null));
   const notice = (kind: string) => JSON.stringify({ driverId: d.driverId, kind, title: kind, body: kind });
   // The OVERDUE notice failed once and waits out its backoff; the PAID_OFF notice decided
   // after it is due now. Delivering PAID_OFF first would tell the driver "repaid" and then
@@ -190,12 +195,12 @@ test("a loan's notices reach the borrower in the order they were decided, even w
   );
   // The relay polls every 200 ms in the tests: several passes go by while the first waits.
   await new Promise((res) => setTimeout(res, 1000));
-  assert.equal(await noticesOf(d.userId), [], "the later notice waits behind the earlier one");
+  assert.equal((await noticesOf(d.userId)).map((n) => n.kind), ["LOAN_OPENED"], "the later notice waits behind the earlier one");
   const got = await until("both notices", async () => {
     const n = await noticesOf(d.userId);
-    return n.length >= 2 ? n : null;
+    return n.length >= 3 ? n : null;
   });
-  assert.equal(got.map((n) => n.kind), ["LOAN_OVERDUE", "LOAN_PAID_OFF"]);
+  assert.equal(got.map((n) => n.kind), ["LOAN_OPENED", "LOAN_OVERDUE", "LOAN_PAID_OFF"]);
 
   // A notice given up on (dead) does not hold back the ones after it.
   await db.query(
@@ -205,9 +210,9 @@ test("a loan's notices reach the borrower in the order they were decided, even w
   await db.query(`INSERT INTO loan.outbox (outbox_id, kind, loan_id, payload) VALUES ($1, 'NOTIFY', $2, $3)`, [randomUUID(), l.loanId, notice("LOAN_DUE_REMINDER")]);
   const after = await until("the notice after a dead one", async () => {
     const n = await noticesOf(d.userId);
-    return n.length >= 3 ? n : null;
+    return n.length >= 4 ? n : null;
   });
-  assert.equal(after.map((n) => n.kind), ["LOAN_OVERDUE", "LOAN_PAID_OFF", "LOAN_DUE_REMINDER"]);
+  assert.equal(after.map((n) => n.kind), ["LOAN_OPENED", "LOAN_OVERDUE", "LOAN_PAID_OFF", "LOAN_DUE_REMINDER"]);
 });
 
 test("concurrent aging runs process each loan once and queue each notice once", async () => {
@@ -226,10 +231,10 @@ test("concurrent aging runs process each loan once and queue each notice once", 
     [[...ids]],
   );
   assert.is(rows[0].changes, 12);
-  assert.is(rows[0].notices, 12, "one overdue notice per loan (the reminder window was skipped)");
+  assert.is(rows[0].notices, 24, "per loan its opening notice and one overdue notice (the reminder window was skipped)");
   const list = await bank.loans.listLoans({ driverId: d.driverId, statuses: [LoanStatus.OVERDUE], pageSize: 100 });
   assert.is(list.loans.length, 12);
-  await until("all delivered", async () => (await noticesOf(d.userId)).length === 12 ? true : null);
+  await until("all delivered", async () => (await noticesOf(d.userId)).length === 24 ? true : null);
 });
 
 test.run();

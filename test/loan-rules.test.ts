@@ -8,8 +8,10 @@ import { agedStatus, decideAging, pastDue, reminderDue } from "../services/loan/
 import { allocate } from "../services/loan/allocation.js";
 import { DAY_MS, dueTime, fullDaysBetween } from "../services/loan/due-date.js";
 import { dailyInterest, loanFee, replayLoan, totalOutstanding } from "../services/loan/interest.js";
+import { noticeFor } from "../services/loan/notices.js";
 import { backoffMs } from "../services/loan/outbox.js";
 import { applyBps, roundHalfEven } from "../services/loan/rounding.js";
+import type { LoanRow } from "../services/loan/store.js";
 
 const test = suite("loan rules");
 const T0 = new Date("2025-01-01T08:00:00.000Z");
@@ -187,6 +189,25 @@ test("outbox backoff grows exponentially, is capped and jittered", () => {
   assert.is(backoffMs(3, o, () => 0), 200);
   assert.is(backoffMs(50, o, () => 1), 1_000);
   assert.is(backoffMs(1000, o, () => 0), 500);
+});
+
+test("borrower notices state amounts in the currency's units and the loan's terms", () => {
+  const t = new Date("2030-03-01T10:00:00Z");
+  const loan: LoanRow = {
+    loan_id: "l", transaction_id: "t", settlement_hash: "h", driver_id: "d", agency_id: null, bank_id: "b", credit_line_id: "c", product_id: "p",
+    currency: "NGN", principal: 1_850_050n, fee: 18_500n, daily_interest_bps: 5, term_days: 30, default_after_days: 90, reminder_days_before_due: 3,
+    disburse_time: t, due_time: new Date("2030-03-31T10:00:00Z"), status: "ACTIVE", paid_off_time: null, default_time: null, reminder_sent_time: null,
+    borrower_user_id: null, version: 1n, create_time: t, update_time: t,
+  };
+  const plain = (s: string) => s.replace(/\u00a0/g, " ");
+  const opened = noticeFor("OPENED", loan, loan.principal + loan.fee);
+  assert.is(opened.kind, "LOAN_OPENED");
+  assert.is(opened.driverId, "d");
+  assert.is(
+    plain(opened.body),
+    "Your fuel purchase of NGN 18,500.50 is now a loan. Fee NGN 185.00; interest 0.05% a day on the principal outstanding; due on 2030-03-31. Outstanding now: NGN 18,685.50.",
+  );
+  assert.match(plain(noticeFor("OVERDUE", loan, 2_000_000n).body), "Outstanding: NGN 20,000.00.");
 });
 
 test.run();

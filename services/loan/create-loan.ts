@@ -15,6 +15,9 @@ import { guardedTx, moneyIn, timeIn } from "./common.js";
 import { loanToProto } from "./convert.js";
 import { dueTime } from "./due-date.js";
 import { loanFee } from "./interest.js";
+import { noticeFor } from "./notices.js";
+import { enqueueNotice } from "./outbox.js";
+import { relayFor } from "./runtime.js";
 import * as store from "./store.js";
 
 /** Settlement times may run ahead of our clock by at most this much (clock skew). */
@@ -52,7 +55,7 @@ export function createLoanFromSettlement(deps: ServiceDeps) {
     const prior = await existing(deps.pool, await store.loanByTransaction(deps.pool, transactionId));
     if (prior) return prior;
 
-    return await guardedTx(deps, ctx, CreateLoanFromSettlementResponseSchema, async (tx) => {
+    const out = await guardedTx(deps, ctx, CreateLoanFromSettlementResponseSchema, async (tx) => {
       const product = productId ? await store.getProduct(tx, productId) : await store.defaultProduct(tx, bankId, principal.currency);
       if (!product || product.bank_id !== bankId || product.status !== "ACTIVE" || product.currency !== principal.currency) {
         throw failedPrecondition(
@@ -88,7 +91,11 @@ export function createLoanFromSettlement(deps: ServiceDeps) {
         if (raced) return raced;
         throw new Error("loan insert conflicted but no loan found");
       }
+      // The borrower's notice of the terms commits with the loan, or neither does.
+      await enqueueNotice(tx, row.loan_id, noticeFor("OPENED", row, row.principal + row.fee));
       return create(CreateLoanFromSettlementResponseSchema, { loan: loanToProto(row, [], now) });
     });
+    relayFor(deps).wake();
+    return out;
   };
 }

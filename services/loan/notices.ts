@@ -1,14 +1,25 @@
 // The borrower notices LoanService sends (in-app, through the outbox).
 import type { Notice } from "./aging-rule.js";
 import type { NotifyPayload } from "./outbox.js";
-import { moneyText } from "../../platform/money-text.js";
+import { decimalString, moneyText } from "../../platform/money-text.js";
 import type { LoanRow } from "./store.js";
 
 const amount = (minor: bigint, currency: string) => moneyText(minor, currency);
 
-export function noticeFor(kind: Notice | "PAID_OFF", loan: LoanRow, totalOutstanding: bigint): NotifyPayload {
+export function noticeFor(kind: Notice | "OPENED" | "PAID_OFF", loan: LoanRow, totalOutstanding: bigint): NotifyPayload {
   const due = loan.due_time.toISOString().slice(0, 10);
   switch (kind) {
+    case "OPENED": {
+      // The borrower's copy of the terms, sent with the loan: what was bought on credit,
+      // what it costs, and by when it is due.
+      const rate = `${decimalString(BigInt(loan.daily_interest_bps), 2)}%`;
+      return {
+        driverId: loan.driver_id,
+        kind: "LOAN_OPENED",
+        title: "Fuel bought on credit",
+        body: `Your fuel purchase of ${amount(loan.principal, loan.currency)} is now a loan. Fee ${amount(loan.fee, loan.currency)}; interest ${rate} a day on the principal outstanding; due on ${due}. Outstanding now: ${amount(totalOutstanding, loan.currency)}.`,
+      };
+    }
     case "DUE_REMINDER":
       return { driverId: loan.driver_id, kind: "LOAN_DUE_REMINDER", title: "Fuel loan due soon", body: `Your fuel loan of ${amount(loan.principal, loan.currency)} is due on ${due}. Outstanding: ${amount(totalOutstanding, loan.currency)}.` };
     case "OVERDUE":
