@@ -1718,7 +1718,8 @@ export const LoanService: GenService<{
    * INTERNAL (TransactionService on settle). Creates the loan for a settled transaction with
    * the terms of `loan_product_id` or the bank's default product for the currency (terms
    * are copied onto the loan). One loan per transaction: a repeat with the same request
-   * returns the existing loan; with a different request → ALREADY_EXISTS.
+   * returns the existing loan; with a different request → ALREADY_EXISTS. The borrower is
+   * sent the loan's terms (in-app notice LOAN_OPENED), committed with the loan.
    * Who: SERVICE only. Requires `idempotency-key`.
    * Errors: INVALID_ARGUMENT (principal ≤ 0, missing ids); ALREADY_EXISTS, reason
    * LOAN_EXISTS_FOR_TRANSACTION; FAILED_PRECONDITION, reason LOAN_PRODUCT_NOT_FOUND (the

@@ -151,7 +151,10 @@ export type Notification = Message<"fuel.notification.v1.Notification"> & {
   body: string;
 
   /**
-   * A machine-readable kind, e.g. KYC_DOCUMENT_APPROVED, for the app to route on.
+   * A machine-readable kind for the app to route on. The platform sends
+   * KYC_DOCUMENT_APPROVED, KYC_DOCUMENT_REJECTED, LOAN_OPENED (the loan's terms, sent
+   * with it), LOAN_DUE_REMINDER, LOAN_OVERDUE, LOAN_DEFAULTED and LOAN_PAID_OFF; a loan's
+   * notices arrive in the order they were decided. Other senders may use their own.
    *
    * @generated from field: string kind = 5;
    */
