@@ -16,9 +16,10 @@ import { LoanService, LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
 import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
 import { PaymentMethod, PaymentService, PaymentStatus } from "../gen/fuel/payment/v1/payment_pb.js";
 import { QrImageFormat, TransactionService } from "../gen/fuel/transaction/v1/transaction_pb.js";
+import { moneyText } from "../platform/money-text.js";
 
 const BANK_ADMIN_PHONE = "+2348000000002";
-const naira = (minor: bigint) => `₦${(Number(minor) / 100).toLocaleString("en-NG", { minimumFractionDigits: 2 })}`;
+const naira = (minor: bigint) => moneyText(minor, "NGN", "symbol");
 const ngn = (amountMinor: bigint) => ({ amountMinor, currency: "NGN" });
 
 function app<S extends DescService>(service: S, baseUrl: string, token?: string): Client<S> {

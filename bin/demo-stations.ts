@@ -12,6 +12,7 @@ import { AuthService, MachineKind } from "../gen/fuel/auth/v1/auth_pb.js";
 import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
 import { KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { NearbySort, StationService, WatchEventKind, type WatchAvailabilityResponse } from "../gen/fuel/station/v1/station_pb.js";
+import { moneyText } from "../platform/money-text.js";
 
 export interface StationsDemoContext {
   gatewayUrl: string;
@@ -42,7 +43,7 @@ const STATIONS = [
   { name: "Lekki Phase 1 Gate", location: { latitude: 6.4478, longitude: 3.4723 }, petrol: 60_950n, diesel: 96_200n },
 ];
 
-const naira = (minor: bigint) => `₦${(Number(minor) / 100).toFixed(2)}/L`;
+const naira = (minorPerLitre: bigint) => `${moneyText(minorPerLitre, "NGN", "symbol")}/L`;
 
 export interface StationsDemoResult {
   merchantId: string;

@@ -7,18 +7,22 @@
 const FORMATTERS_MAX = 64;
 const formatters = new Map<string, { format: (decimal: string) => string; exponent: number }>();
 
-function formatterFor(currency: string) {
-  let f = formatters.get(currency);
+/** "code" ("NGN 18,000.00") fits any channel, SMS included; "symbol" ("₦18,000.00") reads best on screens. */
+export type MoneyDisplay = "code" | "symbol";
+
+function formatterFor(currency: string, display: MoneyDisplay) {
+  const key = `${currency}/${display}`;
+  let f = formatters.get(key);
   if (f) return f;
   try {
-    const nf = new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: "code" });
+    const nf = new Intl.NumberFormat("en", { style: "currency", currency, currencyDisplay: display === "code" ? "code" : "narrowSymbol" });
     // Node's typings take numbers; Intl itself takes decimal strings (Intl.NumberFormat v3).
     f = { format: (d) => nf.format(d as unknown as number), exponent: nf.resolvedOptions().maximumFractionDigits ?? 2 };
   } catch {
     // Not a code Intl accepts: say the code and two decimals rather than fail a notice.
     f = { format: (d) => `${currency} ${d}`, exponent: 2 };
   }
-  if (formatters.size < FORMATTERS_MAX) formatters.set(currency, f);
+  if (formatters.size < FORMATTERS_MAX) formatters.set(key, f);
   return f;
 }
 
@@ -31,8 +35,8 @@ export function decimalString(minor: bigint, exponent: number): string {
   return `${sign}${padded.slice(0, -exponent)}.${padded.slice(-exponent)}`;
 }
 
-/** "NGN 18,000.00" for (1_800_000n, "NGN"). */
-export function moneyText(minor: bigint, currency: string): string {
-  const f = formatterFor(currency);
+/** "NGN 18,000.00" for (1_800_000n, "NGN"); "₦18,000.00" with display "symbol". */
+export function moneyText(minor: bigint, currency: string, display: MoneyDisplay = "code"): string {
+  const f = formatterFor(currency, display);
   return f.format(decimalString(minor, f.exponent));
 }

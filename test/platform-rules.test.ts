@@ -34,6 +34,8 @@ test("money for people: exact, the currency's own decimals, grouped", () => {
   // Past 2^53 every digit survives (a float would not).
   assert.is(plain(moneyText(123_456_789_012_345_678_9n, "NGN")), "NGN 12,345,678,901,234,567.89");
   assert.is(plain(moneyText(100n, "XYZ!")), "XYZ! 1.00", "a code Intl refuses is still shown");
+  assert.is(moneyText(1_174_750n, "NGN", "symbol"), "₦11,747.50");
+  assert.is(moneyText(63_500n, "NGN", "symbol"), "₦635.00");
   assert.is(decimalString(7n, 3), "0.007");
   assert.is(decimalString(-7n, 2), "-0.07");
   assert.is(decimalString(42n, 0), "42");
