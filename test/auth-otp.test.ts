@@ -13,7 +13,6 @@ import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { reasonOf } from "../platform/errors.js";
 import { SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { ONBOARDING_TOKEN_TYP, ServiceTokens } from "../platform/tokens.js";
-import { AUTH_LIMITERS } from "../services/auth/limits.js";
 import { OTP_MAX_TRIES, phoneKey } from "../services/auth/otp-code.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, postJson } from "./helpers/clients.js";
@@ -30,15 +29,8 @@ test.before(async () => {
   sys = await startTestSystem({ services: ["auth", "notification"] });
   anon = connectJson(AuthService, sys.gatewayUrl);
   root = connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, principal(Role.SYSTEM_ADMIN)));
-  // Every suite calls from loopback and a real Redis outlives suites: start this suite's
-  // per-IP OTP budgets for loopback afresh (per-phone budgets use fresh random phones).
-  const redis = sys.infra.kv.redis;
-  if (redis) {
-    for (const name of AUTH_LIMITERS) {
-      const keys = await redis.keys(`rl:${name}:*127.0.0.1`);
-      if (keys.length) await redis.del(...keys);
-    }
-  }
+  // startTestSystem has given loopback fresh per-IP budgets (per-phone budgets use fresh
+  // random phones).
 });
 test.after(async () => {
   await sys?.stop();

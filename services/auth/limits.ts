@@ -5,6 +5,3 @@ export const OTP_SENDS_PER_PHONE = { name: "otp-send-phone", points: 3, duration
 export const OTP_SENDS_PER_IP = { name: "otp-send-ip", points: 50, durationS: 600 } as const;
 export const OTP_VERIFIES_PER_IP = { name: "otp-verify-ip", points: 100, durationS: 600 } as const;
 export const CLIENT_CREDENTIAL_FAILURES_PER_IP = { name: "cc-fail-ip", points: 20, durationS: 900 } as const;
-
-/** Every limiter name AuthService uses (tests reset their loopback keys between suites). */
-export const AUTH_LIMITERS = [OTP_SENDS_PER_PHONE, OTP_SENDS_PER_IP, OTP_VERIFIES_PER_IP, CLIENT_CREDENTIAL_FAILURES_PER_IP].map((l) => l.name);

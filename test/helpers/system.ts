@@ -81,6 +81,7 @@ export async function startTestSystem(opts: StartOptions = {}): Promise<TestSyst
     await db?.drop().catch(() => undefined);
     throw err;
   }
+  await forgetLoopbackBudgets(sys);
   return {
     ...sys,
     clock,
@@ -91,4 +92,17 @@ export async function startTestSystem(opts: StartOptions = {}): Promise<TestSyst
       await db?.drop();
     },
   };
+}
+
+/**
+ * Every suite calls from loopback, and a real Redis outlives suites (and runs): forget
+ * the per-IP budgets loopback has spent, so that one suite's failed logins, OTPs and
+ * anonymous calls (the hostile-input suite makes hundreds) never get the next suite
+ * refused. Budgets per caller or per phone are keyed by ids each suite draws afresh.
+ */
+async function forgetLoopbackBudgets(sys: RunningSystem): Promise<void> {
+  const redis = sys.infra.kv.redis;
+  if (!redis) return;
+  const keys = await redis.keys("rl:*127.0.0.1");
+  if (keys.length) await redis.del(...keys);
 }
