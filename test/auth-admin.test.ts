@@ -211,7 +211,7 @@ test("revoked credentials stop exchanging; only their organisation may revoke th
   await fails(merchant.revokeMachineCredential({ clientId: randomUUID() }, idem()), Code.NotFound);
 });
 
-test("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo", async () => {
+test("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo; valid credentials there still exchange", async () => {
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId: randomUUID(), label: "Pump 9" }, idem());
   const attacker = fromClientIp(sys, randomIp());
@@ -231,11 +231,16 @@ test("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryIn
     assert.ok(failures <= 50, "never limited");
   }
   assert.ok(failures >= 5, `limited after only ${failures} failures`);
-  // Now even the right secret is turned away from that IP...
+  // Further failures from that address stay refused, for any client id...
+  await fails(attacker.exchangeClientCredentials({ clientId: randomUUID(), clientSecret: "guess" }), Code.ResourceExhausted, "CLIENT_CREDENTIALS_RATE_LIMITED");
+  // ...but a terminal behind the same address (a station shares one) with the right
+  // secret is not locked out by its neighbour's failures.
+  const sameAddress = await attacker.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret });
+  assert.is(sameAddress.principal?.role, Role.POS_TERMINAL);
+  // A revoked credential is a failure like any other.
+  await root.revokeMachineCredential({ clientId: pos.credential!.clientId }, idem());
   await fails(attacker.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret }), Code.ResourceExhausted);
-  // ...while another IP is unaffected.
-  const ok = await fromClientIp(sys, randomIp()).exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret });
-  assert.is(ok.principal?.role, Role.POS_TERMINAL);
+  await fails(fromClientIp(sys, randomIp()).exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret }), Code.Unauthenticated, "CLIENT_CREDENTIALS_INVALID");
 });
 
 test("bad input on every method is INVALID_ARGUMENT naming the field", async () => {

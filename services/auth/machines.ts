@@ -103,13 +103,17 @@ export const exchangeClientCredentials = (deps: ServiceDeps, sessions: Sessions)
   if (req.clientSecret.length > CLIENT_FIELD_MAX) throw invalidArgument("client_secret", `must be at most ${CLIENT_FIELD_MAX} characters`);
   const ip = callInfo(ctx).clientIp || "unknown";
   const budget = CLIENT_CREDENTIAL_FAILURES_PER_IP;
-  // Spending 0 points only checks: an IP that failed too often is turned away first.
-  await deps.limits.consume(budget.name, ip, budget.points, budget.durationS, "CLIENT_CREDENTIALS_RATE_LIMITED", 0);
 
   // Client ids are UUIDs; anything else cannot match and is answered like a wrong secret.
   const row = /^[0-9a-f-]{36}$/i.test(req.clientId) ? await store.machineById(deps.pool, req.clientId.toLowerCase()) : undefined;
   const matches = secretMatches(req.clientSecret, row?.secret_hash ?? DUMMY_HASH);
   if (!row || !matches || !row.active) {
+    // Only failures are counted and refused. A station's terminals share its one public
+    // address (and carriers share theirs): if one terminal with a stale secret could
+    // lock the address, every terminal there would stop selling for the window. A
+    // right secret cannot be guessed (256 random bits, compared as a hash), so letting
+    // it through from a noisy address costs nothing; the refusal marks the address
+    // for whoever watches the logs, and the edge's per-caller budget bounds the rate.
     await deps.limits.consume(budget.name, ip, budget.points, budget.durationS, "CLIENT_CREDENTIALS_RATE_LIMITED", 1);
     throw unauthenticated("CLIENT_CREDENTIALS_INVALID", "client credentials invalid");
   }

@@ -1272,8 +1272,11 @@ export const AuthService: GenService<{
    * core system gets ROLE_BANK_SYSTEM bound to its bank. Tokens live at most 15 minutes;
    * machines call this again before expiry.
    * Errors: INVALID_ARGUMENT (`client_id`, `client_secret` empty); UNAUTHENTICATED
-   * (reason CLIENT_CREDENTIALS_INVALID, also for revoked credentials);
-   * RESOURCE_EXHAUSTED after repeated failures from one IP.
+   * (reason CLIENT_CREDENTIALS_INVALID, also for revoked credentials); RESOURCE_EXHAUSTED
+   * (reason CLIENT_CREDENTIALS_RATE_LIMITED, with RetryInfo) for further failures once
+   * an address has failed 20 times in 15 minutes. A valid credential is never refused
+   * for its address's failures: a station's terminals share one public address, and one
+   * terminal with a stale secret must not stop the others.
    *
    * @generated from rpc fuel.auth.v1.AuthService.ExchangeClientCredentials
    */
