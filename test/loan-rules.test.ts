@@ -205,7 +205,7 @@ test("borrower notices state amounts in the currency's units and the loan's term
   assert.is(opened.driverId, "d");
   assert.is(
     plain(opened.body),
-    "Your fuel purchase of NGN 18,500.50 is now a loan. Fee NGN 185.00; interest 0.05% a day on the principal outstanding; due on 2030-03-31. Outstanding now: NGN 18,685.50.",
+    "Your fuel purchase of NGN 18,500.50 is now a loan. Fee NGN 185.00; interest 0.05% a day on the principal outstanding; due on 2030-03-31 10:00 UTC. Outstanding now: NGN 18,685.50.",
   );
   assert.match(plain(noticeFor("OVERDUE", loan, 2_000_000n).body), "Outstanding: NGN 20,000.00.");
 });

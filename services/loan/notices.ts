@@ -7,7 +7,9 @@ import type { LoanRow } from "./store.js";
 const amount = (minor: bigint, currency: string) => moneyText(minor, currency);
 
 export function noticeFor(kind: Notice | "OPENED" | "PAID_OFF", loan: LoanRow, totalOutstanding: bigint): NotifyPayload {
-  const due = loan.due_time.toISOString().slice(0, 10);
+  // The due instant to the minute, in UTC and saying so: the loan service does not know
+  // the borrower's time zone, and a bare date would be a day off for part of the day.
+  const due = `${loan.due_time.toISOString().slice(0, 16).replace("T", " ")} UTC`;
   switch (kind) {
     case "OPENED": {
       // The borrower's copy of the terms, sent with the loan: what was bought on credit,
