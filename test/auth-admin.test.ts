@@ -14,6 +14,7 @@ import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ensureBootstrapAdmin } from "../services/auth/bootstrap.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, GrpcJsClient } from "./helpers/clients.js";
+import { createAgency, createBank, createMerchant, createStation } from "./helpers/orgs.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
 
@@ -23,7 +24,9 @@ let sys: TestSystem;
 let db: pg.Client;
 
 test.before(async () => {
-  sys = await startTestSystem({ services: ["auth"], env: { BOOTSTRAP_ADMIN_PHONE: BOOTSTRAP_PHONE } });
+  // KycService and StationService answer whether the organisations and stations that
+  // users and credentials are bound to exist.
+  sys = await startTestSystem({ services: ["auth", "kyc", "station"], env: { BOOTSTRAP_ADMIN_PHONE: BOOTSTRAP_PHONE } });
   db = new pg.Client({ connectionString: sys.databaseUrl });
   await db.connect();
 });
@@ -39,8 +42,18 @@ const randomIp = () => `10.${1 + Math.floor(Math.random() * 250)}.${Math.floor(M
 
 async function as(role: Role, binding: Parameters<typeof principal>[1] = {}) {
   const p = principal(role, binding);
-  return { p, auth: connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, p)) };
+  const token = await mintAccessToken(sys, p);
+  return { p, token, auth: connectJson(AuthService, sys.gatewayUrl, token) };
 }
+
+/** Real organisations (and a merchant's station), made by an operator. */
+const org = {
+  root: async () => (await as(Role.SYSTEM_ADMIN)).token,
+  bank: async () => createBank(sys.gatewayUrl, await org.root()),
+  merchant: async () => createMerchant(sys.gatewayUrl, await org.root()),
+  agency: async () => createAgency(sys.gatewayUrl, await org.root()),
+  station: async (merchantId: string) => createStation(sys.gatewayUrl, await org.root(), merchantId),
+};
 
 test("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () => {
   const count = async () =>
@@ -52,7 +65,7 @@ test("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () =
 });
 
 test("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own org", async () => {
-  const bankId = randomUUID();
+  const bankId = await org.bank();
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const bankAdmin = await root.createUser({ phone: newPhone(), displayName: "Bola Bank", role: Role.BANK_ADMIN, organizationId: bankId }, idem());
   assert.is(bankAdmin.user?.principal?.role, Role.BANK_ADMIN);
@@ -68,7 +81,7 @@ test("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own 
   await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.AGENCY_ADMIN, organizationId: bankId }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
   await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.SYSTEM_ADMIN }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
 
-  const agencyId = randomUUID();
+  const agencyId = await org.agency();
   const { auth: agency } = await as(Role.AGENCY_ADMIN, { agencyId });
   await agency.createUser({ phone: newPhone(), displayName: "Agency two", role: Role.AGENCY_ADMIN, organizationId: agencyId }, idem());
   await fails(agency.createUser({ phone: newPhone(), displayName: "x", role: Role.MERCHANT_ADMIN, organizationId: agencyId }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
@@ -81,17 +94,35 @@ test("CreateUser: SYSTEM_ADMIN grants any admin role; org admins only their own 
   await fails(driver.createUser({ phone: newPhone(), displayName: "x", role: Role.AGENCY_ADMIN, organizationId: agencyId }, idem()), Code.PermissionDenied);
 });
 
+test("CreateUser: the organisation must exist, and only one the caller may bind is looked up", async () => {
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  // An agency's id is no bank: each role is bound to its own kind of organisation.
+  const agencyId = await org.agency();
+  for (const [role, orgId] of [[Role.BANK_ADMIN, randomUUID()], [Role.MERCHANT_ADMIN, randomUUID()], [Role.AGENCY_ADMIN, randomUUID()], [Role.BANK_ADMIN, agencyId]] as const) {
+    const e = await fails(root.createUser({ phone: newPhone(), displayName: "Nobody's", role, organizationId: orgId }, idem()), Code.NotFound, "ORGANIZATION_NOT_FOUND");
+    assert.is(e.message, "organization not found");
+  }
+  // An org admin naming an organisation that is not theirs is refused before any lookup,
+  // whether or not it exists: the answer tells nothing about other organisations.
+  const { auth: bank } = await as(Role.BANK_ADMIN, { bankId: await org.bank() });
+  const real = await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.BANK_ADMIN, organizationId: await org.bank() }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
+  const unknown = await fails(bank.createUser({ phone: newPhone(), displayName: "x", role: Role.BANK_ADMIN, organizationId: randomUUID() }, idem()), Code.PermissionDenied, "ROLE_NOT_GRANTABLE");
+  assert.is(real.message, unknown.message);
+  const { rows } = await db.query(`SELECT count(*)::int AS n FROM auth.users WHERE display_name = 'Nobody''s'`);
+  assert.is(rows[0].n, 0);
+});
+
 test("CreateUser: a phone is registered once", async () => {
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
-  const req = { phone: newPhone(), displayName: "Once", role: Role.MERCHANT_ADMIN, organizationId: randomUUID() };
+  const req = { phone: newPhone(), displayName: "Once", role: Role.MERCHANT_ADMIN, organizationId: await org.merchant() };
   await root.createUser(req, idem());
   await fails(root.createUser(req, idem()), Code.AlreadyExists, "PHONE_ALREADY_REGISTERED");
   await fails(root.createUser({ ...req, phone: BOOTSTRAP_PHONE, role: Role.SYSTEM_ADMIN, organizationId: "" }, idem()), Code.AlreadyExists, "PHONE_ALREADY_REGISTERED");
 });
 
 test("GetUser / ListUsers: admins see their own organisation; pages are stable and newest first", async () => {
-  const bankA = randomUUID();
-  const bankB = randomUUID();
+  const bankA = await org.bank();
+  const bankB = await org.bank();
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const created: string[] = [];
   for (let i = 0; i < 5; i++) {
@@ -128,11 +159,12 @@ test("GetUser / ListUsers: admins see their own organisation; pages are stable a
 });
 
 test("machine credentials: issued within the caller's organisation only", async () => {
-  const merchantId = randomUUID();
-  const bankId = randomUUID();
+  const merchantId = await org.merchant();
+  const stationId = await org.station(merchantId);
+  const bankId = await org.bank();
   const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId });
   const { auth: bank } = await as(Role.BANK_ADMIN, { bankId });
-  const pos = await merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "Lekki pump 3" }, idem());
+  const pos = await merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId, merchantId, label: "Lekki pump 3" }, idem());
   assert.is(pos.credential?.active, true);
   assert.is(Buffer.from(pos.clientSecret, "base64url").length, 32);
   await fails(merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId: randomUUID(), label: "x" }, idem()), Code.PermissionDenied, "ORGANIZATION_MISMATCH");
@@ -142,6 +174,19 @@ test("machine credentials: issued within the caller's organisation only", async 
   await fails(bank.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "x" }, idem()), Code.PermissionDenied, "ORGANIZATION_MISMATCH");
   const { auth: agency } = await as(Role.AGENCY_ADMIN, { agencyId: randomUUID() });
   await fails(agency.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId, label: "x" }, idem()), Code.PermissionDenied);
+  // A station must be one of the merchant's: another merchant's station answers exactly
+  // as a station that does not exist (the exploit of issue 11: a terminal bound to a
+  // competitor's station read and settled its sales).
+  const otherMerchantsStation = await org.station(await org.merchant());
+  const foreign = await fails(merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: otherMerchantsStation, merchantId, label: "x" }, idem()), Code.NotFound, "STATION_NOT_FOUND");
+  const missing = await fails(merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "x" }, idem()), Code.NotFound, "STATION_NOT_FOUND");
+  assert.is(foreign.message, missing.message);
+  // A SYSTEM_ADMIN too binds only what exists and fits together.
+  const { auth: root } = await as(Role.SYSTEM_ADMIN);
+  await fails(root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: otherMerchantsStation, merchantId, label: "x" }, idem()), Code.NotFound, "STATION_NOT_FOUND");
+  await fails(root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: randomUUID(), label: "x" }, idem()), Code.NotFound, "ORGANIZATION_NOT_FOUND");
+  const issued = await db.query(`SELECT count(*)::int AS n FROM auth.machine_credentials WHERE label = 'x'`);
+  assert.is(issued.rows[0].n, 0);
   // Stored as a hash only.
   const { rows } = await db.query(`SELECT * FROM auth.machine_credentials WHERE client_id = $1`, [pos.credential!.clientId]);
   assert.is(rows.length, 1);
@@ -149,9 +194,9 @@ test("machine credentials: issued within the caller's organisation only", async 
 });
 
 test("a POS terminal and a bank system exchange credentials over grpc-js for scoped tokens", async () => {
-  const merchantId = randomUUID();
-  const stationId = randomUUID();
-  const bankId = randomUUID();
+  const merchantId = await org.merchant();
+  const stationId = await org.station(merchantId);
+  const bankId = await org.bank();
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
   const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId, merchantId, label: "Pump 1" }, idem());
   const core = await root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId, label: "Core banking" }, idem());
@@ -196,10 +241,10 @@ test("a POS terminal and a bank system exchange credentials over grpc-js for sco
 });
 
 test("revoked credentials stop exchanging; only their organisation may revoke them", async () => {
-  const merchantId = randomUUID();
+  const merchantId = await org.merchant();
   const { auth: merchant } = await as(Role.MERCHANT_ADMIN, { merchantId });
   const { auth: otherMerchant } = await as(Role.MERCHANT_ADMIN, { merchantId: randomUUID() });
-  const pos = await merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId, label: "Pump 2" }, idem());
+  const pos = await merchant.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: await org.station(merchantId), merchantId, label: "Pump 2" }, idem());
   const anon = connectJson(AuthService, sys.gatewayUrl);
   await anon.exchangeClientCredentials({ clientId: pos.credential!.clientId, clientSecret: pos.clientSecret });
   await fails(otherMerchant.revokeMachineCredential({ clientId: pos.credential!.clientId }, idem()), Code.NotFound);
@@ -213,7 +258,8 @@ test("revoked credentials stop exchanging; only their organisation may revoke th
 
 test("repeated exchange failures from one IP are RESOURCE_EXHAUSTED with RetryInfo; valid credentials there still exchange", async () => {
   const { auth: root } = await as(Role.SYSTEM_ADMIN);
-  const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: randomUUID(), merchantId: randomUUID(), label: "Pump 9" }, idem());
+  const merchantId = await org.merchant();
+  const pos = await root.createMachineCredential({ kind: MachineKind.POS_TERMINAL, stationId: await org.station(merchantId), merchantId, label: "Pump 9" }, idem());
   const attacker = fromClientIp(sys, randomIp());
   let failures = 0;
   for (;;) {

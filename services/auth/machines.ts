@@ -15,10 +15,12 @@ import {
   type ExchangeClientCredentialsRequest,
   type RevokeMachineCredentialRequest,
 } from "../../gen/fuel/auth/v1/auth_pb.js";
+import { Role } from "../../gen/fuel/common/v1/common_pb.js";
 import { callInfo, principalOf } from "../../platform/context.js";
 import { invalidArgument, notFound, permissionDenied, unauthenticated } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
+import { requireOrganization, requireStationOfMerchant } from "./bindings.js";
 import { machineMsg, principalMsg, principalOfMachine } from "./convert.js";
 import { canManageMachine, type MachineKindName } from "./grant-rules.js";
 import { CLIENT_CREDENTIAL_FAILURES_PER_IP } from "./limits.js";
@@ -70,6 +72,10 @@ export const createMachineCredential = (deps: ServiceDeps) => async (req: Create
   if (!canManageMachine(caller, { kind, merchantId, bankId })) {
     throw permissionDenied("ORGANIZATION_MISMATCH", "you may issue credentials for your own organisation only");
   }
+  // The caller's right over the organisation is settled above; what it names must also
+  // exist and belong together, or a token would carry a station of someone else's.
+  if (kind === "POS_TERMINAL") await requireStationOfMerchant(deps, stationId!, merchantId!);
+  else await requireOrganization(deps, Role.BANK_SYSTEM, bankId!);
   const secret = newClientSecret();
   const row = await store.insertMachine(deps.pool, {
     clientId: randomUUID(),

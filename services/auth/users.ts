@@ -25,6 +25,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound, permissio
 import type { ServiceDeps } from "../../platform/service.js";
 import { roleFromName } from "../../platform/tokens.js";
 import * as v from "../../platform/validate.js";
+import { requireOrganization } from "./bindings.js";
 import { principalMsg, userMsg, userRoleName } from "./convert.js";
 import { canGrant, canSeeUser, GRANTABLE_ROLES, USER_ROLES, userScope } from "./grant-rules.js";
 import { sessionMsg, type Sessions } from "./session.js";
@@ -60,6 +61,8 @@ export const createUser = (deps: ServiceDeps) => async (req: CreateUserRequest, 
   if (!canGrant(caller, role, orgId)) {
     throw permissionDenied("ROLE_NOT_GRANTABLE", "you may create admins of your own organisation only");
   }
+  // Checked after the grant rule, so a caller learns only about organisations it may bind.
+  if (role !== Role.SYSTEM_ADMIN) await requireOrganization(deps, role, orgId);
   try {
     const row = await store.insertUser(deps.pool, {
       userId: randomUUID(),

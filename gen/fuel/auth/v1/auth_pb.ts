@@ -1313,9 +1313,13 @@ export const AuthService: GenService<{
    * organisation; an AGENCY_ADMIN, BANK_ADMIN or MERCHANT_ADMIN may create admins of
    * their own organisation only. Drivers are created by KycService.OnboardDriver.
    * Requires an `idempotency-key` header.
+   * The organisation must exist (KycService is asked), checked only once the caller may
+   * grant the role there.
    * Errors: INVALID_ARGUMENT (`phone`, `role`, `organization_id`, `display_name`);
-   * PERMISSION_DENIED (reason ROLE_NOT_GRANTABLE); ALREADY_EXISTS (reason
-   * PHONE_ALREADY_REGISTERED).
+   * PERMISSION_DENIED (reason ROLE_NOT_GRANTABLE); NOT_FOUND (reason
+   * ORGANIZATION_NOT_FOUND: no agency, bank or merchant with `organization_id`);
+   * ALREADY_EXISTS (reason PHONE_ALREADY_REGISTERED); UNAVAILABLE (reason
+   * DEPENDENCY_UNAVAILABLE: KycService unreachable; safe to retry).
    *
    * @generated from rpc fuel.auth.v1.AuthService.CreateUser
    */
@@ -1363,9 +1367,14 @@ export const AuthService: GenService<{
    * Issues a machine credential: a POS terminal for one station (SYSTEM_ADMIN, or the
    * MERCHANT_ADMIN of the station's merchant) or a bank core system for one bank
    * (SYSTEM_ADMIN, or that bank's BANK_ADMIN). The secret is returned once and stored
-   * only as a hash. Requires an `idempotency-key` header.
+   * only as a hash. The station must be a station of `merchant_id` (StationService is
+   * asked) and the bank must exist (KycService), checked once the caller may issue for
+   * that organisation. Requires an `idempotency-key` header.
    * Errors: INVALID_ARGUMENT (`kind`, `station_id`, `merchant_id`, `bank_id`, `label`);
-   * PERMISSION_DENIED (reason ORGANIZATION_MISMATCH).
+   * PERMISSION_DENIED (reason ORGANIZATION_MISMATCH: not your merchant or bank);
+   * NOT_FOUND (reason STATION_NOT_FOUND: no such station, or a station of another
+   * merchant, deliberately indistinguishable; reason ORGANIZATION_NOT_FOUND: no such
+   * bank); UNAVAILABLE (reason DEPENDENCY_UNAVAILABLE; safe to retry).
    *
    * @generated from rpc fuel.auth.v1.AuthService.CreateMachineCredential
    */
