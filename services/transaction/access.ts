@@ -12,7 +12,7 @@ export type Scope =
   | { kind: "driver"; driverId: string }
   | { kind: "agency"; agencyId: string }
   | { kind: "merchant"; merchantId: string }
-  | { kind: "station"; stationId: string }
+  | { kind: "station"; stationId: string; merchantId: string }
   | { kind: "bank"; bankId: string }
   | { kind: "none" };
 
@@ -36,7 +36,9 @@ export function scopeOf(p: Principal | null): Scope {
     case Role.MERCHANT_ADMIN:
       return p.merchantId ? { kind: "merchant", merchantId: p.merchantId } : { kind: "none" };
     case Role.POS_TERMINAL:
-      return p.stationId ? { kind: "station", stationId: p.stationId } : { kind: "none" };
+      // Both halves of the terminal's binding must match the row: a credential whose
+      // station is not its merchant's (issued before AuthService checked that) sees nothing.
+      return p.stationId && p.merchantId ? { kind: "station", stationId: p.stationId, merchantId: p.merchantId } : { kind: "none" };
     case Role.BANK_ADMIN:
     case Role.BANK_SYSTEM:
       return p.bankId ? { kind: "bank", bankId: p.bankId } : { kind: "none" };
@@ -56,7 +58,7 @@ export function visible(s: Scope, r: TxnRow): boolean {
     case "merchant":
       return r.merchant_id === s.merchantId;
     case "station":
-      return r.station_id === s.stationId;
+      return r.station_id === s.stationId && r.merchant_id === s.merchantId;
     case "bank":
       return r.bank_id === s.bankId;
     case "none":
@@ -76,7 +78,7 @@ export function scopeFilter(s: Scope): Partial<ListFilter> | false {
     case "merchant":
       return { merchantId: s.merchantId };
     case "station":
-      return { stationId: s.stationId };
+      return { stationId: s.stationId, merchantId: s.merchantId };
     case "bank":
       return { bankId: s.bankId };
     case "none":
@@ -91,7 +93,7 @@ export function scopeFilter(s: Scope): Partial<ListFilter> | false {
 export function mayOperate(p: Principal, r: TxnRow, allowSystemAdmin: boolean): boolean {
   switch (p.role) {
     case Role.POS_TERMINAL:
-      return !!p.stationId && p.stationId === r.station_id;
+      return !!p.stationId && p.stationId === r.station_id && !!p.merchantId && p.merchantId === r.merchant_id;
     case Role.MERCHANT_ADMIN:
       return !!p.merchantId && p.merchantId === r.merchant_id;
     case Role.SYSTEM_ADMIN:
