@@ -6,6 +6,7 @@ import { Role } from "../../gen/fuel/common/v1/common_pb.js";
 import { callInfo } from "../../platform/context.js";
 import { notFound, permissionDenied } from "../../platform/errors.js";
 import { GATEWAY_SERVICE } from "../../platform/policy.js";
+import type { RiskAssessment } from "../../gen/fuel/credit/v1/risk_pb.js";
 import type { LineRow } from "./store.js";
 
 export type Viewer =
@@ -52,6 +53,15 @@ export function lineVisible(v: Viewer, l: LineRow): boolean {
 }
 
 export const lineNotFound = () => notFound("credit line", "CREDIT_LINE_NOT_FOUND");
+
+/**
+ * An assessment as `v` may see it. A bank's line can rest on an assessment another bank
+ * asked for (a recent one is reused); which bank that was is that bank's business.
+ */
+export function assessmentFor(v: Viewer, a: RiskAssessment): RiskAssessment {
+  if (v.kind !== "bank" || a.requestedByBankId === "" || a.requestedByBankId === v.bankId) return a;
+  return { ...a, requestedByBankId: "" };
+}
 
 /** The line if the caller may see it, else NOT_FOUND. */
 export function visibleOr404(v: Viewer, l: LineRow | undefined): LineRow {

@@ -27,7 +27,7 @@ import { one, sqlState, UNIQUE_VIOLATION, withTx, type Tx } from "../../platform
 import { alreadyExists, failedPrecondition, invalidArgument, permissionDenied } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
-import { lineNotFound, requireChange, viewerOf, visibleOr404, type Viewer } from "./access.js";
+import { assessmentFor, lineNotFound, requireChange, viewerOf, visibleOr404, type Viewer } from "./access.js";
 import { guardedTx, moneyIn, priorResponse, reasonText, versionMismatch } from "./common.js";
 import { hasDailyLimits, normalizeControls } from "./controls-rule.js";
 import { lineStatusName, lineToProto } from "./convert.js";
@@ -113,7 +113,7 @@ export function createCreditLine(deps: ServiceDeps) {
           create_time: now,
         });
         const saved = await openingEntry(tx, line, limit, viewer, now, overrideReason);
-        return create(CreateCreditLineResponseSchema, { creditLine: lineToProto(saved), assessment });
+        return create(CreateCreditLineResponseSchema, { creditLine: lineToProto(saved), assessment: assessmentFor(viewer, assessment) });
       }),
     );
   };

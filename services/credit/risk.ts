@@ -19,6 +19,7 @@ import { principalOf } from "../../platform/context.js";
 import { invalidArgument, notFound, rpcError } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
+import { assessmentFor, viewerOf } from "./access.js";
 import { assessmentFromRow } from "./convert.js";
 import { scoreOf, SCORECARD_VERSION } from "./scorecard.js";
 import * as store from "./store.js";
@@ -171,11 +172,11 @@ export function listRiskAssessments(deps: ServiceDeps) {
     if (p.role !== Role.SYSTEM_ADMIN && !(p.bankId && (await store.bankKnowsSubject(deps.pool, p.bankId, s.kind, s.id)))) {
       throw notFound(s.kind === "DRIVER" ? "driver" : "agency");
     }
-    const rows = await store.listAssessments(deps.pool, s.kind, s.id, after, limit);
+    const rows = await store.listAssessments(deps.pool, s.kind, s.id, p.role === Role.SYSTEM_ADMIN ? null : p.bankId, after, limit);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return create(ListRiskAssessmentsResponseSchema, {
-      assessments: page.map(assessmentFromRow),
+      assessments: page.map((r) => assessmentFor(viewerOf(ctx), assessmentFromRow(r))),
       nextPageToken: rows.length > limit && last ? v.encodePageToken({ t: last.assess_time.toISOString(), id: last.assessment_id, s: s.id }) : "",
     });
   };

@@ -361,19 +361,26 @@ export async function latestAssessment(db: Db, kind: string, subjectId: string, 
   );
 }
 
+/**
+ * A subject's assessments, newest first. `bankId` null: all of them (system admins);
+ * else only those the bank asked for or that back one of its lines.
+ */
 export async function listAssessments(
   db: Db,
   kind: string,
   subjectId: string,
+  bankId: string | null,
   after: { time: Date; id: string } | null,
   limit: number,
 ): Promise<AssessmentRow[]> {
   return await many<AssessmentRow>(
     db,
-    `SELECT * FROM credit.assessments WHERE subject_kind = $1 AND subject_id = $2
+    `SELECT * FROM credit.assessments a WHERE subject_kind = $1 AND subject_id = $2
         AND ($3::timestamptz IS NULL OR (assess_time, assessment_id) < ($3, $4::uuid))
+        AND ($6::uuid IS NULL OR a.requested_by_bank_id = $6
+             OR EXISTS (SELECT 1 FROM credit.lines l WHERE l.bank_id = $6 AND l.risk_assessment_id = a.assessment_id))
       ORDER BY assess_time DESC, assessment_id DESC LIMIT $5`,
-    [kind, subjectId, after?.time ?? null, after?.id ?? null, limit + 1],
+    [kind, subjectId, after?.time ?? null, after?.id ?? null, limit + 1, bankId],
   );
 }
 
