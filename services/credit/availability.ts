@@ -35,6 +35,9 @@ function driverOf(viewer: Viewer, requested: string): string {
 async function linesOf(deps: ServiceDeps, viewer: Viewer, driverId: string) {
   const found = await store.driverLineWithParent(deps.pool, driverId);
   if (found && !lineVisible(viewer, found.line)) throw lineNotFound();
+  // A bank or an agency sees only drivers on its own lines: "no line at all" must read
+  // like "a line of someone else's", or the answer tells who borrows elsewhere.
+  if (!found && viewer.kind !== "all" && viewer.kind !== "driver") throw lineNotFound();
   return found;
 }
 

@@ -24,7 +24,7 @@ import {
 } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { JournalEntryKind } from "../../gen/fuel/credit/v1/ledger_pb.js";
 import { one, sqlState, UNIQUE_VIOLATION, withTx, type Tx } from "../../platform/db.js";
-import { alreadyExists, failedPrecondition, invalidArgument, permissionDenied } from "../../platform/errors.js";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, permissionDenied } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { assessmentFor, lineNotFound, requireChange, viewerOf, visibleOr404, type Viewer } from "./access.js";
@@ -66,10 +66,16 @@ export function createCreditLine(deps: ServiceDeps) {
       if (parent.status !== "ACTIVE") throw failedPrecondition("PARENT_LINE_NOT_ACTIVE", "the parent line is not active");
       if (parent.currency !== currency) throw invalidArgument("currency", `must equal the parent line's currency ${parent.currency}`);
       if (subLimit !== null && subLimit > parent.limit_minor) throw failedPrecondition("SUB_LIMIT_ABOVE_PARENT", "sub_limit is above the parent line's limit");
-      if (await store.openLineOf(deps.pool, "DRIVER", ownerId)) throw lineExists();
+      // Membership first: whether a driver of another agency has a line is not this
+      // agency's to learn. An agency admin sees only its own drivers, so another agency's
+      // is NOT_FOUND like one that does not exist; a bank sees every driver and is told why.
       const profile = await profileOf(deps, { kind: "DRIVER", id: ownerId });
-      if (profile.agencyId !== parent.owner_id) throw failedPrecondition("DRIVER_NOT_IN_AGENCY", "the driver is not a member of the parent line's agency");
+      if (profile.agencyId !== parent.owner_id) {
+        if (viewer.kind === "agency") throw notFound("driver");
+        throw failedPrecondition("DRIVER_NOT_IN_AGENCY", "the driver is not a member of the parent line's agency");
+      }
       if (!profile.kycVerified) throw failedPrecondition("KYC_NOT_VERIFIED", "the driver's KYC is not verified");
+      if (await store.openLineOf(deps.pool, "DRIVER", ownerId)) throw lineExists();
       return await uniqueLine(() =>
         guardedTx(deps, ctx, CreateCreditLineResponseSchema, async (tx) => {
           const locked = (await store.lockLines(tx, [parent.line_id])).get(parent.line_id)!;

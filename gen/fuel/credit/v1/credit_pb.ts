@@ -1723,8 +1723,9 @@ export const CreditService: GenService<{
   /**
    * Lists the stored assessments of one driver or agency, newest first (the history behind
    * a limit).
-   * Who: BANK_ADMIN, BANK_SYSTEM (assessments they requested or that back their lines),
-   * SYSTEM_ADMIN. Read-only.
+   * Who: BANK_ADMIN, BANK_SYSTEM (only assessments they requested or that back their
+   * lines; when one of those was requested by another bank, `requested_by_bank_id` is
+   * empty), SYSTEM_ADMIN (all). Read-only.
    * Errors: INVALID_ARGUMENT (no subject, bad page_size or page_token); NOT_FOUND.
    *
    * @generated from rpc fuel.credit.v1.CreditService.ListRiskAssessments
@@ -1766,13 +1767,15 @@ export const CreditService: GenService<{
    * Opens a credit line (seed: POST /credit/credit-lines). A root line (agency, or driver
    * without an agency) gets the policy maximum for the owner's latest risk category unless
    * `limit_override` is given; if the owner has no assessment younger than 30 days, one is
-   * run now and returned. A driver sub-line names its agency's `parent_credit_line_id` and
+   * run now; the assessment used is returned (`requested_by_bank_id` empty when another
+   * bank asked for it). A driver sub-line names its agency's `parent_credit_line_id` and
    * an optional `sub_limit`; it needs no assessment. Writes a LIMIT_CHANGE journal entry.
    * Who: BANK_ADMIN, BANK_SYSTEM (root and sub-lines of their bank); AGENCY_ADMIN (sub-lines
    * under their own agency's line, for drivers of their agency only). Requires
    * `idempotency-key`.
    * Errors: INVALID_ARGUMENT (no owner, bad currency, override without reason, sub_limit on
-   * a root line, currency differs from parent); NOT_FOUND (owner or parent line);
+   * a root line, currency differs from parent); NOT_FOUND (owner or parent line; for an
+   * AGENCY_ADMIN also a driver of another agency, checked before CREDIT_LINE_EXISTS);
    * ALREADY_EXISTS, reason CREDIT_LINE_EXISTS (owner already has an open line);
    * FAILED_PRECONDITION with reason CREDIT_POLICY_NOT_FOUND, SUBJECT_INELIGIBLE (category
    * INELIGIBLE or policy max zero), LIMIT_ABOVE_POLICY (override above the category maximum),
@@ -1898,8 +1901,10 @@ export const CreditService: GenService<{
    * is left of the daily maximum; and, given a price, the same in millilitres.
    * Who: DRIVER (self), AGENCY_ADMIN (its drivers), BANK_ADMIN, BANK_SYSTEM (drivers on
    * their lines), SYSTEM_ADMIN, SERVICE. Read-only.
-   * Errors: INVALID_ARGUMENT (driver_id missing for non-drivers, negative price); NOT_FOUND;
-   * FAILED_PRECONDITION, reason NO_CREDIT_LINE.
+   * Errors: INVALID_ARGUMENT (driver_id missing for non-drivers, negative price); NOT_FOUND,
+   * reason CREDIT_LINE_NOT_FOUND (for a bank or agency: the driver has no line of theirs,
+   * whether or not they have one elsewhere); FAILED_PRECONDITION, reason NO_CREDIT_LINE
+   * (a driver asking about themself, a system admin or a service: no open line).
    *
    * @generated from rpc fuel.credit.v1.CreditService.GetAvailableCredit
    */
@@ -1912,8 +1917,12 @@ export const CreditService: GenService<{
    * Dry run of a hold (seed: GET /credit/check-availability): would this purchase be
    * approved now, for how much, or why not. Reserves nothing; a later Hold may still
    * decline.
-   * Who: DRIVER (self), AGENCY_ADMIN, BANK_ADMIN, BANK_SYSTEM, SYSTEM_ADMIN, SERVICE. Read-only.
-   * Errors: INVALID_ARGUMENT (amount ≤ 0, UNSPECIFIED fuel type, missing station); NOT_FOUND.
+   * Who: DRIVER (self), AGENCY_ADMIN (its drivers), BANK_ADMIN, BANK_SYSTEM (drivers on their
+   * lines), SYSTEM_ADMIN, SERVICE. Read-only.
+   * Errors: INVALID_ARGUMENT (amount ≤ 0, UNSPECIFIED fuel type, missing station); NOT_FOUND,
+   * reason CREDIT_LINE_NOT_FOUND (for a bank or agency: no line of theirs, as in
+   * GetAvailableCredit). A driver, system admin or service asking about a driver with no
+   * line gets a decline with reason NO_CREDIT_LINE.
    * A decline is a normal response, not an error.
    *
    * @generated from rpc fuel.credit.v1.CreditService.CheckAvailability
