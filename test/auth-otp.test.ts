@@ -17,6 +17,7 @@ import { OTP_MAX_TRIES, phoneKey } from "../services/auth/otp-code.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, postJson } from "./helpers/clients.js";
 import { waitForMessage } from "./helpers/inbox.js";
+import { createBank, createMerchant } from "./helpers/orgs.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
 
@@ -24,11 +25,14 @@ const test = suite("auth-otp");
 let sys: TestSystem;
 let anon: Client<typeof AuthService>;
 let root: Client<typeof AuthService>;
+let rootToken: string;
 
 test.before(async () => {
-  sys = await startTestSystem({ services: ["auth", "notification"] });
+  // KycService: staff are bound to organisations that exist.
+  sys = await startTestSystem({ services: ["auth", "notification", "kyc"] });
   anon = connectJson(AuthService, sys.gatewayUrl);
-  root = connectJson(AuthService, sys.gatewayUrl, await mintAccessToken(sys, principal(Role.SYSTEM_ADMIN)));
+  rootToken = await mintAccessToken(sys, principal(Role.SYSTEM_ADMIN));
+  root = connectJson(AuthService, sys.gatewayUrl, rootToken);
   // startTestSystem has given loopback fresh per-IP budgets (per-phone budgets use fresh
   // random phones).
 });
@@ -58,7 +62,9 @@ async function customerCode(phone: string): Promise<string> {
 
 async function newStaff(role = Role.BANK_ADMIN): Promise<string> {
   const phone = newPhone();
-  await root.createUser({ phone, displayName: "Staff", role, organizationId: role === Role.SYSTEM_ADMIN ? "" : randomUUID() }, idem());
+  const organizationId =
+    role === Role.SYSTEM_ADMIN ? "" : role === Role.MERCHANT_ADMIN ? await createMerchant(sys.gatewayUrl, rootToken) : await createBank(sys.gatewayUrl, rootToken);
+  await root.createUser({ phone, displayName: "Staff", role, organizationId }, idem());
   return phone;
 }
 
