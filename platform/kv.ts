@@ -6,6 +6,10 @@ import type { Redis as RedisClient } from "ioredis";
 
 const require = createRequire(import.meta.url);
 
+// Compare-and-act in one step on the server, so no other writer slips in between.
+const RENEW_IF = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end`;
+const DEL_IF = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`;
+
 export interface Kv {
   readonly kind: "redis" | "memory";
   /** The ioredis client when kind = redis (rate limiter, health). */
@@ -15,6 +19,13 @@ export interface Kv {
   set(key: string, value: string, ttlMs: number, mode?: "NX" | "XX"): Promise<boolean>;
   /** Deletes; returns how many keys existed (so exactly one of racing deleters sees 1). */
   del(key: string): Promise<number>;
+  /**
+   * Sets a new TTL only while the key still holds `value`: an owner renews its lease
+   * without reviving a key that expired or that another writer has taken since.
+   */
+  renewIf(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Deletes only while the key still holds `value` (an owner releases only its own lease). */
+  delIf(key: string, value: string): Promise<boolean>;
   /** Atomically increments; the first increment sets the TTL. */
   incr(key: string, ttlMs: number): Promise<number>;
   close(): Promise<void>;
@@ -42,6 +53,12 @@ export function createRedisKv(url: string): Kv {
       return res === "OK";
     },
     del: (key) => redis.del(key),
+    async renewIf(key, value, ttlMs) {
+      return (await redis.eval(RENEW_IF, 1, key, value, String(ttlMs))) === 1;
+    },
+    async delIf(key, value) {
+      return (await redis.eval(DEL_IF, 1, key, value)) === 1;
+    },
     async incr(key, ttlMs) {
       const [[, n]] = (await redis.multi().incr(key).pexpire(key, ttlMs, "NX").exec()) as [[null, number]];
       return n;
@@ -83,6 +100,17 @@ export function createMemoryKv(now: () => number = Date.now): Kv {
       const existed = live(key) !== undefined;
       data.delete(key);
       return existed ? 1 : 0;
+    },
+    async renewIf(key, value, ttlMs) {
+      const e = live(key);
+      if (e?.value !== value) return false;
+      e.expiresAt = now() + ttlMs;
+      return true;
+    },
+    async delIf(key, value) {
+      if (live(key)?.value !== value) return false;
+      data.delete(key);
+      return true;
     },
     async incr(key, ttlMs) {
       const e = live(key);

@@ -19,6 +19,12 @@ export interface IdempotencyTicket {
   requestHash: string;
   /** Set when the guard answered from a stored response; the interceptor then marks the reply. */
   replayed?: boolean;
+  /**
+   * Set by a handler whose answer reports a state that is still moving on (a settlement
+   * captured while its loan is not created yet): the answer is not kept for replay, so a
+   * retry with the key reads the state afresh.
+   */
+  provisional?: boolean;
 }
 
 /** Set by the idempotency interceptor for handlers that add the Postgres guard. */

@@ -1,9 +1,11 @@
 // Idempotency keys on a real mutating method (KycService.CreateBank) through the gateway,
-// as a bank's integration would retry: replay, mismatch, concurrency, scoping, Redis loss.
+// as a bank's integration would retry: replay, mismatch, concurrency, scoping, Redis loss,
+// and a long call keeping its key by renewing its lease.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import pg from "pg";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
+import { IDEMPOTENCY_LEASE_MS } from "../platform/interceptors/idempotency-lease.js";
 import { postJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
@@ -84,6 +86,37 @@ test("a failed call releases its key so the retry runs", async () => {
   assert.is(bad.status, 400);
   const fixed = await postJson(sys.gatewayUrl, "fuel.kyc.v1.KycService/CreateBank", { name: "Fixed", code: "FAIL1", currency: "NGN" }, { authorization: `Bearer ${admin}`, "idempotency-key": "key-fail" });
   assert.is(fixed.status, 200);
+});
+
+test("a call running for several leases keeps its key: the same key meanwhile is ABORTED, then replays the one result", async () => {
+  // The bank's INSERT waits on a lock the test holds, so the call runs as long as the test wants.
+  const locker = new pg.Client({ connectionString: sys.databaseUrl });
+  await locker.connect();
+  await locker.query("BEGIN");
+  await locker.query("LOCK TABLE kyc.banks IN SHARE MODE");
+  const first = createBank("key-long", "LONG1");
+  try {
+    for (let i = 0; ; i++) {
+      const r = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kyc' AND wait_event_type = 'Lock'`);
+      if (r.rows[0].n > 0) break;
+      assert.ok(i < 200, "the call reached the lock");
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    // Past two leases: a claim that was not renewed would have lapsed by now.
+    await new Promise((res) => setTimeout(res, 2 * IDEMPOTENCY_LEASE_MS + 200));
+    const meanwhile = await Promise.race([createBank("key-long", "LONG1"), new Promise<null>((res) => setTimeout(() => res(null), 2_000))]);
+    assert.ok(meanwhile, "answered at once, not queued behind the first");
+    assert.is(meanwhile!.status, 409);
+    assert.is(meanwhile!.json.details[0].debug.reason, "IDEMPOTENCY_KEY_IN_PROGRESS");
+  } finally {
+    await locker.end(); // releases the lock either way
+  }
+  const done = await first;
+  assert.is(done.status, 200);
+  const replay = await createBank("key-long", "LONG1");
+  assert.equal(replay.json, done.json);
+  assert.is(replay.headers.get("idempotent-replayed"), "true");
+  assert.is(await banksWithCode("LONG1"), 1);
 });
 
 test.run();
