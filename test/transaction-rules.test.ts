@@ -10,7 +10,7 @@ import { TransactionStatus } from "../gen/fuel/transaction/v1/transaction_pb.js"
 import { mayOperate, scopeOf, visible } from "../services/transaction/access.js";
 import { divRoundHalfEven, saleAmount, volumeFor } from "../services/transaction/amount.js";
 import { deriveQrKey, encodeQr, verifyQr, type QrClaims } from "../services/transaction/qr-payload.js";
-import { canTransition, isTerminal, publicStatus, STATES, statesOf, UNFINISHED } from "../services/transaction/state.js";
+import { canTransition, checkTransition, isTerminal, publicStatus, STATES, statesOf, UNFINISHED } from "../services/transaction/state.js";
 import type { TxnRow } from "../services/transaction/store.js";
 import { principal } from "./helpers/tokens.js";
 
@@ -164,8 +164,19 @@ test("state machine: transitions, terminal states, public status", () => {
   for (const s of UNFINISHED) assert.not.ok(isTerminal(s));
   assert.is(publicStatus("CAPTURING"), TransactionStatus.AUTHORIZED);
   assert.is(publicStatus("VOIDING"), TransactionStatus.AUTHORIZED);
-  assert.is(publicStatus("CAPTURED"), TransactionStatus.SETTLED);
-  assert.equal(statesOf(TransactionStatus.SETTLED).sort(), ["CAPTURED", "SETTLED"]);
+  // Captured without its loan is not SETTLED: SETTLED promises the loan exists.
+  assert.is(publicStatus("CAPTURED"), TransactionStatus.CAPTURED);
+  assert.is(publicStatus("SETTLED"), TransactionStatus.SETTLED);
+  assert.equal(statesOf(TransactionStatus.SETTLED), ["SETTLED"]);
+  assert.equal(statesOf(TransactionStatus.CAPTURED), ["CAPTURED"]);
+  // Every public status but UNSPECIFIED is shown for some state.
+  for (const st of Object.values(TransactionStatus).filter((v): v is TransactionStatus => typeof v === "number" && v !== 0)) {
+    assert.ok(statesOf(st).length > 0, TransactionStatus[st]);
+  }
+  // A move that is not an arrow of the machine is refused before it reaches SQL.
+  assert.throws(() => checkTransition(["AUTHORIZED"], "SETTLED"), /AUTHORIZED → SETTLED/);
+  assert.throws(() => checkTransition(["CAPTURING", "CAPTURED"], "EXPIRED"), /CAPTURED → EXPIRED/);
+  checkTransition(["AUTHORIZED", "CAPTURING", "VOIDING"], "EXPIRED");
   assert.equal(statesOf(TransactionStatus.AUTHORIZED).sort(), ["AUTHORIZED", "CAPTURING", "VOIDING"]);
   // Every state is reachable from PENDING.
   const seen = new Set(["PENDING"]);
@@ -185,13 +196,13 @@ test("access: each role sees its own slice, and only terminals and merchants ope
   assert.not.ok(sees(Role.AGENCY_ADMIN, { agencyId: other }));
   assert.ok(sees(Role.MERCHANT_ADMIN, { merchantId: row.merchant_id }));
   assert.not.ok(sees(Role.MERCHANT_ADMIN, { merchantId: other }));
-  assert.ok(sees(Role.POS_TERMINAL, { stationId: row.station_id }));
+  assert.ok(sees(Role.POS_TERMINAL, { stationId: row.station_id, merchantId: row.merchant_id }));
   assert.not.ok(sees(Role.POS_TERMINAL, { stationId: other }));
   assert.ok(sees(Role.BANK_ADMIN, { bankId: row.bank_id! }));
   assert.not.ok(sees(Role.BANK_SYSTEM, { bankId: other }));
   assert.ok(sees(Role.SYSTEM_ADMIN, {}));
   assert.not.ok(sees(Role.DRIVER, {}), "a principal without its binding sees nothing");
-  assert.ok(mayOperate(principal(Role.POS_TERMINAL, { stationId: row.station_id }), row, false));
+  assert.ok(mayOperate(principal(Role.POS_TERMINAL, { stationId: row.station_id, merchantId: row.merchant_id }), row, false));
   assert.not.ok(mayOperate(principal(Role.POS_TERMINAL, { stationId: other }), row, false));
   assert.ok(mayOperate(principal(Role.MERCHANT_ADMIN, { merchantId: row.merchant_id }), row, false));
   assert.not.ok(mayOperate(principal(Role.MERCHANT_ADMIN, { merchantId: other }), row, false));

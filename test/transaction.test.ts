@@ -374,25 +374,50 @@ test("reads: each caller sees only its own slice", async () => {
   await refused(d1.app.getTransaction({ transactionId: "nope" }), Code.InvalidArgument);
 });
 
-test("sweeper: a settlement whose loan could not be created gets it later", async () => {
+test("captured before its loan exists: CAPTURED everywhere, never SETTLED; the sweeper and a retry bring SETTLED with the loan", async () => {
   // A bank without a loan product: the capture succeeds, the loan cannot be made yet.
   const bankB = await fx.bank(1_000_000n);
   const d = await driverWithLine(bankB);
   const t = await authorize(s1, authReq(s1, (await qrFor(d.app)).payload, 2_000_00n));
-  const s = await settleAmount(s1, t.transactionId, 1_500_00n);
-  assert.is(s.status, TransactionStatus.SETTLED);
+  const settleKey = randomUUID();
+  const s = await settleAmount(s1, t.transactionId, 1_500_00n, settleKey);
+  assert.is(s.status, TransactionStatus.CAPTURED, "Settle does not claim a loan that does not exist");
   assert.is(s.loanId, "", "no loan product yet");
+  assert.is(s.settledAmount?.amountMinor, 1_500_00n, "the capture is shown: the sale is final");
   const row = await db.query(`SELECT state FROM transaction.transactions WHERE transaction_id = $1`, [t.transactionId]);
   assert.is(row.rows[0].state, "CAPTURED");
+  // Every reader agrees: GetTransaction, and the status filters of ListTransactions.
+  assert.is((await d.app.getTransaction({ transactionId: t.transactionId })).transaction!.status, TransactionStatus.CAPTURED);
+  const listed = async (status: TransactionStatus) =>
+    (await d.app.listTransactions({ statuses: [status] })).transactions.some((x) => x.transactionId === t.transactionId);
+  assert.ok(await listed(TransactionStatus.CAPTURED));
+  assert.not.ok(await listed(TransactionStatus.SETTLED));
+  // The CAPTURED answer is not kept for replay: the same key asks again and still gets CAPTURED now.
+  const retried = await s1.pos.unary(TransactionService.method.settle, { transactionId: t.transactionId, dispensed: { case: "amount", value: ngn(1_500_00n) } }, { "idempotency-key": settleKey });
+  assert.is(retried.message.transaction!.status, TransactionStatus.CAPTURED);
+  assert.is(retried.headers.get("idempotent-replayed")[0], undefined);
+  // A terminal must not void a captured sale.
+  await refused(s1.pos.unary(TransactionService.method.void, { transactionId: t.transactionId, reason: "oops" }, { "idempotency-key": randomUUID() }), Code.FailedPrecondition, "TRANSACTION_NOT_AUTHORIZED");
+
   await clientAs(LoanService, sys.cfg.urls.loan, bankB.token).createLoanProduct({ name: "Fuel 7", currency: "NGN", termDays: 7, isDefault: true });
-  sys.clock.advance(settingsFromEnv().recoveryGraceMs + 1_000);
-  await sweepOnce(sys.services.transaction!.deps, settingsFromEnv());
-  const after = await d.app.getTransaction({ transactionId: t.transactionId });
-  assert.ok(after.transaction!.loanId, "the sweeper created the loan");
-  const loans = await db.query(`SELECT count(*)::int AS n FROM loan.loans WHERE transaction_id = $1`, [t.transactionId]);
-  assert.is(loans.rows[0].n, 1);
-  // Running it again changes nothing.
-  await sweepOnce(sys.services.transaction!.deps, settingsFromEnv());
+  const settings = settingsFromEnv(sys.cfg.maxDeadlineMs);
+  sys.clock.advance(settings.recoveryGraceMs + 1_000);
+  await sweepOnce(sys.services.transaction!.deps, settings);
+  const after = (await d.app.getTransaction({ transactionId: t.transactionId })).transaction!;
+  assert.is(after.status, TransactionStatus.SETTLED);
+  assert.ok(after.loanId, "the sweeper created the loan");
+  assert.ok(await listed(TransactionStatus.SETTLED));
+  assert.not.ok(await listed(TransactionStatus.CAPTURED));
+  const loans = await db.query(`SELECT loan_id::text FROM loan.loans WHERE transaction_id = $1`, [t.transactionId]);
+  assert.equal(loans.rows.map((r) => r.loan_id), [after.loanId]);
+  // The terminal's retry of its Settle now answers SETTLED with that loan (and keeps it).
+  for (let i = 0; i < 2; i++) {
+    const again = await settleAmount(s1, t.transactionId, 1_500_00n, settleKey);
+    assert.is(again.status, TransactionStatus.SETTLED);
+    assert.is(again.loanId, after.loanId);
+  }
+  // Running the sweeper again changes nothing.
+  await sweepOnce(sys.services.transaction!.deps, settings);
   assert.is((await db.query(`SELECT count(*)::int AS n FROM loan.loans WHERE transaction_id = $1`, [t.transactionId])).rows[0].n, 1);
   const hold = await fx.creditAdmin().verifyLedger({});
   assert.ok(hold.consistent);

@@ -27,7 +27,7 @@ import * as hops from "./hops.js";
 import { HopRefused } from "./hops.js";
 import { finish, priorOf } from "./keyed.js";
 import { verifyQr, type QrClaims } from "./qr-payload.js";
-import type { TransactionSettings } from "./settings.js";
+import { crashPoint, type TransactionSettings } from "./settings.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
 
@@ -183,6 +183,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
     });
     if (started.replayed) return await asRetry(deps, s, ticket);
     if (started.value.state === "DECLINED") return respond(started.value);
+    await crashPoint("after-authorize-intent");
     return await finish(deps, s, ticket, AuthorizeResponseSchema, started.value, respond);
   };
 }

@@ -76,7 +76,7 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
   }
   const hold = res.hold;
   const bankId = await hops.bankOfLine(deps, hold.creditLineId);
-  crashPoint("after-hold");
+  await crashPoint("after-hold");
   const approved = hold.amount!.amountMinor;
   const expire = hold.expireTime ? new Date(Number(hold.expireTime.seconds) * 1000 + Math.floor(hold.expireTime.nanos / 1e6)) : null;
   const done = await settleRow(deps, row, ["PENDING"], "AUTHORIZED", {
@@ -146,12 +146,14 @@ async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: Txn
     }
     released = h.releasedAmount?.amountMinor ?? row.approved_amount - amount;
   }
-  crashPoint("after-capture");
+  await crashPoint("after-capture");
   const now = deps.now();
   const next = amount > 0n ? "CAPTURED" : "SETTLED";
-  return (await store.transition(deps.pool, row.transaction_id, ["CAPTURING"], next, {
+  const moved = await store.transition(deps.pool, row.transaction_id, ["CAPTURING"], next, {
     released_amount: released, update_time: now, recover_after: next === "CAPTURED" ? later(deps, s) : null,
-  })) ?? (await reread(deps, row.transaction_id));
+  });
+  if (moved?.state === "CAPTURED") await crashPoint("after-capture-record");
+  return moved ?? (await reread(deps, row.transaction_id));
 }
 
 /**
@@ -171,6 +173,7 @@ async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow
       currency: row.currency,
       settleTime: row.settle_time!,
     }, loanKey(row.transaction_id));
+    await crashPoint("after-loan");
     return (await settleRow(deps, row, ["CAPTURED"], "SETTLED", {
       loan_id: loan.loanId, update_time: deps.now(), recover_after: null,
     }, fin)) ?? (await reread(deps, row.transaction_id));
@@ -192,7 +195,7 @@ async function finishVoid(deps: ServiceDeps, row: TxnRow): Promise<TxnRow> {
     if (h?.status === HoldStatus.EXPIRED) return await markExpired(deps, row);
     if (h?.status !== HoldStatus.VOIDED) throw refused(err);
   }
-  crashPoint("after-void");
+  await crashPoint("after-void");
   const now = deps.now();
   return (await store.transition(deps.pool, row.transaction_id, ["VOIDING"], "VOIDED", {
     released_amount: row.approved_amount, cancel_time: now, update_time: now, recover_after: null,

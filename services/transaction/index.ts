@@ -1,6 +1,7 @@
 // TransactionService: QR codes and fuel transactions (authorize = hold, settle = capture
 // then loan, void), with a persisted state machine (state.ts) that survives crashes.
-// Background work: the recovery sweeper (TRANSACTION_SWEEP_MS, default 5 s; see settings.ts).
+// Background work: the recovery sweeper (TRANSACTION_SWEEP_MS, default 5 s; see settings.ts),
+// which finishes every half-done sale within MAX_DEADLINE_MS + TRANSACTION_SWEEP_MS.
 import { TransactionService } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import type { ServiceModule } from "../../platform/service.js";
 import { routes } from "./routes.js";
@@ -10,8 +11,8 @@ import { startSweeper } from "./sweeper.js";
 export const transactionModule: ServiceModule = {
   name: "transaction",
   services: [TransactionService],
-  routes: (router, deps) => routes(router, deps, settingsFromEnv()),
+  routes: (router, deps) => routes(router, deps, settingsFromEnv(deps.cfg.maxDeadlineMs)),
   async start(deps) {
-    return startSweeper(deps, settingsFromEnv());
+    return startSweeper(deps, settingsFromEnv(deps.cfg.maxDeadlineMs));
   },
 };

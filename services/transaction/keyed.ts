@@ -11,6 +11,7 @@ import type { IdempotencyTicket } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { advance, type Finalizer } from "./flows.js";
 import type { TransactionSettings } from "./settings.js";
+import { UNFINISHED } from "./state.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
 
@@ -51,6 +52,13 @@ export async function finish<S extends DescMessage>(
   } catch (err) {
     await store.dropKey(deps.pool, t.scope, t.key);
     throw err;
+  }
+  if (UNFINISHED.includes(done.state)) {
+    // Resting short of its end (CAPTURED while the loan cannot be created yet): the answer
+    // is true now but not for good, so it is not kept; a retry resumes the row and answers
+    // from where it is then.
+    t.provisional = true;
+    return response;
   }
   const bytes = toBinary(schema, response);
   if (!fin.stored || !sameBytes(fin.stored, bytes)) await store.storeResponse(deps.pool, t.scope, t.key, bytes);

@@ -17,15 +17,21 @@ import { moneyIn } from "./common.js";
 import { txnToProto } from "./convert.js";
 import { holdExpiredError } from "./flows.js";
 import { finish, priorOf } from "./keyed.js";
-import type { TransactionSettings } from "./settings.js";
+import { crashPoint, type TransactionSettings } from "./settings.js";
 import { publicStatus } from "./state.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
 
-export const notAuthorized = (row: TxnRow) =>
-  failedPrecondition("TRANSACTION_NOT_AUTHORIZED", `the transaction is ${TransactionStatus[publicStatus(row.state)]}, not AUTHORIZED`, {
-    status: `TRANSACTION_STATUS_${TransactionStatus[publicStatus(row.state)]}`,
-  });
+/** Settle or Void of a transaction that is not (or no longer only) AUTHORIZED. */
+export function notAuthorized(row: TxnRow) {
+  const status = `TRANSACTION_STATUS_${TransactionStatus[publicStatus(row.state)]}`;
+  // Still AUTHORIZED to the outside while a Settle or Void under another key is under way.
+  const busy = row.state === "CAPTURING" ? "a settlement" : row.state === "VOIDING" ? "a void" : null;
+  const message = busy
+    ? `${busy} of the transaction is under way; read it again shortly`
+    : `the transaction is ${TransactionStatus[publicStatus(row.state)]}, not AUTHORIZED`;
+  return failedPrecondition("TRANSACTION_NOT_AUTHORIZED", message, { status });
+}
 
 function respond(row: TxnRow): SettleResponse {
   if (row.state === "EXPIRED") throw holdExpiredError();
@@ -100,6 +106,7 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
       return { value: moved, response: new Uint8Array() };
     });
     if (started.replayed) return await asRetry(deps, s, ticket);
+    await crashPoint("after-settle-intent");
     return await finish(deps, s, ticket, SettleResponseSchema, started.value, respond);
   };
 }

@@ -6,9 +6,11 @@
 //      └──declined──▶ DECLINED     │  └──void──▶ VOIDING ──voided──▶ VOIDED    (amount 0: CAPTURING ──▶ SETTLED)
 //                                  └──hold expired──▶ EXPIRED  (also from CAPTURING / VOIDING)
 //
-// The public TransactionStatus hides the intermediate states: CAPTURING and VOIDING are
-// still AUTHORIZED to the outside (nothing has happened yet), CAPTURED is SETTLED (the
-// money moved; `loan_id` stays empty until the loan exists).
+// The public TransactionStatus never claims more than has happened: CAPTURING and VOIDING
+// are still AUTHORIZED to the outside (their outcome is not recorded yet), CAPTURED is
+// CAPTURED (the money moved, the sale is final, the loan does not exist yet), and SETTLED
+// means the loan exists (or nothing was captured). Every row move names its transition,
+// and store.ts refuses one that is not an arrow here.
 import { TransactionStatus } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 
 export type State = "PENDING" | "AUTHORIZED" | "DECLINED" | "CAPTURING" | "CAPTURED" | "SETTLED" | "VOIDING" | "VOIDED" | "EXPIRED";
@@ -31,6 +33,12 @@ export function canTransition(from: State, to: State): boolean {
   return NEXT[from].includes(to);
 }
 
+/** A move from any of `from` to `to` that is not an arrow of the machine is a bug: refuse it before SQL. */
+export function checkTransition(from: readonly State[], to: State): void {
+  const bad = from.filter((f) => !canTransition(f, to));
+  if (bad.length > 0) throw new Error(`transaction state machine: no transition ${bad.join("|")} → ${to}`);
+}
+
 /** States a step was started in but not finished: the sweeper's work. */
 export const UNFINISHED: readonly State[] = ["PENDING", "CAPTURING", "CAPTURED", "VOIDING"];
 
@@ -49,6 +57,7 @@ export function publicStatus(s: State): TransactionStatus {
     case "DECLINED":
       return TransactionStatus.DECLINED;
     case "CAPTURED":
+      return TransactionStatus.CAPTURED;
     case "SETTLED":
       return TransactionStatus.SETTLED;
     case "VOIDED":

@@ -1,7 +1,7 @@
 // TransactionService SQL. Every statement is schema-qualified (transaction.*); no
 // search_path tricks (the embedded database runs one shared session).
 import { many, one, type Pool, type Tx } from "../../platform/db.js";
-import type { State } from "./state.js";
+import { checkTransition, type State } from "./state.js";
 
 export const IDEMPOTENCY_TABLE = "transaction.idempotency_keys";
 
@@ -123,6 +123,7 @@ export type TxnPatch = Partial<Omit<TxnRow, "transaction_id" | "state">>;
  * the current state is the guard against two writers). undefined if it was not in `from`.
  */
 export async function transition(db: Pool | Tx, id: string, from: State[], to: State, patch: TxnPatch): Promise<TxnRow | undefined> {
+  checkTransition(from, to);
   const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
   const sets = entries.map(([k], i) => `${k} = $${i + 4}`);
   return await one<TxnRow>(
@@ -135,6 +136,7 @@ export async function transition(db: Pool | Tx, id: string, from: State[], to: S
 
 /** `transition`, and in the same statement links the idempotency key (scope, key) to the moved row. */
 export async function transitionLinked(tx: Tx, id: string, from: State[], to: State, scope: string, key: string, patch: TxnPatch): Promise<TxnRow | undefined> {
+  checkTransition(from, to);
   const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
   const sets = entries.map(([k], i) => `${k} = $${i + 6}`);
   return await one<TxnRow>(
@@ -150,6 +152,7 @@ export async function transitionLinked(tx: Tx, id: string, from: State[], to: St
 
 /** `transition`, and in the same statement stores `response` on the idempotency key (scope, key) if the row moved. */
 export async function transitionStoring(db: Pool | Tx, id: string, from: State[], to: State, scope: string, key: string, response: Uint8Array, patch: TxnPatch): Promise<TxnRow | undefined> {
+  checkTransition(from, to);
   const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
   const sets = entries.map(([k], i) => `${k} = $${i + 7}`);
   return await one<TxnRow>(

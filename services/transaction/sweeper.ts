@@ -2,6 +2,12 @@
 // dependency that was down) and notices authorisations whose hold expired. Rows are claimed
 // with SKIP LOCKED and a lease, so several replicas can sweep at once; every step is keyed
 // by the transaction id, so a row swept twice still moves money once.
+//
+// The bound: a step's row is due recoveryGraceMs (= MAX_DEADLINE_MS, the longest its own
+// request can still be running) after the step began, and a pass runs every sweepMs, so
+// every half-done sale rests within MAX_DEADLINE_MS + TRANSACTION_SWEEP_MS of its step's
+// start (35 s with the defaults) without anyone retrying — as long as the services its
+// steps call answer; while they do not, the row is tried again every recoveryGraceMs.
 import { log } from "../../platform/logger.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { recoverRow } from "./flows.js";

@@ -13,7 +13,7 @@ import { mayOperate, transactionNotFound } from "./access.js";
 import { txnToProto } from "./convert.js";
 import { holdExpiredError } from "./flows.js";
 import { finish, priorOf } from "./keyed.js";
-import type { TransactionSettings } from "./settings.js";
+import { crashPoint, type TransactionSettings } from "./settings.js";
 import { notAuthorized } from "./settle.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
@@ -50,6 +50,7 @@ export function voidTransaction(deps: ServiceDeps, s: TransactionSettings) {
       return { value: moved, response: new Uint8Array() };
     });
     if (started.replayed) return await asRetry(deps, s, ticket);
+    await crashPoint("after-void-intent");
     return await finish(deps, s, ticket, VoidResponseSchema, started.value, respond);
   };
 }

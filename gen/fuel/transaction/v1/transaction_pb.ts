@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/transaction/v1/transaction.proto.
  */
 export const file_fuel_transaction_v1_transaction: GenFile = /*@__PURE__*/
-  fileDesc("CiVmdWVsL3RyYW5zYWN0aW9uL3YxL3RyYW5zYWN0aW9uLnByb3RvEhNmdWVsLnRyYW5zYWN0aW9uLnYxIoEDCgZRckNvZGUSEgoKcXJfY29kZV9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSDwoHcGF5bG9hZBgDIAEoCRINCgVpbWFnZRgEIAEoDBIXCg9pbWFnZV9taW1lX3R5cGUYBSABKAkSKwoJZnVlbF90eXBlGAYgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSKQoKbWF4X2Ftb3VudBgHIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EhIKCnN0YXRpb25faWQYCCABKAkSMQoGc3RhdHVzGAkgASgOMiEuZnVlbC50cmFuc2FjdGlvbi52MS5RckNvZGVTdGF0dXMSLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg50cmFuc2FjdGlvbl9pZBgMIAEoCSLHCAoPRnVlbFRyYW5zYWN0aW9uEhYKDnRyYW5zYWN0aW9uX2lkGAEgASgJEjYKBnN0YXR1cxgCIAEoDjImLmZ1ZWwudHJhbnNhY3Rpb24udjEuVHJhbnNhY3Rpb25TdGF0dXMSEQoJZHJpdmVyX2lkGAMgASgJEhEKCWFnZW5jeV9pZBgEIAEoCRIPCgdiYW5rX2lkGAUgASgJEhYKDmNyZWRpdF9saW5lX2lkGAYgASgJEhIKCnN0YXRpb25faWQYByABKAkSEwoLbWVyY2hhbnRfaWQYCCABKAkSDwoHcHVtcF9pZBgJIAEoCRISCgpxcl9jb2RlX2lkGAogASgJEisKCWZ1ZWxfdHlwZRgLIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEi8KEHJlcXVlc3RlZF9hbW91bnQYDCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIuCg9hcHByb3ZlZF9hbW91bnQYDSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIaChJwYXJ0aWFsbHlfYXBwcm92ZWQYDiABKAgSNQoOZGVjbGluZV9yZWFzb24YDyABKA4yHS5mdWVsLmNyZWRpdC52MS5EZWNsaW5lUmVhc29uEg8KB2hvbGRfaWQYECABKAkSNAoQaG9sZF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAogYXV0aG9yaXplZF9wcmljZV9taW5vcl9wZXJfbGl0cmUYEiABKAMSGgoSYXBwcm92ZWRfdm9sdW1lX21sGBMgASgDEhkKEXNldHRsZWRfdm9sdW1lX21sGBQgASgDEiUKHXNldHRsZWRfcHJpY2VfbWlub3JfcGVyX2xpdHJlGBUgASgDEi0KDnNldHRsZWRfYW1vdW50GBYgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSLgoPcmVsZWFzZWRfYW1vdW50GBcgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSDwoHbG9hbl9pZBgYIAEoCRIaChJ0ZXJtaW5hbF9yZWZlcmVuY2UYGSABKAkSEwoLdm9pZF9yZWFzb24YGiABKAkSLwoLY3JlYXRlX3RpbWUYGyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmF1dGhvcml6ZV90aW1lGBwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzZXR0bGVfdGltZRgdIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY2FuY2VsX3RpbWUYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLpAQoVR2VuZXJhdGVRckNvZGVSZXF1ZXN0EisKCWZ1ZWxfdHlwZRgBIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEikKCm1heF9hbW91bnQYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRISCgpzdGF0aW9uX2lkGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgFEjgKDGltYWdlX2Zvcm1hdBgFIAEoDjIiLmZ1ZWwudHJhbnNhY3Rpb24udjEuUXJJbWFnZUZvcm1hdBIVCg1pbWFnZV9zaXplX3B4GAYgASgFIkYKFkdlbmVyYXRlUXJDb2RlUmVzcG9uc2USLAoHcXJfY29kZRgBIAEoCzIbLmZ1ZWwudHJhbnNhY3Rpb24udjEuUXJDb2RlIpACChBBdXRob3JpemVSZXF1ZXN0EhIKCnFyX3BheWxvYWQYASABKAkSEgoKc3RhdGlvbl9pZBgCIAEoCRIPCgdwdW1wX2lkGAMgASgJEisKCWZ1ZWxfdHlwZRgEIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEi8KEHJlcXVlc3RlZF9hbW91bnQYBSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIeChZhbGxvd19wYXJ0aWFsX2FwcHJvdmFsGAYgASgIEikKCm1pbl9hbW91bnQYByABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIaChJ0ZXJtaW5hbF9yZWZlcmVuY2UYCCABKAkiTgoRQXV0aG9yaXplUmVzcG9uc2USOQoLdHJhbnNhY3Rpb24YASABKAsyJC5mdWVsLnRyYW5zYWN0aW9uLnYxLkZ1ZWxUcmFuc2FjdGlvbiKSAQoNU2V0dGxlUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRIzCgdtZXRlcmVkGAIgASgLMiAuZnVlbC50cmFuc2FjdGlvbi52MS5NZXRlcmVkU2FsZUgAEicKBmFtb3VudBgDIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5SABCCwoJZGlzcGVuc2VkIj8KC01ldGVyZWRTYWxlEhEKCXZvbHVtZV9tbBgBIAEoAxIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYAiABKAMiSwoOU2V0dGxlUmVzcG9uc2USOQoLdHJhbnNhY3Rpb24YASABKAsyJC5mdWVsLnRyYW5zYWN0aW9uLnYxLkZ1ZWxUcmFuc2FjdGlvbiI1CgtWb2lkUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiSQoMVm9pZFJlc3BvbnNlEjkKC3RyYW5zYWN0aW9uGAEgASgLMiQuZnVlbC50cmFuc2FjdGlvbi52MS5GdWVsVHJhbnNhY3Rpb24iLwoVR2V0VHJhbnNhY3Rpb25SZXF1ZXN0EhYKDnRyYW5zYWN0aW9uX2lkGAEgASgJIlMKFkdldFRyYW5zYWN0aW9uUmVzcG9uc2USOQoLdHJhbnNhY3Rpb24YASABKAsyJC5mdWVsLnRyYW5zYWN0aW9uLnYxLkZ1ZWxUcmFuc2FjdGlvbiK/AgoXTGlzdFRyYW5zYWN0aW9uc1JlcXVlc3QSEQoJZHJpdmVyX2lkGAEgASgJEhEKCWFnZW5jeV9pZBgCIAEoCRISCgpzdGF0aW9uX2lkGAMgASgJEhMKC21lcmNoYW50X2lkGAQgASgJEhYKDmNyZWRpdF9saW5lX2lkGAUgASgJEjgKCHN0YXR1c2VzGAYgAygOMiYuZnVlbC50cmFuc2FjdGlvbi52MS5UcmFuc2FjdGlvblN0YXR1cxIuCgpzdGFydF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAkgASgFEhIKCnBhZ2VfdG9rZW4YCiABKAkibwoYTGlzdFRyYW5zYWN0aW9uc1Jlc3BvbnNlEjoKDHRyYW5zYWN0aW9ucxgBIAMoCzIkLmZ1ZWwudHJhbnNhY3Rpb24udjEuRnVlbFRyYW5zYWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSp+CgxRckNvZGVTdGF0dXMSHgoaUVJfQ09ERV9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVRUl9DT0RFX1NUQVRVU19BQ1RJVkUQARIXChNRUl9DT0RFX1NUQVRVU19VU0VEEAISGgoWUVJfQ09ERV9TVEFUVVNfRVhQSVJFRBADKmIKDVFySW1hZ2VGb3JtYXQSHwobUVJfSU1BR0VfRk9STUFUX1VOU1BFQ0lGSUVEEAASFwoTUVJfSU1BR0VfRk9STUFUX1BORxABEhcKE1FSX0lNQUdFX0ZPUk1BVF9TVkcQAir6AQoRVHJhbnNhY3Rpb25TdGF0dXMSIgoeVFJBTlNBQ1RJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHgoaVFJBTlNBQ1RJT05fU1RBVFVTX1BFTkRJTkcQARIhCh1UUkFOU0FDVElPTl9TVEFUVVNfQVVUSE9SSVpFRBACEh8KG1RSQU5TQUNUSU9OX1NUQVRVU19ERUNMSU5FRBADEh4KGlRSQU5TQUNUSU9OX1NUQVRVU19TRVRUTEVEEAQSHQoZVFJBTlNBQ1RJT05fU1RBVFVTX1ZPSURFRBAFEh4KGlRSQU5TQUNUSU9OX1NUQVRVU19FWFBJUkVEEAYyrAUKElRyYW5zYWN0aW9uU2VydmljZRJ0Cg5HZW5lcmF0ZVFyQ29kZRIqLmZ1ZWwudHJhbnNhY3Rpb24udjEuR2VuZXJhdGVRckNvZGVSZXF1ZXN0GisuZnVlbC50cmFuc2FjdGlvbi52MS5HZW5lcmF0ZVFyQ29kZVJlc3BvbnNlIgmiuxgFCgEBIAESZwoJQXV0aG9yaXplEiUuZnVlbC50cmFuc2FjdGlvbi52MS5BdXRob3JpemVSZXF1ZXN0GiYuZnVlbC50cmFuc2FjdGlvbi52MS5BdXRob3JpemVSZXNwb25zZSILorsYBwoBBiABKAESXwoGU2V0dGxlEiIuZnVlbC50cmFuc2FjdGlvbi52MS5TZXR0bGVSZXF1ZXN0GiMuZnVlbC50cmFuc2FjdGlvbi52MS5TZXR0bGVSZXNwb25zZSIMorsYCAoCBgQgASgBEloKBFZvaWQSIC5mdWVsLnRyYW5zYWN0aW9uLnYxLlZvaWRSZXF1ZXN0GiEuZnVlbC50cmFuc2FjdGlvbi52MS5Wb2lkUmVzcG9uc2UiDaK7GAkKAwYEBSABKAESeQoOR2V0VHJhbnNhY3Rpb24SKi5mdWVsLnRyYW5zYWN0aW9uLnYxLkdldFRyYW5zYWN0aW9uUmVxdWVzdBorLmZ1ZWwudHJhbnNhY3Rpb24udjEuR2V0VHJhbnNhY3Rpb25SZXNwb25zZSIOorsYCgoIAQIEBgMHBQgSfwoQTGlzdFRyYW5zYWN0aW9ucxIsLmZ1ZWwudHJhbnNhY3Rpb24udjEuTGlzdFRyYW5zYWN0aW9uc1JlcXVlc3QaLS5mdWVsLnRyYW5zYWN0aW9uLnYxLkxpc3RUcmFuc2FjdGlvbnNSZXNwb25zZSIOorsYCgoIAQIEBgMHBQhiBnByb3RvMw", [file_fuel_common_v1_common, file_fuel_credit_v1_credit_line, file_google_protobuf_timestamp]);
+  fileDesc("CiVmdWVsL3RyYW5zYWN0aW9uL3YxL3RyYW5zYWN0aW9uLnByb3RvEhNmdWVsLnRyYW5zYWN0aW9uLnYxIoEDCgZRckNvZGUSEgoKcXJfY29kZV9pZBgBIAEoCRIRCglkcml2ZXJfaWQYAiABKAkSDwoHcGF5bG9hZBgDIAEoCRINCgVpbWFnZRgEIAEoDBIXCg9pbWFnZV9taW1lX3R5cGUYBSABKAkSKwoJZnVlbF90eXBlGAYgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSKQoKbWF4X2Ftb3VudBgHIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EhIKCnN0YXRpb25faWQYCCABKAkSMQoGc3RhdHVzGAkgASgOMiEuZnVlbC50cmFuc2FjdGlvbi52MS5RckNvZGVTdGF0dXMSLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg50cmFuc2FjdGlvbl9pZBgMIAEoCSLHCAoPRnVlbFRyYW5zYWN0aW9uEhYKDnRyYW5zYWN0aW9uX2lkGAEgASgJEjYKBnN0YXR1cxgCIAEoDjImLmZ1ZWwudHJhbnNhY3Rpb24udjEuVHJhbnNhY3Rpb25TdGF0dXMSEQoJZHJpdmVyX2lkGAMgASgJEhEKCWFnZW5jeV9pZBgEIAEoCRIPCgdiYW5rX2lkGAUgASgJEhYKDmNyZWRpdF9saW5lX2lkGAYgASgJEhIKCnN0YXRpb25faWQYByABKAkSEwoLbWVyY2hhbnRfaWQYCCABKAkSDwoHcHVtcF9pZBgJIAEoCRISCgpxcl9jb2RlX2lkGAogASgJEisKCWZ1ZWxfdHlwZRgLIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEi8KEHJlcXVlc3RlZF9hbW91bnQYDCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIuCg9hcHByb3ZlZF9hbW91bnQYDSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIaChJwYXJ0aWFsbHlfYXBwcm92ZWQYDiABKAgSNQoOZGVjbGluZV9yZWFzb24YDyABKA4yHS5mdWVsLmNyZWRpdC52MS5EZWNsaW5lUmVhc29uEg8KB2hvbGRfaWQYECABKAkSNAoQaG9sZF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAogYXV0aG9yaXplZF9wcmljZV9taW5vcl9wZXJfbGl0cmUYEiABKAMSGgoSYXBwcm92ZWRfdm9sdW1lX21sGBMgASgDEhkKEXNldHRsZWRfdm9sdW1lX21sGBQgASgDEiUKHXNldHRsZWRfcHJpY2VfbWlub3JfcGVyX2xpdHJlGBUgASgDEi0KDnNldHRsZWRfYW1vdW50GBYgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSLgoPcmVsZWFzZWRfYW1vdW50GBcgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSDwoHbG9hbl9pZBgYIAEoCRIaChJ0ZXJtaW5hbF9yZWZlcmVuY2UYGSABKAkSEwoLdm9pZF9yZWFzb24YGiABKAkSLwoLY3JlYXRlX3RpbWUYGyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmF1dGhvcml6ZV90aW1lGBwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzZXR0bGVfdGltZRgdIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY2FuY2VsX3RpbWUYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLpAQoVR2VuZXJhdGVRckNvZGVSZXF1ZXN0EisKCWZ1ZWxfdHlwZRgBIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEikKCm1heF9hbW91bnQYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRISCgpzdGF0aW9uX2lkGAMgASgJEhMKC3R0bF9zZWNvbmRzGAQgASgFEjgKDGltYWdlX2Zvcm1hdBgFIAEoDjIiLmZ1ZWwudHJhbnNhY3Rpb24udjEuUXJJbWFnZUZvcm1hdBIVCg1pbWFnZV9zaXplX3B4GAYgASgFIkYKFkdlbmVyYXRlUXJDb2RlUmVzcG9uc2USLAoHcXJfY29kZRgBIAEoCzIbLmZ1ZWwudHJhbnNhY3Rpb24udjEuUXJDb2RlIpACChBBdXRob3JpemVSZXF1ZXN0EhIKCnFyX3BheWxvYWQYASABKAkSEgoKc3RhdGlvbl9pZBgCIAEoCRIPCgdwdW1wX2lkGAMgASgJEisKCWZ1ZWxfdHlwZRgEIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEi8KEHJlcXVlc3RlZF9hbW91bnQYBSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIeChZhbGxvd19wYXJ0aWFsX2FwcHJvdmFsGAYgASgIEikKCm1pbl9hbW91bnQYByABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIaChJ0ZXJtaW5hbF9yZWZlcmVuY2UYCCABKAkiTgoRQXV0aG9yaXplUmVzcG9uc2USOQoLdHJhbnNhY3Rpb24YASABKAsyJC5mdWVsLnRyYW5zYWN0aW9uLnYxLkZ1ZWxUcmFuc2FjdGlvbiKSAQoNU2V0dGxlUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRIzCgdtZXRlcmVkGAIgASgLMiAuZnVlbC50cmFuc2FjdGlvbi52MS5NZXRlcmVkU2FsZUgAEicKBmFtb3VudBgDIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5SABCCwoJZGlzcGVuc2VkIj8KC01ldGVyZWRTYWxlEhEKCXZvbHVtZV9tbBgBIAEoAxIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYAiABKAMiSwoOU2V0dGxlUmVzcG9uc2USOQoLdHJhbnNhY3Rpb24YASABKAsyJC5mdWVsLnRyYW5zYWN0aW9uLnYxLkZ1ZWxUcmFuc2FjdGlvbiI1CgtWb2lkUmVxdWVzdBIWCg50cmFuc2FjdGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiSQoMVm9pZFJlc3BvbnNlEjkKC3RyYW5zYWN0aW9uGAEgASgLMiQuZnVlbC50cmFuc2FjdGlvbi52MS5GdWVsVHJhbnNhY3Rpb24iLwoVR2V0VHJhbnNhY3Rpb25SZXF1ZXN0EhYKDnRyYW5zYWN0aW9uX2lkGAEgASgJIlMKFkdldFRyYW5zYWN0aW9uUmVzcG9uc2USOQoLdHJhbnNhY3Rpb24YASABKAsyJC5mdWVsLnRyYW5zYWN0aW9uLnYxLkZ1ZWxUcmFuc2FjdGlvbiK/AgoXTGlzdFRyYW5zYWN0aW9uc1JlcXVlc3QSEQoJZHJpdmVyX2lkGAEgASgJEhEKCWFnZW5jeV9pZBgCIAEoCRISCgpzdGF0aW9uX2lkGAMgASgJEhMKC21lcmNoYW50X2lkGAQgASgJEhYKDmNyZWRpdF9saW5lX2lkGAUgASgJEjgKCHN0YXR1c2VzGAYgAygOMiYuZnVlbC50cmFuc2FjdGlvbi52MS5UcmFuc2FjdGlvblN0YXR1cxIuCgpzdGFydF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAkgASgFEhIKCnBhZ2VfdG9rZW4YCiABKAkibwoYTGlzdFRyYW5zYWN0aW9uc1Jlc3BvbnNlEjoKDHRyYW5zYWN0aW9ucxgBIAMoCzIkLmZ1ZWwudHJhbnNhY3Rpb24udjEuRnVlbFRyYW5zYWN0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSp+CgxRckNvZGVTdGF0dXMSHgoaUVJfQ09ERV9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVRUl9DT0RFX1NUQVRVU19BQ1RJVkUQARIXChNRUl9DT0RFX1NUQVRVU19VU0VEEAISGgoWUVJfQ09ERV9TVEFUVVNfRVhQSVJFRBADKmIKDVFySW1hZ2VGb3JtYXQSHwobUVJfSU1BR0VfRk9STUFUX1VOU1BFQ0lGSUVEEAASFwoTUVJfSU1BR0VfRk9STUFUX1BORxABEhcKE1FSX0lNQUdFX0ZPUk1BVF9TVkcQAiqbAgoRVHJhbnNhY3Rpb25TdGF0dXMSIgoeVFJBTlNBQ1RJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHgoaVFJBTlNBQ1RJT05fU1RBVFVTX1BFTkRJTkcQARIhCh1UUkFOU0FDVElPTl9TVEFUVVNfQVVUSE9SSVpFRBACEh8KG1RSQU5TQUNUSU9OX1NUQVRVU19ERUNMSU5FRBADEh4KGlRSQU5TQUNUSU9OX1NUQVRVU19TRVRUTEVEEAQSHQoZVFJBTlNBQ1RJT05fU1RBVFVTX1ZPSURFRBAFEh4KGlRSQU5TQUNUSU9OX1NUQVRVU19FWFBJUkVEEAYSHwobVFJBTlNBQ1RJT05fU1RBVFVTX0NBUFRVUkVEEAcyrAUKElRyYW5zYWN0aW9uU2VydmljZRJ0Cg5HZW5lcmF0ZVFyQ29kZRIqLmZ1ZWwudHJhbnNhY3Rpb24udjEuR2VuZXJhdGVRckNvZGVSZXF1ZXN0GisuZnVlbC50cmFuc2FjdGlvbi52MS5HZW5lcmF0ZVFyQ29kZVJlc3BvbnNlIgmiuxgFCgEBIAESZwoJQXV0aG9yaXplEiUuZnVlbC50cmFuc2FjdGlvbi52MS5BdXRob3JpemVSZXF1ZXN0GiYuZnVlbC50cmFuc2FjdGlvbi52MS5BdXRob3JpemVSZXNwb25zZSILorsYBwoBBiABKAESXwoGU2V0dGxlEiIuZnVlbC50cmFuc2FjdGlvbi52MS5TZXR0bGVSZXF1ZXN0GiMuZnVlbC50cmFuc2FjdGlvbi52MS5TZXR0bGVSZXNwb25zZSIMorsYCAoCBgQgASgBEloKBFZvaWQSIC5mdWVsLnRyYW5zYWN0aW9uLnYxLlZvaWRSZXF1ZXN0GiEuZnVlbC50cmFuc2FjdGlvbi52MS5Wb2lkUmVzcG9uc2UiDaK7GAkKAwYEBSABKAESeQoOR2V0VHJhbnNhY3Rpb24SKi5mdWVsLnRyYW5zYWN0aW9uLnYxLkdldFRyYW5zYWN0aW9uUmVxdWVzdBorLmZ1ZWwudHJhbnNhY3Rpb24udjEuR2V0VHJhbnNhY3Rpb25SZXNwb25zZSIOorsYCgoIAQIEBgMHBQgSfwoQTGlzdFRyYW5zYWN0aW9ucxIsLmZ1ZWwudHJhbnNhY3Rpb24udjEuTGlzdFRyYW5zYWN0aW9uc1JlcXVlc3QaLS5mdWVsLnRyYW5zYWN0aW9uLnYxLkxpc3RUcmFuc2FjdGlvbnNSZXNwb25zZSIOorsYCgoIAQIEBgMHBQhiBnByb3RvMw", [file_fuel_common_v1_common, file_fuel_credit_v1_credit_line, file_google_protobuf_timestamp]);
 
 /**
  * A signed single-use QR code a driver shows at the pump.
@@ -261,7 +261,8 @@ export type FuelTransaction = Message<"fuel.transaction.v1.FuelTransaction"> & {
   approvedVolumeMl: bigint;
 
   /**
-   * Metered volume dispensed, in millilitres; 0 until SETTLED, or when settled by amount.
+   * Metered volume dispensed, in millilitres; 0 until CAPTURED or SETTLED, or when settled
+   * by amount.
    *
    * @generated from field: int64 settled_volume_ml = 20;
    */
@@ -275,7 +276,7 @@ export type FuelTransaction = Message<"fuel.transaction.v1.FuelTransaction"> & {
   settledPriceMinorPerLitre: bigint;
 
   /**
-   * Amount captured; unset until SETTLED.
+   * Amount captured; unset until CAPTURED or SETTLED.
    *
    * @generated from field: fuel.common.v1.Money settled_amount = 22;
    */
@@ -289,8 +290,8 @@ export type FuelTransaction = Message<"fuel.transaction.v1.FuelTransaction"> & {
   releasedAmount?: Money | undefined;
 
   /**
-   * UUID of the loan created from the settlement; empty until created (or when settled at
-   * zero).
+   * UUID of the loan created from the settlement: set exactly when SETTLED with a non-zero
+   * settled_amount; empty before (CAPTURED included) and when settled at zero.
    *
    * @generated from field: string loan_id = 24;
    */
@@ -325,7 +326,7 @@ export type FuelTransaction = Message<"fuel.transaction.v1.FuelTransaction"> & {
   authorizeTime?: Timestamp | undefined;
 
   /**
-   * When it was settled.
+   * When Settle was asked for (the capture's time); unset until CAPTURED or SETTLED.
    *
    * @generated from field: google.protobuf.Timestamp settle_time = 29;
    */
@@ -602,7 +603,8 @@ export const MeteredSaleSchema: GenMessage<MeteredSale> = /*@__PURE__*/
  */
 export type SettleResponse = Message<"fuel.transaction.v1.SettleResponse"> & {
   /**
-   * The transaction, now SETTLED, with `loan_id` set.
+   * The transaction: SETTLED with `loan_id` set (empty when settled at zero), or CAPTURED
+   * when the loan is not created yet.
    *
    * @generated from field: fuel.transaction.v1.FuelTransaction transaction = 1;
    */
@@ -897,8 +899,17 @@ export const QrImageFormatSchema: GenEnum<QrImageFormat> = /*@__PURE__*/
   enumDesc(file_fuel_transaction_v1_transaction, 1);
 
 /**
- * Lifecycle of a fuel transaction.
- * PENDING → AUTHORIZED | DECLINED; AUTHORIZED → SETTLED | VOIDED | EXPIRED.
+ * Lifecycle of a fuel transaction. A status never claims more than has happened.
+ *
+ *   PENDING ─▶ AUTHORIZED ─Settle─▶ CAPTURED ─loan─▶ SETTLED
+ *      └─▶ DECLINED   │ └─Void─▶ VOIDED               (Settle of zero: AUTHORIZED ─▶ SETTLED)
+ *                     └─hold expired─▶ EXPIRED
+ *
+ * The recovery bound: a step a request began and did not finish (its process crashed, its
+ * client went away, a service it calls was down) is finished by a retry with the same
+ * `idempotency-key` at once, or without any retry by TransactionService's recovery sweeper
+ * within MAX_DEADLINE_MS + TRANSACTION_SWEEP_MS of the step's start (35 s with the
+ * defaults), provided the services it calls answer.
  *
  * @generated from enum fuel.transaction.v1.TransactionStatus
  */
@@ -911,47 +922,68 @@ export enum TransactionStatus {
   UNSPECIFIED = 0,
 
   /**
-   * Recorded, hold being placed (visible only after a crash, until the sweeper or a retry
-   * resolves it).
+   * Recorded and its QR consumed; the credit hold is being placed. Seen only while an
+   * Authorize runs, or after it was cut short. Next: AUTHORIZED or DECLINED, within the
+   * recovery bound. A terminal that lost Authorize's answer retries it with the same
+   * `idempotency-key` and gets the outcome.
    *
    * @generated from enum value: TRANSACTION_STATUS_PENDING = 1;
    */
   PENDING = 1,
 
   /**
-   * Hold placed; the pump may dispense up to approved_amount.
+   * The hold is placed: the pump may dispense up to approved_amount. Next: CAPTURED or
+   * SETTLED by Settle, VOIDED by Void, or EXPIRED once hold_expire_time passes unsettled.
+   * It stays AUTHORIZED while a Settle or Void is under way (its outcome not yet recorded);
+   * that step ends within the recovery bound, and meanwhile another Settle or Void is
+   * refused with TRANSACTION_NOT_AUTHORIZED.
    *
    * @generated from enum value: TRANSACTION_STATUS_AUTHORIZED = 2;
    */
   AUTHORIZED = 2,
 
   /**
-   * Refused; see decline_reason. Terminal.
+   * Refused; see decline_reason. No hold, no money moved. Terminal.
    *
    * @generated from enum value: TRANSACTION_STATUS_DECLINED = 3;
    */
   DECLINED = 3,
 
   /**
-   * Captured; a loan exists (unless settled at zero). Terminal.
+   * Captured and financed: settled_amount was taken from the hold (the rest released) and
+   * loan_id names the loan the driver owes. Settled at zero, nothing was captured and there
+   * is no loan (loan_id empty). Terminal.
    *
    * @generated from enum value: TRANSACTION_STATUS_SETTLED = 4;
    */
   SETTLED = 4,
 
   /**
-   * Cancelled before settlement; hold released. Terminal.
+   * Cancelled before settlement; the hold released in full. Terminal.
    *
    * @generated from enum value: TRANSACTION_STATUS_VOIDED = 5;
    */
   VOIDED = 5,
 
   /**
-   * Not settled before the hold expired; hold released. Terminal.
+   * Not settled before the hold expired; the hold released in full. Terminal.
    *
    * @generated from enum value: TRANSACTION_STATUS_EXPIRED = 6;
    */
   EXPIRED = 6,
+
+  /**
+   * Captured, loan not yet created: settled_amount was taken from the hold and the rest
+   * released, so for the station the sale is final (do not void it, do not sell the fuel
+   * again, print the receipt); loan_id is still empty. Next: SETTLED, with loan_id, within
+   * the recovery bound once LoanService answers (the sweeper keeps trying while it does
+   * not, e.g. while the bank has no default loan product). Settle answers CAPTURED when
+   * the loan cannot be created yet; a retry with the same key then answers SETTLED once
+   * it exists.
+   *
+   * @generated from enum value: TRANSACTION_STATUS_CAPTURED = 7;
+   */
+  CAPTURED = 7,
 }
 
 /**
@@ -968,8 +1000,9 @@ export const TransactionStatusSchema: GenEnum<TransactionStatus> = /*@__PURE__*/
  * scans it and calls Authorize (CreditService.Hold); after pumping, the terminal calls
  * Settle with the metered volume and price (CreditService.Capture, then
  * LoanService.CreateLoanFromSettlement); or Void. A crash between steps never loses or
- * duplicates money: a retry with the same `idempotency-key` finishes the job, and a sweeper
- * resolves transactions left half-done.
+ * duplicates money: a retry with the same `idempotency-key` finishes the job (a key whose
+ * call died with its process is free again within 2 s), and a sweeper finishes every
+ * transaction left half-done within the recovery bound (see TransactionStatus).
  *
  * Common to every method: UNAUTHENTICATED; PERMISSION_DENIED for a role not in the policy;
  * NOT_FOUND for a transaction the caller may not see (a driver sees their own, an agency
@@ -1024,14 +1057,18 @@ export const TransactionService: GenService<{
    * Settles an AUTHORIZED transaction with what was actually dispensed (seed: POST
    * /transactions/{id}/settle). amount = round_half_even(price_minor_per_litre × volume_ml /
    * 1000) when metered, or the given amount; must be ≤ the approved amount. Captures that
-   * amount (the rest is released), marks SETTLED and creates the loan. A settle of zero
-   * (nothing dispensed) is allowed and creates no loan.
+   * amount (the rest is released), creates the loan and answers SETTLED with loan_id; if
+   * the loan cannot be created yet, answers CAPTURED (the sale is final; the loan follows
+   * within the recovery bound, see TransactionStatus). A settle of zero (nothing
+   * dispensed) is allowed, answers SETTLED and creates no loan.
    * Who: POS_TERMINAL (of the transaction's station), MERCHANT_ADMIN (of the station's
    * merchant). Requires `idempotency-key`.
    * Errors: INVALID_ARGUMENT (neither or both of metered/amount, negative volume or price,
    * wrong currency); NOT_FOUND; FAILED_PRECONDITION with reason AMOUNT_EXCEEDS_APPROVED,
-   * TRANSACTION_NOT_AUTHORIZED (metadata `status`: already settled, voided, declined),
-   * HOLD_EXPIRED (the hold expired before settlement; the transaction becomes EXPIRED).
+   * TRANSACTION_NOT_AUTHORIZED (metadata `status`: already captured, settled, voided,
+   * declined, or a Settle or Void under another key is under way), HOLD_EXPIRED (the hold
+   * expired before settlement; the transaction becomes EXPIRED); UNAVAILABLE with reason
+   * DEPENDENCY_UNAVAILABLE when CreditService cannot be reached (retry with the same key).
    *
    * @generated from rpc fuel.transaction.v1.TransactionService.Settle
    */
