@@ -1,181 +1,312 @@
 // Crash safety of TransactionService: the service runs in its own process (bin/mesh.ts with
-// SERVICES=transaction) against the same database, Redis and mesh as the rest of the system,
-// and is killed with SIGKILL (TRANSACTION_CRASH_AT) between the hold and its record, and
-// between the capture and the loan. After a restart, the POS terminal retries with the same
-// idempotency key: exactly one hold, one capture, one loan, and the ledger check is clean.
-import { spawn, type ChildProcess } from "node:child_process";
+// SERVICES=transaction, the platform's default deadlines) against the same database, Redis
+// and mesh as the rest of the system, and is killed with SIGKILL — at every named point
+// between two steps of Authorize, Settle and Void (TRANSACTION_CRASH_AT), and at a random
+// moment under load. After a restart, the POS terminal's retry with the same idempotency
+// key answers within 2 s of the service being ready, and sales nobody retries are finished
+// by the recovery sweeper within the documented bound; each sale ends with exactly one
+// hold, one capture, one loan, and the ledger check is clean.
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 import * as assert from "uvu/assert";
-import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
-import { JournalEntryKind } from "../gen/fuel/credit/v1/ledger_pb.js";
-import { KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
-import { LoanService } from "../gen/fuel/loan/v1/loan_pb.js";
-import { StationService } from "../gen/fuel/station/v1/station_pb.js";
 import { TransactionService, TransactionStatus, type FuelTransaction } from "../gen/fuel/transaction/v1/transaction_pb.js";
-import { SERVICE_NAMES } from "../platform/config.js";
-import { freePort, meshReady } from "../bin/system.js";
-import { clientAs, creditSuite, Fixtures, ngn } from "./credit-fixtures.js";
-import { connectJson, GrpcJsClient } from "./helpers/clients.js";
-import { realPostgres, realRedis, startTestSystem, type TestSystem } from "./helpers/system.js";
-import { mintAccessToken, principal } from "./helpers/tokens.js";
+import { CRASH_POINTS, settingsFromEnv, type CrashPoint } from "../services/transaction/settings.js";
+import { loadConfig } from "../platform/config.js";
+import { creditSuite, Fixtures } from "./credit-fixtures.js";
+import {
+  asTerminal, authorizeRequest, qrPayload, saleFacts, saleWorld, settleRequest, systemAroundChild, transactionOfQr,
+  TransactionChild, type SaleFacts, type SaleWorld,
+} from "./helpers/transaction-child.js";
+import { realPostgres, realRedis, type TestSystem } from "./helpers/system.js";
 
 const test = creditSuite("transaction crash");
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 let sys: TestSystem;
 let fx: Fixtures;
 let db: pg.Client;
-let port: number;
-let child: ChildProcess | null = null;
-let pos: GrpcJsClient<typeof TransactionService>;
-let stationId: string;
+let child: TransactionChild;
+let w: SaleWorld;
 
-/** Starts the transaction service alone in a child process; resolves when it serves. */
-async function startChild(crashAt = ""): Promise<ChildProcess> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
-    SERVICES: "transaction",
-    TRANSACTION_PORT: String(port),
-    DATABASE_URL: sys.databaseUrl,
-    MESH_SECRET: Buffer.from(sys.cfg.meshSecret).toString("base64"),
-    DEV_INBOX_PORT: "-1",
-    LOG_LEVEL: "error",
-    // A crashed request's "running" marker in Redis lives max deadline + 5 s; keep it short.
-    MAX_DEADLINE_MS: "2500",
-    DEFAULT_DEADLINE_MS: "2500",
-    TRANSACTION_SWEEP_MS: "0",
-    TRANSACTION_CRASH_AT: crashAt,
-  };
-  if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-  for (const s of SERVICE_NAMES) if (s !== "transaction") env[`${s.toUpperCase()}_URL`] = sys.cfg.urls[s];
-  const p = spawn(process.execPath, ["--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  await meshReady(p, 30_000);
-  child = p;
-  return p;
-}
+/** The platform's defaults, as the child runs them: the recovery bound's two terms. */
+const DEFAULTS = settingsFromEnv(loadConfig({}).maxDeadlineMs, {});
+/** What a retry after a restart may take, from the service being ready to the answer. */
+const RETRY_ANSWER_MS = 2_000;
+/** Time a sweeper pass itself may take on top of the bound (hops, a loaded 2-core box). */
+const PASS_SLACK_MS = 2_000;
 
-const exited = (p: ChildProcess) =>
-  new Promise<NodeJS.Signals | null>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve(p.signalCode) : p.once("exit", (_c, sig) => resolve(sig))));
-
-/** Retries a call the way a terminal does after a failure, while the key is still marked running. */
-async function retry<T>(fn: () => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = (err as grpc.ServiceError).code;
-      if (i > 60 || (code !== grpc.status.ABORTED && code !== grpc.status.UNAVAILABLE)) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
-
-async function count(sql: string, params: unknown[]): Promise<number> {
-  return (await db.query(sql, params)).rows[0].n as number;
-}
+const STOPPED = "TRANSACTION_CRASH_AT: a call stopped here";
+const AMOUNT = 20_000_00n;
+const VOLUME_ML = 20_500n; // 650.00 × 20.5 l = 13 325.00
+const SETTLED_MINOR = 1_332_500n;
 
 test.before(async () => {
-  port = await freePort();
-  sys = await startTestSystem({
-    services: SERVICE_NAMES.filter((s) => s !== "transaction"),
-    mutate: (cfg) => {
-      cfg.ports.transaction = port;
-      cfg.urls.transaction = `http://127.0.0.1:${port}`;
-    },
-  });
+  const around = await systemAroundChild();
+  sys = around.sys;
+  child = new TransactionChild(sys, around.port);
   if (!realPostgres() || !realRedis()) console.log("  (transaction crash: embedded PGlite / in-process store; CI runs it on real PostgreSQL and Redis)");
   fx = await Fixtures.create(sys);
   db = new pg.Client({ connectionString: sys.databaseUrl });
   await db.connect();
-  // A station with petrol, its terminal; a bank with a loan product.
-  const kyc = clientAs(KycService, sys.cfg.urls.kyc, fx.adminToken);
-  const m = await kyc.createMerchant({ name: "Crash Fuel", registrationNumber: `RC-${randomUUID().slice(0, 8)}`, contactEmail: "ops@crash.example" });
-  const merchantId = m.merchant!.merchantId;
-  const stations = clientAs(StationService, sys.cfg.urls.station, await mintAccessToken(sys, principal(Role.MERCHANT_ADMIN, { merchantId })));
-  const st = await stations.createStation({
-    name: "Crash Station", address: { line1: "2 Wharf Road", city: "Lagos", countryCode: "NG" }, location: { latitude: 6.45, longitude: 3.39 },
-    currency: "NGN", openingHours: { timeZone: "Africa/Lagos", alwaysOpen: true }, pumps: [{ label: "1", fuelTypes: [FuelType.PETROL] }],
-  });
-  stationId = st.station!.stationId;
-  await stations.updateFuelAvailability({ stationId, updates: [{ fuelType: FuelType.PETROL, inStock: true, priceMinorPerLitre: 65_000n, currency: "NGN" }] });
-  pos = new GrpcJsClient(TransactionService, sys.gatewayUrl, await mintAccessToken(sys, principal(Role.POS_TERMINAL, { stationId, merchantId })));
+  w = await saleWorld(sys, fx);
 });
 
 test.after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill("SIGTERM");
-    await exited(child);
-  }
-  pos?.close();
+  await child?.stop();
+  w?.pos.close();
   await db?.end();
   await sys?.stop();
 });
 
-test("SIGKILL between hold and record, and between capture and loan: a retry finishes with one hold, one capture, one loan", async () => {
-  const bank = await fx.bank(10_000_000n);
-  await clientAs(LoanService, sys.cfg.urls.loan, bank.token).createLoanProduct({ name: "Fuel 30", currency: "NGN", termDays: 30, isDefault: true });
-  const d = await fx.driver();
-  await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN" });
+type Op = "authorize" | "settle" | "void";
 
-  // 1. Killed after CreditService placed the hold, before the transaction recorded it.
-  let p = await startChild("after-hold");
-  const app = connectJson(TransactionService, sys.gatewayUrl, d.token);
-  const qr = (await app.generateQrCode({ fuelType: FuelType.PETROL }, { headers: { "idempotency-key": randomUUID() } })).qrCode!;
-  const authKey = randomUUID();
-  const req = { qrPayload: qr.payload, stationId, fuelType: FuelType.PETROL, requestedAmount: ngn(20_000_00n) };
-  let failed = false;
-  await pos.unary(TransactionService.method.authorize, req, { "idempotency-key": authKey }).catch(() => (failed = true));
-  assert.ok(failed, "the terminal saw the call fail");
-  assert.is(await exited(p), "SIGKILL");
-  const row = (await db.query(`SELECT transaction_id, state FROM transaction.transactions WHERE qr_code_id = $1`, [qr.qrCodeId])).rows[0];
-  assert.is(row.state, "PENDING", "intent recorded, result not");
-  const txnId = row.transaction_id as string;
-  assert.is(await count(`SELECT count(*)::int AS n FROM credit.holds WHERE transaction_id = $1`, [txnId]), 1, "the hold was placed before the crash");
+/** A call that a kill cut short, and how it is to be finished. */
+interface Cut {
+  point: CrashPoint;
+  op: Op;
+  key: string;
+  request: object;
+  qrCodeId: string;
+  transactionId: string;
+  by: "retry" | "sweeper";
+}
 
-  // 2. Restarted (this time it dies after the capture); the retry records the one hold.
-  p = await startChild("after-capture");
-  const auth = await retry(() => pos.unary(TransactionService.method.authorize, req, { "idempotency-key": authKey }));
-  const t: FuelTransaction = auth.message.transaction!;
-  assert.is(t.transactionId, txnId);
+const OP_OF: Record<CrashPoint, Op> = {
+  "after-authorize-intent": "authorize", "after-hold": "authorize",
+  "after-settle-intent": "settle", "after-capture": "settle", "after-capture-record": "settle", "after-loan": "settle",
+  "after-void-intent": "void", "after-void": "void",
+};
+
+/** Where each point leaves a sale: its row's state and its hold, what a reader is shown. */
+const LEFT_AT: Record<CrashPoint, { state: string; hold: string | null; loans: number; shown: TransactionStatus }> = {
+  "after-authorize-intent": { state: "PENDING", hold: null, loans: 0, shown: TransactionStatus.PENDING },
+  "after-hold": { state: "PENDING", hold: "PENDING", loans: 0, shown: TransactionStatus.PENDING },
+  "after-settle-intent": { state: "CAPTURING", hold: "PENDING", loans: 0, shown: TransactionStatus.AUTHORIZED },
+  "after-capture": { state: "CAPTURING", hold: "CAPTURED", loans: 0, shown: TransactionStatus.AUTHORIZED },
+  "after-capture-record": { state: "CAPTURED", hold: "CAPTURED", loans: 0, shown: TransactionStatus.CAPTURED },
+  "after-loan": { state: "CAPTURED", hold: "CAPTURED", loans: 1, shown: TransactionStatus.CAPTURED },
+  "after-void-intent": { state: "VOIDING", hold: "PENDING", loans: 0, shown: TransactionStatus.AUTHORIZED },
+  "after-void": { state: "VOIDING", hold: "VOIDED", loans: 0, shown: TransactionStatus.AUTHORIZED },
+};
+
+/** Where a sale rests once finished. */
+const REST_OF: Record<Op, { state: string; shown: TransactionStatus }> = {
+  authorize: { state: "AUTHORIZED", shown: TransactionStatus.AUTHORIZED },
+  settle: { state: "SETTLED", shown: TransactionStatus.SETTLED },
+  void: { state: "VOIDED", shown: TransactionStatus.VOIDED },
+};
+
+function call(op: Op, request: object, key: string) {
+  const m = op === "authorize" ? TransactionService.method.authorize : op === "settle" ? TransactionService.method.settle : TransactionService.method.void;
+  return w.pos.unary(m as typeof TransactionService.method.authorize, request as never, { "idempotency-key": key });
+}
+
+async function authorized(): Promise<{ transactionId: string; qrCodeId: string }> {
+  const qr = await qrPayload(w);
+  const t = (await call("authorize", authorizeRequest(w, qr.payload, AMOUNT), randomUUID())).message.transaction!;
   assert.is(t.status, TransactionStatus.AUTHORIZED);
-  assert.is(t.approvedAmount?.amountMinor, 20_000_00n);
-  assert.is(await count(`SELECT count(*)::int AS n FROM credit.holds WHERE transaction_id = $1`, [txnId]), 1, "still one hold");
-  assert.is(await count(`SELECT count(*)::int AS n FROM credit.journal_entries WHERE transaction_id = $1 AND kind = $2`, [txnId, JournalEntryKind.HOLD]), 1);
+  return { transactionId: t.transactionId, qrCodeId: qr.qrCodeId };
+}
 
-  const settleKey = randomUUID();
-  const settleReq = { transactionId: txnId, dispensed: { case: "metered" as const, value: { volumeMl: 20_500n, priceMinorPerLitre: 65_000n } } };
-  failed = false;
-  await pos.unary(TransactionService.method.settle, settleReq, { "idempotency-key": settleKey }).catch(() => (failed = true));
-  assert.ok(failed);
-  assert.is(await exited(p), "SIGKILL");
-  assert.is((await db.query(`SELECT state FROM transaction.transactions WHERE transaction_id = $1`, [txnId])).rows[0].state, "CAPTURING");
-  assert.is((await db.query(`SELECT status FROM credit.holds WHERE transaction_id = $1`, [txnId])).rows[0].status, "CAPTURED", "captured before the crash");
-  assert.is(await count(`SELECT count(*)::int AS n FROM loan.loans WHERE transaction_id = $1`, [txnId]), 0, "no loan yet");
-
-  // 3. Restarted cleanly; the retry of the settlement finishes: one capture, one loan.
-  p = await startChild();
-  const settled = (await retry(() => pos.unary(TransactionService.method.settle, settleReq, { "idempotency-key": settleKey }))).message.transaction!;
-  assert.is(settled.status, TransactionStatus.SETTLED);
-  assert.is(settled.settledAmount?.amountMinor, 1_332_500n); // 650.00 × 20.5 l
-  assert.ok(settled.loanId);
-  assert.is(await count(`SELECT count(*)::int AS n FROM credit.holds WHERE transaction_id = $1`, [txnId]), 1);
-  assert.is(await count(`SELECT count(*)::int AS n FROM credit.journal_entries WHERE transaction_id = $1 AND kind = $2`, [txnId, JournalEntryKind.CAPTURE]), 1, "one capture");
-  assert.is(await count(`SELECT count(*)::int AS n FROM loan.loans WHERE transaction_id = $1`, [txnId]), 1, "one loan");
-  const loan = (await db.query(`SELECT loan_id, principal FROM loan.loans WHERE transaction_id = $1`, [txnId])).rows[0];
-  assert.is(loan.loan_id, settled.loanId);
-  assert.is(BigInt(loan.principal), 1_332_500n);
-  // Once more: the same answer, nothing new.
-  const again = (await pos.unary(TransactionService.method.settle, settleReq, { "idempotency-key": settleKey })).message.transaction!;
-  assert.is(again.loanId, settled.loanId);
-  assert.is(await count(`SELECT count(*)::int AS n FROM loan.loans WHERE transaction_id = $1`, [txnId]), 1);
-
+async function assertLedgerClean(): Promise<void> {
   const ledger = await fx.creditAdmin().verifyLedger({});
   assert.equal(ledger.differences.length, 0);
   assert.equal(ledger.unbalancedEntryIds, []);
   assert.equal(ledger.inconsistentHoldIds, []);
   assert.ok(ledger.consistent);
+}
+
+/** One sale finished: one hold; captured and lent once when settled; nothing more. */
+function assertFinished(f: SaleFacts, op: Op, label: string): void {
+  assert.is(f.state, REST_OF[op].state, label);
+  assert.is(f.holds, 1, `${label}: one hold`);
+  assert.is(f.captures, op === "settle" ? 1 : 0, `${label}: captures`);
+  assert.is(f.loans, op === "settle" ? 1 : 0, `${label}: loans`);
+  if (op === "settle") assert.ok(f.loanId, `${label}: SETTLED names its loan`);
+  // An AUTHORIZED row waits for its hold's expiry; anything else is left to no one.
+  if (op !== "authorize") assert.is(f.recoverAfter, null, `${label}: nothing left for the sweeper`);
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+test("one SIGKILL with two calls stopped at each of 8 points: retries answer within 2 s of the restart, the sweeper finishes the rest within its bound", async () => {
+  // The killed process stops two calls at every point, then kills itself: one kill leaves
+  // sixteen sales half-done, two at each known point.
+  await child.start({ TRANSACTION_SWEEP_MS: "0", TRANSACTION_CRASH_AT: CRASH_POINTS.map((p) => `${p}*2`).join(",") });
+  const killed = new Promise<void>((resolve) => child.proc!.once("exit", () => resolve()));
+  const cuts: Cut[] = [];
+  for (const point of CRASH_POINTS) {
+    const op = OP_OF[point];
+    const pair: Cut[] = [];
+    for (const by of ["retry", "sweeper"] as const) {
+      const key = randomUUID();
+      if (op === "authorize") {
+        const qr = await qrPayload(w);
+        pair.push({ point, op, key, request: authorizeRequest(w, qr.payload, AMOUNT), qrCodeId: qr.qrCodeId, transactionId: "", by });
+      } else {
+        const t = await authorized();
+        const request = op === "settle" ? settleRequest(t.transactionId, VOLUME_ML) : { transactionId: t.transactionId, reason: "driver drove off" };
+        pair.push({ point, op, key, request, qrCodeId: t.qrCodeId, transactionId: t.transactionId, by });
+      }
+    }
+    // Both calls go at once; the point stops both (the last pair's second arrival is the kill).
+    const stopped = child.waitForLogs((l) => l.msg === STOPPED && l.point === point, 2);
+    for (const c of pair) call(c.op, c.request, c.key).catch(() => undefined);
+    await Promise.race([stopped, killed]);
+    cuts.push(...pair);
+  }
+  await killed;
+  const killWall = Date.now();
+  assert.is(child.proc!.signalCode, "SIGKILL");
+
+  // Each sale is where its point says, and no further.
+  for (const c of cuts) {
+    c.transactionId ||= (await transactionOfQr(db, c.qrCodeId))!;
+    assert.ok(c.transactionId, `${c.point}: the intent was recorded`);
+    const f = await saleFacts(db, c.transactionId);
+    const want = LEFT_AT[c.point];
+    assert.is(f.state, want.state, `${c.point}: state`);
+    assert.is(f.holdStatus, want.hold, `${c.point}: hold`);
+    assert.is(f.loans, want.loans, `${c.point}: loans`);
+    assert.ok(f.recoverAfter && f.recoverAfter.getTime() <= killWall + DEFAULTS.recoveryGraceMs, `${c.point}: due for the sweeper within the grace`);
+  }
+
+  // Restart with the defaults (sweeper every 5 s, grace = MAX_DEADLINE_MS 30 s).
+  await child.start();
+  const readyAt = child.readyAt;
+  const readyWall = Date.now();
+  // Nothing claims more than has happened: a reader sees each sale as its point left it.
+  const shownP = Promise.all(cuts.filter((c) => c.by === "sweeper").map(async (c) =>
+    ({ c, t: (await w.app.getTransaction({ transactionId: c.transactionId })).transaction! })));
+
+  // The terminal retries its half with the same keys, as soon as the service answers.
+  const retried = await Promise.all(cuts.filter((c) => c.by === "retry").map(async (c) => {
+    const r = await asTerminal(() => call(c.op, c.request, c.key));
+    return { c, t: r.value.message.transaction as FuelTransaction, ms: performance.now() - readyAt, attempts: r.attempts };
+  }));
+  for (const { c, t } of await shownP) {
+    assert.is(TransactionStatus[t.status], TransactionStatus[LEFT_AT[c.point].shown], `${c.point}: shown`);
+    assert.is(t.loanId, "", `${c.point}: no loan shown before SETTLED`);
+  }
+  const report: string[] = [];
+  for (const { c, t, ms, attempts } of retried) {
+    report.push(`${c.point.padEnd(22)} retry answered ${secs(ms)} after ready (${attempts} attempt${attempts > 1 ? "s" : ""})`);
+    assert.ok(ms <= RETRY_ANSWER_MS, `${c.point}: the retry answered ${secs(ms)} after the restart`);
+    assert.is(t.transactionId, c.transactionId);
+    assert.is(TransactionStatus[t.status], TransactionStatus[REST_OF[c.op].shown], c.point);
+    const f = await saleFacts(db, c.transactionId);
+    assertFinished(f, c.op, `${c.point} (retried)`);
+    if (c.op === "settle") {
+      assert.is(t.loanId, f.loanId, `${c.point}: the answer names the one loan`);
+      assert.is(t.settledAmount?.amountMinor, SETTLED_MINOR);
+    }
+    // Asked once more: the same answer, nothing new.
+    const again = (await call(c.op, c.request, c.key)).message.transaction!;
+    assert.is(again.status, t.status);
+    assert.is(again.loanId, t.loanId);
+  }
+
+  // Nobody retries the other half: the sweeper brings each to rest within the bound.
+  const left = cuts.filter((c) => c.by === "sweeper");
+  const restAt = new Map<Cut, number>();
+  const giveUp = readyWall + DEFAULTS.recoveryGraceMs + DEFAULTS.sweepMs + 3 * PASS_SLACK_MS;
+  while (restAt.size < left.length && Date.now() < giveUp) {
+    for (const c of left) {
+      if (restAt.has(c)) continue;
+      const f = await saleFacts(db, c.transactionId);
+      if (f.state === REST_OF[c.op].state) restAt.set(c, Date.now());
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const c of left) {
+    const at = restAt.get(c);
+    assert.ok(at, `${c.point}: the sweeper finished the sale`);
+    const f = await saleFacts(db, c.transactionId);
+    assertFinished(f, c.op, `${c.point} (swept)`);
+    // Due at most the grace after its step began (before the kill); then one pass.
+    const bound = killWall + DEFAULTS.recoveryGraceMs + DEFAULTS.sweepMs + PASS_SLACK_MS;
+    report.push(`${c.point.padEnd(22)} swept to rest ${secs(at! - killWall)} after the kill, ${secs(at! - readyWall)} after ready (bound ${secs(bound - killWall)} after the kill)`);
+    assert.ok(at! <= Math.max(bound, readyWall + DEFAULTS.sweepMs + PASS_SLACK_MS), `${c.point}: at rest ${secs(at! - killWall)} after the kill`);
+    const shown = (await w.app.getTransaction({ transactionId: c.transactionId })).transaction!;
+    assert.is(TransactionStatus[shown.status], TransactionStatus[REST_OF[c.op].shown]);
+    assert.is(shown.loanId, f.loanId ?? "");
+  }
+  console.log(`\n  restart: ready ${secs(readyWall - killWall)} after the kill\n  ${report.join("\n  ")}`);
+  await assertLedgerClean();
+});
+
+test("SIGKILL at a random moment under 8 terminals' sales: each interrupted call's retry answers within 2 s of the restart; every sale ends with one hold, capture and loan", async () => {
+  await child.stop();
+  await child.start({ TRANSACTION_SWEEP_MS: "0" });
+  const TERMINALS = 8;
+  const SALES_EACH = 6;
+  // A seeded moment, printed, so a failure can be replayed with CRASH_SEED.
+  const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 1e6));
+  const killAfterMs = 40 + (seed % 200);
+  const qrs: Array<{ payload: string; qrCodeId: string }> = [];
+  for (let i = 0; i < TERMINALS * SALES_EACH; i += 8) qrs.push(...(await Promise.all(Array.from({ length: 8 }, () => qrPayload(w)))));
+
+  interface Sale { qr: { payload: string; qrCodeId: string }; authKey: string; settleKey: string; transactionId: string; done: Op[]; cut: Op | null }
+  const lanes: Sale[][] = Array.from({ length: TERMINALS }, (_, t) =>
+    qrs.slice(t * SALES_EACH, (t + 1) * SALES_EACH).map((qr) => ({ qr, authKey: randomUUID(), settleKey: randomUUID(), transactionId: "", done: [], cut: null })));
+
+  async function step(s: Sale, op: "authorize" | "settle"): Promise<void> {
+    const t = op === "authorize"
+      ? (await call("authorize", authorizeRequest(w, s.qr.payload, AMOUNT), s.authKey)).message.transaction!
+      : (await call("settle", settleRequest(s.transactionId, VOLUME_ML), s.settleKey)).message.transaction!;
+    if (op === "authorize") s.transactionId = t.transactionId;
+    s.done.push(op);
+  }
+  // Each terminal sells until the service dies under it.
+  const run = async (lane: Sale[]) => {
+    for (const s of lane) {
+      for (const op of ["authorize", "settle"] as const) {
+        try {
+          await step(s, op);
+        } catch (err) {
+          const code = (err as grpc.ServiceError).code;
+          assert.ok(code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.ABORTED, `a cut call fails retryably, not ${code}`);
+          s.cut = op;
+          return;
+        }
+      }
+    }
+  };
+  const started = performance.now();
+  const timer = setTimeout(() => void child.kill(), killAfterMs);
+  await Promise.all(lanes.map(run));
+  clearTimeout(timer);
+  await child.kill();
+  const killedAfter = performance.now() - started;
+  const touched = lanes.flat().filter((s) => s.done.length > 0 || s.cut);
+  const states: Record<string, number> = {};
+  for (const s of touched) {
+    const id = s.transactionId || (await transactionOfQr(db, s.qr.qrCodeId));
+    const st = id ? (await saleFacts(db, id)).state : "none";
+    states[st] = (states[st] ?? 0) + 1;
+  }
+
+  await child.start({ TRANSACTION_SWEEP_MS: "0" });
+  const readyAt = child.readyAt;
+  // Each terminal retries its cut call with its key, then finishes its sale.
+  const firstAnswerMs: number[] = [];
+  await Promise.all(lanes.map(async (lane) => {
+    const s = lane.find((x) => x.cut);
+    if (!s) return;
+    const ops: Array<"authorize" | "settle"> = s.cut === "authorize" ? ["authorize", "settle"] : ["settle"];
+    for (const [i, op] of ops.entries()) {
+      await asTerminal(() => step(s, op));
+      if (i === 0) firstAnswerMs.push(performance.now() - readyAt);
+    }
+  }));
+  console.log(`\n  seed ${seed}: killed ${killedAfter.toFixed(0)} ms into the load; ${touched.length} sales touched, rows then ${JSON.stringify(states)}; ` +
+    `${firstAnswerMs.length} cut calls retried, answered ${firstAnswerMs.map((m) => secs(m)).join(", ")} after ready`);
+  assert.ok(firstAnswerMs.length > 0, "the kill cut some calls short");
+  for (const ms of firstAnswerMs) assert.ok(ms <= RETRY_ANSWER_MS, `a retry answered ${secs(ms)} after the restart (seed ${seed})`);
+  for (const s of touched) {
+    assert.equal(s.done, ["authorize", "settle"], "every touched sale is settled");
+    assertFinished(await saleFacts(db, s.transactionId), "settle", `sale ${s.transactionId} (seed ${seed})`);
+  }
+  await assertLedgerClean();
 });
 
 test.run();
