@@ -138,7 +138,7 @@ export class WorldBuilder {
     const phone = newPhone();
     await this.wire.must("connect", AuthService.method.createUser, { phone, displayName: `Staff ${name}`, role, organizationId }, this.sysadmin.token);
     const a = await staffSignIn(this.sys, this.wire, p, name, phone);
-    this.keep(a.principal.subjectId, `Staff ${name}`);
+    this.keep(a.principal.subjectId, `Staff ${name}`, phone);
     return a;
   }
 
@@ -169,7 +169,7 @@ export class WorldBuilder {
       await this.wire.must(p, KycService.method.uploadDocument, { owner: { owner }, documentType, content, fileName: "doc" }, actor.token);
     }
     const documentIds = await this.approveAll(owner);
-    this.keep(actor.principal.subjectId, actor.principal.driverId, `Driver ${name}`);
+    this.keep(actor.principal.subjectId, actor.principal.driverId, `Driver ${name}`, actor.phone ?? "");
     return { actor, documentIds };
   }
 

@@ -14,6 +14,7 @@ import {
   toJson,
   toJsonString,
   type DescMethod,
+  type DescService,
   type JsonValue,
   type MessageInitShape,
   type MessageShape,
@@ -24,6 +25,7 @@ import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
 import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { policyOf } from "../../platform/policy.js";
+import { GrpcJsClient, postJson } from "./clients.js";
 import { waitForMessage } from "./inbox.js";
 import type { TestSystem } from "./system.js";
 
@@ -41,7 +43,6 @@ const CONNECT_CODES: Record<string, Code> = Object.fromEntries(
     .map(([k, v]) => [k.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase()), v as Code]),
 );
 
-const CALL_TIMEOUT_MS = 15_000;
 const STREAM_FIRST_MESSAGE_MS = 10_000;
 
 /** Reads a base-128 varint at `at`; returns [value, next offset]. */
@@ -86,9 +87,14 @@ function reasonInStatus(status: Uint8Array): string {
   return "";
 }
 
-/** Calls any method through the gateway over either protocol, as a given token. */
+/**
+ * Calls any method through the gateway over either protocol, as a given token: unary
+ * calls through clients.ts (GrpcJsClient, postJson), the first message of a server
+ * stream here.
+ */
 export class Wire {
   private readonly grpc: grpc.Client;
+  private readonly unaryClients = new Map<string, GrpcJsClient<DescService>>();
 
   constructor(private readonly gatewayUrl: string) {
     this.grpc = new grpc.Client(gatewayUrl.replace(/^https?:\/\//, ""), grpc.credentials.createInsecure());
@@ -96,6 +102,13 @@ export class Wire {
 
   close() {
     this.grpc.close();
+    for (const c of this.unaryClients.values()) c.close();
+  }
+
+  private unaryClient(service: DescService): GrpcJsClient<DescService> {
+    let c = this.unaryClients.get(service.typeName);
+    if (!c) this.unaryClients.set(service.typeName, (c = new GrpcJsClient(service, this.gatewayUrl)));
+    return c;
   }
 
   private headers(method: DescMethod, token: string | undefined): Record<string, string> {
@@ -118,32 +131,20 @@ export class Wire {
     return out.message;
   }
 
-  private grpcUnary(method: DescMethod, msg: any, token: string | undefined): Promise<Outcome> {
-    const md = new grpc.Metadata();
-    for (const [k, v] of Object.entries(this.headers(method, token))) md.set(k, v);
-    return new Promise((resolve) => {
-      this.grpc.makeUnaryRequest(
-        `/${method.parent.typeName}/${method.name}`,
-        (m: any) => Buffer.from(toBinary(method.input, m)),
-        (b: Buffer) => fromBinary(method.output, b),
-        msg,
-        md,
-        { deadline: Date.now() + CALL_TIMEOUT_MS },
-        (err, res) => resolve(err ? grpcError(err) : { ok: true, message: res, text: toJsonString(method.output, res as never) }),
-      );
-    });
+  private async grpcUnary(method: DescMethod, msg: any, token: string | undefined): Promise<Outcome> {
+    try {
+      const { message } = await this.unaryClient(method.parent).unary(method as never, msg, this.headers(method, token));
+      return { ok: true, message, text: toJsonString(method.output, message as never) };
+    } catch (err) {
+      return grpcError(err as grpc.ServiceError);
+    }
   }
 
   private async connectUnary(method: DescMethod, msg: any, token: string | undefined): Promise<Outcome> {
-    const res = await fetch(`${this.gatewayUrl}/${method.parent.typeName}/${method.name}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "connect-protocol-version": "1", ...this.headers(method, token) },
-      body: JSON.stringify(toJson(method.input, msg)),
-      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-    });
-    const body = await res.text();
-    if (res.status === 200) return { ok: true, message: fromJson(method.output, JSON.parse(body) as JsonValue, { ignoreUnknownFields: true }), text: body };
-    return connectError(JSON.parse(body) as ConnectErrorJson, body);
+    const res = await postJson(this.gatewayUrl, `${method.parent.typeName}/${method.name}`, toJson(method.input, msg), this.headers(method, token));
+    const body = JSON.stringify(res.json);
+    if (res.status === 200) return { ok: true, message: fromJson(method.output, res.json as JsonValue, { ignoreUnknownFields: true }), text: body };
+    return connectError(res.json as ConnectErrorJson, body);
   }
 
   private async firstOfStream(protocol: Protocol, method: DescMethod, msg: any, token: string | undefined): Promise<Outcome> {
