@@ -615,9 +615,9 @@ test("the exploit of issue 11: merchant B gets no credential for A's station, an
   assert.is(foreignStation.reason, noStation.reason);
   assert.is(messageOf(foreignStation), messageOf(noStation));
 
-  // A credential bound that way before the fix (written as the old code wrote it) signs in,
-  // but its token reaches none of A's sales and cannot change A's prices; neither can B's
-  // own terminal.
+  // A stored credential bound that way (AuthService refuses to issue one; the row is written
+  // directly) signs in, but its token reaches none of A's sales and cannot change A's
+  // prices; neither can B's own terminal.
   const secret = newClientSecret();
   const legacy = await insertMachine(w.sys.services.auth!.deps.pool, {
     clientId: randomUUID(), secretHash: hashSecret(secret), kind: "POS_TERMINAL", stationId: a.stationId, merchantId: b.merchantId,

@@ -14,8 +14,8 @@ export function mayManage(p: Principal, station: Pick<StationRow, "merchant_id">
 
 /** May this caller set the station's fuel availability and prices? */
 export function mayUpdateAvailability(p: Principal, station: Pick<StationRow, "station_id" | "merchant_id">): boolean {
-  // A terminal's station and merchant must both be this station's: a credential bound to a
-  // station of another merchant (issued before AuthService checked that) writes nothing.
+  // A terminal's station and merchant must both be this station's, so a stored credential
+  // bound to a station of another merchant would write nothing.
   if (p.role === Role.POS_TERMINAL) {
     return p.stationId !== "" && p.stationId.toLowerCase() === station.station_id && p.merchantId.toLowerCase() === station.merchant_id;
   }

@@ -36,8 +36,8 @@ export function scopeOf(p: Principal | null): Scope {
     case Role.MERCHANT_ADMIN:
       return p.merchantId ? { kind: "merchant", merchantId: p.merchantId } : { kind: "none" };
     case Role.POS_TERMINAL:
-      // Both halves of the terminal's binding must match the row: a credential whose
-      // station is not its merchant's (issued before AuthService checked that) sees nothing.
+      // Both halves of the terminal's binding must match the row, so a stored credential
+      // whose station is another merchant's would see nothing.
       return p.stationId && p.merchantId ? { kind: "station", stationId: p.stationId, merchantId: p.merchantId } : { kind: "none" };
     case Role.BANK_ADMIN:
     case Role.BANK_SYSTEM:
