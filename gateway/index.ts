@@ -30,7 +30,7 @@ export interface GatewayOptions {
   limits: RateLimits;
   jwks: (mesh: Mesh) => JwksSource;
   /** Plain-HTTP routes (webhooks, jwks.json) tried before 404. */
-  httpRoutes?: (mesh: Mesh, relay: Mesh) => Record<string, NodeHandler>;
+  httpRoutes?: (mesh: Mesh, relay: Mesh, cfg: Config) => Record<string, NodeHandler>;
 }
 
 export interface RunningGateway {
@@ -50,7 +50,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   setMaxListeners(0, shutdown.signal); // one listener per in-flight call
   // Webhooks reach internal methods under their own mesh identity, never the gateway's.
   const relay = new Mesh(cfg.urls, new ServiceTokens(cfg.meshSecret, WEBHOOK_RELAY_SERVICE), "grpc", cfg.meshInProcess);
-  const plain = opts.httpRoutes?.(mesh, relay) ?? {};
+  const plain = opts.httpRoutes?.(mesh, relay, cfg) ?? {};
 
   const rpc = connectHandler(
     {

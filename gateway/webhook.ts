@@ -14,7 +14,7 @@ const MAX_WEBHOOK_BYTES = 256 * 1024;
 const RELAY_TIMEOUT_MS = 10_000;
 
 /** `relay` is a mesh identity of its own: the gateway's token grants no service rights. */
-export function webhookRoute(relay: Mesh, gatewayName = "simulated"): NodeHandler {
+export function webhookRoute(relay: Mesh, gatewayName: string): NodeHandler {
   const payments = relay.client(PaymentService);
   return (req, res) => {
     const reply = (status: number, body: Record<string, unknown>) => {

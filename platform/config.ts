@@ -78,6 +78,8 @@ export interface Config {
   drainTimeoutMs: number;
   /** Payment gateway API base URL; unset in development = the simulated gateway process. */
   paymentGatewayUrl: string | undefined;
+  /** The payment gateway adapter's name (PAYMENT_GATEWAY_NAME): recorded on each payment, and the gateway a webhook is from. */
+  paymentGatewayName: string;
   /** HMAC secrets accepted on payment webhooks (several during rotation; the first signs). */
   webhookSecrets: string[];
   /** Our public base URL, for callbacks the outside world makes (payment webhooks). */
@@ -222,6 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     devInboxPort: int("DEV_INBOX_PORT", production ? -1 : 8025, -1, 65535),
     drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000, 0, 120_000),
     paymentGatewayUrl: url("PAYMENT_GATEWAY_URL", ["http:", "https:"]),
+    paymentGatewayName: env.PAYMENT_GATEWAY_NAME || "simulated",
     webhookSecrets: (env.PAYMENT_WEBHOOK_SECRETS ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     publicUrl: url("PUBLIC_URL", ["http:", "https:"]),
     defaultAfterDays: int("DEFAULT_AFTER_DAYS", 90, 1, 3650),
@@ -229,6 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && cfg.webhookSecrets.length === 0 && cfg.services.includes("payment")) {
     problems.push("PAYMENT_WEBHOOK_SECRETS is required when NODE_ENV=production and the payment service runs");
   }
+  if (!/^[a-z0-9_-]{1,40}$/.test(cfg.paymentGatewayName)) problems.push("PAYMENT_GATEWAY_NAME must be 1 to 40 characters of a-z, 0-9, _ and -");
   if (cfg.webhookSecrets.some((x) => x.length < 16)) problems.push("PAYMENT_WEBHOOK_SECRETS entries must be at least 16 characters");
   if (cfg.defaultDeadlineMs > cfg.maxDeadlineMs) problems.push("DEFAULT_DEADLINE_MS must not exceed MAX_DEADLINE_MS");
   if (problems.length > 0) throw new ConfigError(problems);

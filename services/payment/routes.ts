@@ -48,7 +48,7 @@ export function runtimeFor(deps: ServiceDeps): PaymentRuntime {
   let r = runtimes.get(deps);
   if (!r) {
     const settings = settingsFromEnv();
-    const name = process.env.PAYMENT_GATEWAY_NAME || "simulated";
+    const name = deps.cfg.paymentGatewayName;
     const url = deps.cfg.paymentGatewayUrl;
     r = {
       settings,
