@@ -1,8 +1,10 @@
 // Edge duties that sit in front of the RPC router: CORS for browser clients, security
-// headers on every response, and a request size cap enforced before a body is read.
+// headers and `x-trace-id` on every response (plain-trace.ts), and a request size cap
+// enforced before a body is read.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { cors as connectCors } from "@connectrpc/connect";
+import { stampTraceId } from "./plain-trace.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -24,6 +26,7 @@ export function edge(inner: NodeHandler, opts: { corsOrigins: string[]; maxReque
   const anyOrigin = opts.corsOrigins.includes("*");
   return (req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    stampTraceId(req, res);
     const origin = req.headers.origin;
     if (origin && (anyOrigin || opts.corsOrigins.includes(origin))) {
       res.setHeader("access-control-allow-origin", anyOrigin ? "*" : origin);

@@ -1,16 +1,18 @@
-// Plain HTTP endpoints on the public port, beside the RPCs.
+// Plain HTTP endpoints on the public port, beside the RPCs. Each runs in a server span of
+// its own, so its answer carries `x-trace-id` and the calls it makes continue the trace.
 import { create } from "@bufbuild/protobuf";
 import { AuthService, GetJwksRequestSchema } from "../gen/fuel/auth/v1/auth_pb.js";
 import type { Config } from "../platform/config.js";
 import type { Mesh } from "../platform/mesh.js";
 import type { NodeHandler } from "./edge.js";
-import { webhookRoute } from "./webhook.js";
+import { tracedRoute } from "./plain-trace.js";
+import { WEBHOOK_PATH, webhookRoute } from "./webhook.js";
 
 export const gatewayHttpRoutes = (mesh: Mesh, relay: Mesh, cfg: Config): Record<string, NodeHandler> => ({
   // Deliveries are from the gateway PaymentService records payments at (one setting for both).
-  "/payments/webhook/reconcile": webhookRoute(relay, cfg.paymentGatewayName),
+  [WEBHOOK_PATH]: tracedRoute(WEBHOOK_PATH, webhookRoute(relay, cfg.paymentGatewayName)),
   // The standard location banks' JWT libraries look for verification keys.
-  "/.well-known/jwks.json": (req, res) => {
+  "/.well-known/jwks.json": tracedRoute("/.well-known/jwks.json", (_req, res) => {
     mesh
       .client(AuthService)
       .getJwks(create(GetJwksRequestSchema), { timeoutMs: 5_000 })
@@ -22,5 +24,5 @@ export const gatewayHttpRoutes = (mesh: Mesh, relay: Mesh, cfg: Config): Record<
         res.writeHead(503, { "content-type": "application/json" });
         res.end(JSON.stringify({ code: "unavailable", message: "keys unavailable" }));
       });
-  },
+  }),
 });

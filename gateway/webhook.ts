@@ -5,9 +5,12 @@
 // answer into the HTTP statuses gateways understand.
 import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { context } from "@opentelemetry/api";
 import { PaymentService, ReconcileOutcome } from "../gen/fuel/payment/v1/payment_pb.js";
 import type { Mesh } from "../platform/mesh.js";
 import type { NodeHandler } from "./edge.js";
+
+export const WEBHOOK_PATH = "/payments/webhook/reconcile";
 
 /** Webhook bodies are small JSON events; anything larger is refused unread. */
 const MAX_WEBHOOK_BYTES = 256 * 1024;
@@ -34,7 +37,9 @@ export function webhookRoute(relay: Mesh, gatewayName: string): NodeHandler {
       }
       chunks.push(c);
     });
-    req.on("end", () => {
+    // Request events run outside the route's trace context: bind it, so the relayed call
+    // continues the delivery's trace.
+    req.on("end", context.bind(context.active(), () => {
       if (size > MAX_WEBHOOK_BYTES) return;
       const rawBody = Buffer.concat(chunks);
       const timestampHeader = String(req.headers["x-webhook-timestamp"] ?? "");
@@ -49,7 +54,7 @@ export function webhookRoute(relay: Mesh, gatewayName: string): NodeHandler {
           if (e.code === Code.InvalidArgument) return reply(400, { error: e.rawMessage });
           return reply(503, { error: "try again later" });
         });
-    });
+    }));
     req.on("error", () => reply(400, { error: "bad request" }));
   };
 }

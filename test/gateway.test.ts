@@ -1,5 +1,6 @@
 // The public edge, spoken to as real clients do: grpc-js over HTTP/2 (POS, banks),
 // Connect JSON over HTTP/1.1 (mobile apps), Connect binary over HTTP/2 and gRPC-Web.
+import { randomBytes } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
@@ -95,6 +96,31 @@ test("a caller's traceparent is continued, not replaced", async () => {
   const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
   const res = await postJson(sys.gatewayUrl, "grpc.health.v1.Health/Check", {}, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
   assert.is(res.headers.get("x-trace-id"), traceId);
+});
+
+test("plain HTTP answers carry x-trace-id too, continuing the caller's traceparent", async () => {
+  const base = sys.gatewayUrl;
+  const big = "x".repeat(sys.cfg.maxRequestBytes + 1);
+  const answers: Array<[string, number, (h: Record<string, string>) => Promise<Response>]> = [
+    ["jwks.json", 200, (h) => fetch(`${base}/.well-known/jwks.json`, { headers: h })],
+    ["webhook, bad signature", 401, (h) => fetch(`${base}/payments/webhook/reconcile`, { method: "POST", headers: { ...h, "content-type": "application/json", "x-webhook-timestamp": String(Math.floor(Date.now() / 1000)), "x-webhook-signature": "v1=00" }, body: "{}" })],
+    ["webhook, wrong method", 405, (h) => fetch(`${base}/payments/webhook/reconcile`, { headers: h })],
+    ["edge, body too large", 413, (h) => fetch(`${base}/fuel.auth.v1.AuthService/RequestOtp`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: big })],
+    ["edge, CORS preflight", 204, (h) => fetch(`${base}/fuel.auth.v1.AuthService/RequestOtp`, { method: "OPTIONS", headers: { ...h, origin: "https://app.example", "access-control-request-method": "POST" } })],
+    ["router, unknown path", 404, (h) => fetch(`${base}/fuel.nothing.v1.Nothing/Nothing`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: "{}" })],
+    ["router, GET on a unary method", 405, (h) => fetch(`${base}/fuel.auth.v1.AuthService/RequestOtp`, { headers: h })],
+    ["router, unsupported media type", 415, (h) => fetch(`${base}/fuel.auth.v1.AuthService/RequestOtp`, { method: "POST", headers: { ...h, "content-type": "text/plain" }, body: "{}" })],
+  ];
+  for (const [what, status, send] of answers) {
+    const fresh = await send({});
+    assert.is(fresh.status, status, what);
+    assert.match(fresh.headers.get("x-trace-id") ?? "", /^[0-9a-f]{32}$/, what);
+    const traceId = randomBytes(16).toString("hex");
+    const continued = await send({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    assert.is(continued.status, status, what);
+    assert.is(continued.headers.get("x-trace-id"), traceId, what);
+    assert.is.not(fresh.headers.get("x-trace-id"), traceId, what);
+  }
 });
 
 test("internal methods are not exposed at the edge", async () => {
