@@ -141,6 +141,17 @@ test("upload: wrong magic bytes (an .exe declared as an image) → INVALID_ARGUM
   );
 });
 
+test("upload: bytes that only begin like the declared type (a PNG signature before HTML, named .png) → INVALID_ARGUMENT on content", async (ctx) => {
+  const disguised = new Uint8Array([...PNG.subarray(0, 8), ...new TextEncoder().encode("<html><script>alert(1)</script></html>")]);
+  await expectError(
+    ctx.a.kyc.uploadDocument({ owner: driverOwner(ctx.a.driverId), documentType: DocumentType.NATIONAL_ID, content: disguised, fileName: "photo.png" }, idem()),
+    Code.InvalidArgument,
+    { field: "content", reason: "UNSUPPORTED_CONTENT" },
+  );
+  const { rows } = await ctx.db.query(`SELECT count(*)::int AS n FROM kyc.documents WHERE sha256_hex = $1`, [sha(disguised)]);
+  assert.is(rows[0].n, 0, "nothing stored");
+});
+
 test("upload: 10 MiB is accepted, 10 MiB + 1 byte is INVALID_ARGUMENT on content", async (ctx) => {
   const max = new Uint8Array(10 * 1024 * 1024);
   max.set(PDF);

@@ -82,20 +82,30 @@ test("overall status: agency requires business registration and tax certificate"
 // ------------------------------------------------------------------ content sniffing
 const bytes = (...b: number[]) => new Uint8Array(b);
 
-test("sniffing: recognises JPEG, PNG and PDF by magic bytes", () => {
-  assert.is(sniffContentType(bytes(0xff, 0xd8, 0xff, 0xe0, 0, 0x10)), "image/jpeg");
-  assert.is(sniffContentType(bytes(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d)), "image/png");
-  assert.is(sniffContentType(new TextEncoder().encode("%PDF-1.7\n%...")), "application/pdf");
+test("sniffing: recognises JPEG, PNG and PDF by magic bytes", async () => {
+  assert.is(await sniffContentType(bytes(0xff, 0xd8, 0xff, 0xe0, 0, 0x10)), "image/jpeg");
+  const onePixelPng = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAAAASUVORK5CYII=", "base64");
+  assert.is(await sniffContentType(onePixelPng), "image/png");
+  assert.is(await sniffContentType(new TextEncoder().encode("%PDF-1.7\n%...")), "application/pdf");
 });
 
-test("sniffing: rejects executables, text, truncated headers and empty input", () => {
-  assert.is(sniffContentType(bytes(0x4d, 0x5a, 0x90, 0x00, 0x03)), null); // "MZ" PE executable
-  assert.is(sniffContentType(new TextEncoder().encode("#!/bin/sh\nrm -rf /")), null);
-  assert.is(sniffContentType(new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>")), null);
-  assert.is(sniffContentType(bytes(0xff, 0xd8, 0xff)), null);
-  assert.is(sniffContentType(bytes(0x89, 0x50, 0x4e, 0x47)), null);
-  assert.is(sniffContentType(new Uint8Array()), null);
+test("sniffing: rejects executables, text, truncated headers and empty input", async () => {
+  assert.is(await sniffContentType(bytes(0x4d, 0x5a, 0x90, 0x00, 0x03)), null); // "MZ" PE executable
+  assert.is(await sniffContentType(new TextEncoder().encode("#!/bin/sh\nrm -rf /")), null);
+  assert.is(await sniffContentType(new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>")), null);
+  assert.is(await sniffContentType(bytes(0xff, 0xd8, 0xff)), null);
+  assert.is(await sniffContentType(bytes(0x89, 0x50, 0x4e, 0x47)), null);
+  assert.is(await sniffContentType(new Uint8Array()), null);
   assert.is(MAX_DOCUMENT_BYTES, 10_485_760);
+});
+
+test("sniffing: a signature alone does not make a document of that type", async () => {
+  const pngSignature = bytes(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+  const html = new TextEncoder().encode("<html><script>alert(1)</script></html>");
+  assert.is(await sniffContentType(new Uint8Array([...pngSignature, ...html])), null); // no IHDR chunk: not a PNG
+  assert.is(await sniffContentType(bytes(0xff, 0xd8, 0xff, 0xf7, 0, 0x0b, 0x08)), null); // JPEG-LS, not a JPEG a reviewer can open
+  assert.is(await sniffContentType(new TextEncoder().encode("%PDF1.7 not a header")), null);
+  assert.is(await sniffContentType(new TextEncoder().encode("GIF89a\x01\x00\x01\x00\x00\x00\x00;")), null);
 });
 
 

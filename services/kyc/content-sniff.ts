@@ -1,25 +1,32 @@
-// Recognises a document's type from its first bytes (magic numbers), never from the
-// name or the declared type. Only the three formats a reviewer can open are accepted.
+// Recognises a document's type from its bytes, never from the name or a declared type,
+// with `file-type` (which reads past the magic number where a format has structure: a
+// PNG signature must be followed by a PNG's IHDR chunk, and a JPEG-LS is told apart from
+// a JPEG). Only the three formats a reviewer can open are accepted.
+import { fileTypeFromBuffer } from "file-type";
 
 export type DocumentContentType = "image/jpeg" | "image/png" | "application/pdf";
 
 /** The largest document accepted: 10 MiB. */
 export const MAX_DOCUMENT_BYTES = 10 * 1024 * 1024;
 
-const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-const JPEG = [0xff, 0xd8, 0xff];
-const PDF = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
+/**
+ * Accepted types, each with its signature's length: a file must hold at least one byte
+ * past the signature, since a bare header is not a document.
+ */
+const ACCEPTED: Record<DocumentContentType, number> = {
+  "image/png": 8,
+  "image/jpeg": 3,
+  "application/pdf": 5, // "%PDF-"
+};
 
-function startsWith(bytes: Uint8Array, magic: number[]): boolean {
-  if (bytes.length < magic.length) return false;
-  return magic.every((b, i) => bytes[i] === b);
-}
+const isAccepted = (mime: string): mime is DocumentContentType => Object.hasOwn(ACCEPTED, mime);
+/** file-type takes "%PDF" for a PDF; a PDF's header is "%PDF-" and its version. */
+const isPdfHeader = (bytes: Uint8Array) => bytes[4] === 0x2d;
 
 /** The content type recognised from the bytes, or null if it is none we accept. */
-export function sniffContentType(bytes: Uint8Array): DocumentContentType | null {
-  // A JPEG/PNG of fewer bytes than its header plus one byte of data is not a document.
-  if (startsWith(bytes, PNG) && bytes.length > PNG.length) return "image/png";
-  if (startsWith(bytes, JPEG) && bytes.length > JPEG.length) return "image/jpeg";
-  if (startsWith(bytes, PDF) && bytes.length > PDF.length) return "application/pdf";
-  return null;
+export async function sniffContentType(bytes: Uint8Array): Promise<DocumentContentType | null> {
+  const found = await fileTypeFromBuffer(bytes).catch(() => undefined);
+  if (!found || !isAccepted(found.mime)) return null;
+  if (found.mime === "application/pdf" && !isPdfHeader(bytes)) return null;
+  return bytes.length > ACCEPTED[found.mime] ? found.mime : null;
 }

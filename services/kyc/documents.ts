@@ -50,7 +50,7 @@ export const uploadDocument = (deps: ServiceDeps, storage: DocumentStorage) => a
   if (content.byteLength > MAX_DOCUMENT_BYTES) {
     throw invalidArgument("content", `must be at most ${MAX_DOCUMENT_BYTES} bytes`, "CONTENT_TOO_LARGE");
   }
-  const contentType = sniffContentType(content);
+  const contentType = await sniffContentType(content);
   if (!contentType) throw invalidArgument("content", "must be a JPEG, PNG or PDF file", "UNSUPPORTED_CONTENT");
   const fileName = fileNameLabel("file_name", req.fileName);
 
