@@ -39,6 +39,10 @@ export interface CreditSettings {
   defaultHoldTtlSeconds: number;
   expirySweepMs: number;
   expiryBatch: number;
+  /** Loans asked of LoanService per page when a risk assessment reads a history. */
+  riskHistoryPageSize: number;
+  /** The longest loan history a risk assessment reads; a longer one is refused, never cut. */
+  riskHistoryMaxLoans: number;
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): CreditSettings {
@@ -47,5 +51,7 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     defaultHoldTtlSeconds: int("CREDIT_HOLD_TTL_SECONDS", 3600, 60, 86400),
     expirySweepMs: int("CREDIT_EXPIRY_SWEEP_MS", 30_000, 100, 3_600_000),
     expiryBatch: int("CREDIT_EXPIRY_BATCH", 500, 1, 5000),
+    riskHistoryPageSize: int("CREDIT_RISK_HISTORY_PAGE_SIZE", 200, 1, 200),
+    riskHistoryMaxLoans: int("CREDIT_RISK_HISTORY_MAX_LOANS", 20_000, 1, 1_000_000),
   };
 }

@@ -11,7 +11,8 @@ export const creditModule: ServiceModule = {
   name: "credit",
   services: [CreditService],
   // Settings are read when the service starts (CREDIT_HOLD_TTL_SECONDS, CREDIT_EXPIRY_SWEEP_MS,
-  // CREDIT_EXPIRY_BATCH; see common.ts), and a bad value stops the start with its name.
+  // CREDIT_EXPIRY_BATCH, CREDIT_RISK_HISTORY_PAGE_SIZE, CREDIT_RISK_HISTORY_MAX_LOANS; see
+  // common.ts), and a bad value stops the start with its name.
   routes: (router, deps) => routes(router, deps, settingsFromEnv()),
   async start(deps) {
     return startExpirySweeper(deps, settingsFromEnv());

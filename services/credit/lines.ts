@@ -34,7 +34,7 @@ import { lineStatusName, lineToProto } from "./convert.js";
 import { writeMovement } from "./ledger-store.js";
 import { applyDecreasePolicy, policyMaximum, rootLimit } from "./limit-rules.js";
 import { limitChangePostings } from "./postings.js";
-import { profileOf, runAssessment } from "./risk.js";
+import { profileOf, runAssessment, type HistoryLimits } from "./risk.js";
 import { assessmentFromRow } from "./convert.js";
 import * as store from "./store.js";
 
@@ -42,7 +42,7 @@ const ASSESSMENT_MAX_AGE_MS = 30 * 86400_000;
 
 const lineExists = () => alreadyExists("CREDIT_LINE_EXISTS", "the owner already has an open credit line");
 
-export function createCreditLine(deps: ServiceDeps) {
+export function createCreditLine(deps: ServiceDeps, history: HistoryLimits) {
   return async (req: CreateCreditLineRequest, ctx: HandlerContext) => {
     const viewer = viewerOf(ctx);
     if (req.owner.case === undefined) throw invalidArgument("owner", "agency_id or driver_id is required");
@@ -108,7 +108,7 @@ export function createCreditLine(deps: ServiceDeps) {
     const profile = await profileOf(deps, subject);
     if (!profile.kycVerified) throw failedPrecondition("KYC_NOT_VERIFIED", `the ${ownerKind.toLowerCase()}'s KYC is not verified`);
     const recent = await store.latestAssessment(deps.pool, ownerKind, ownerId, new Date(now.getTime() - ASSESSMENT_MAX_AGE_MS));
-    const assessment = recent ? assessmentFromRow(recent) : await runAssessment(deps, subject, null, profile);
+    const assessment = recent ? assessmentFromRow(recent) : await runAssessment(deps, history, subject, null, profile);
     const { limit, source } = rootLimit({ low: policy.max_low, medium: policy.max_medium, high: policy.max_high }, assessment.category, override);
     return await uniqueLine(() =>
       guardedTx(deps, ctx, CreateCreditLineResponseSchema, async (tx) => {

@@ -1,6 +1,8 @@
 // AssessRisk and ListRiskAssessments: the scorecard run over facts from KycService (KYC
 // status, account age, agency membership), LoanService (repayment history, days past
 // due) and our own lines and holds (utilisation, settled purchases); every run is kept.
+// A score is computed only on every fact: a source that cannot answer, or a loan history
+// longer than the bound, refuses the assessment instead of scoring what was read.
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -16,10 +18,11 @@ import { RiskAssessmentSchema, RiskInputsSchema, type RiskAssessment } from "../
 import { KycOverallStatus, KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanService, LoanStatus } from "../../gen/fuel/loan/v1/loan_pb.js";
 import { principalOf } from "../../platform/context.js";
-import { invalidArgument, notFound, rpcError } from "../../platform/errors.js";
+import { failedPrecondition, invalidArgument, notFound, rpcError } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { assessmentFor, viewerOf } from "./access.js";
+import type { CreditSettings } from "./common.js";
 import { assessmentFromRow } from "./convert.js";
 import { scoreOf, SCORECARD_VERSION } from "./scorecard.js";
 import * as store from "./store.js";
@@ -63,46 +66,79 @@ export async function profileOf(deps: ServiceDeps, s: Subject): Promise<SubjectP
   }
 }
 
+/** How a loan history is read: pages of `riskHistoryPageSize`, at most `riskHistoryMaxLoans` loans. */
+export type HistoryLimits = Pick<CreditSettings, "riskHistoryPageSize" | "riskHistoryMaxLoans">;
+
 interface LoanFacts {
+  /** Every loan of the subject that was read: all of them. */
+  count: number;
   repaid: number;
   repaidLate: number;
   maxDaysPastDue: number;
   hasDefaulted: boolean;
 }
 
-/** Repayment history from LoanService; a LoanService that is not there yet means no history. */
-async function loanFacts(deps: ServiceDeps, s: Subject): Promise<LoanFacts> {
-  const facts: LoanFacts = { repaid: 0, repaidLate: 0, maxDaysPastDue: 0, hasDefaulted: false };
+/** LoanService did not give the whole history: nothing is scored, the caller may retry. */
+function factsUnavailable(err: unknown): ConnectError {
+  const code = Code[ConnectError.from(err).code];
+  return rpcError(Code.Unavailable, "RISK_FACTS_UNAVAILABLE", `the repayment history from LoanService is unavailable (${code}); nothing was scored; safe to retry`, {
+    source: "fuel.loan.v1.LoanService",
+    code,
+  });
+}
+
+const historyTooLong = (maxLoans: number) =>
+  failedPrecondition("RISK_HISTORY_TOO_LONG", `the subject has more than ${maxLoans} loans, more than an assessment reads (CREDIT_RISK_HISTORY_MAX_LOANS); nothing was scored`, {
+    max_loans: String(maxLoans),
+  });
+
+/**
+ * The subject's whole repayment history from LoanService, page by page to the end. A
+ * failing page, or more loans (or pages) than the bound allows, fails the read: a partial
+ * history would score a subject on facts that are not all there.
+ */
+async function loanFacts(deps: ServiceDeps, limits: HistoryLimits, s: Subject): Promise<LoanFacts> {
+  const facts: LoanFacts = { count: 0, repaid: 0, repaidLate: 0, maxDaysPastDue: 0, hasDefaulted: false };
   const loans = deps.mesh.client(LoanService);
+  // A full page per page, and one more that may come back empty.
+  const maxPages = Math.ceil(limits.riskHistoryMaxLoans / limits.riskHistoryPageSize) + 1;
   let pageToken = "";
-  try {
-    for (let page = 0; page < 10; page++) {
-      const res = await loans.listLoans({ ...(s.kind === "DRIVER" ? { driverId: s.id } : { agencyId: s.id }), pageSize: 200, pageToken });
-      for (const l of res.loans) {
-        if (l.status === LoanStatus.PAID_OFF) {
-          facts.repaid++;
-          if (l.paidOffTime && l.dueTime && timestampDate(l.paidOffTime) > timestampDate(l.dueTime)) facts.repaidLate++;
-        } else if (l.daysPastDue > facts.maxDaysPastDue) {
-          facts.maxDaysPastDue = l.daysPastDue;
-        }
-        if (l.status === LoanStatus.DEFAULTED || l.defaultTime) facts.hasDefaulted = true;
-      }
-      pageToken = res.nextPageToken;
-      if (!pageToken) break;
+  for (let page = 0; ; page++) {
+    if (page >= maxPages) throw historyTooLong(limits.riskHistoryMaxLoans);
+    let res;
+    try {
+      res = await loans.listLoans({ ...(s.kind === "DRIVER" ? { driverId: s.id } : { agencyId: s.id }), pageSize: limits.riskHistoryPageSize, pageToken });
+    } catch (err) {
+      throw factsUnavailable(err);
     }
-  } catch (err) {
-    if (ConnectError.from(err).code === Code.Unimplemented) return facts;
-    throw rpcError(Code.Unavailable, "DEPENDENCY_UNAVAILABLE", "LoanService unavailable; safe to retry");
+    facts.count += res.loans.length;
+    if (facts.count > limits.riskHistoryMaxLoans) throw historyTooLong(limits.riskHistoryMaxLoans);
+    for (const l of res.loans) {
+      if (l.status === LoanStatus.PAID_OFF) {
+        facts.repaid++;
+        if (l.paidOffTime && l.dueTime && timestampDate(l.paidOffTime) > timestampDate(l.dueTime)) facts.repaidLate++;
+      } else if (l.daysPastDue > facts.maxDaysPastDue) {
+        facts.maxDaysPastDue = l.daysPastDue;
+      }
+      if (l.status === LoanStatus.DEFAULTED || l.defaultTime) facts.hasDefaulted = true;
+    }
+    pageToken = res.nextPageToken;
+    if (!pageToken) return facts;
   }
-  return facts;
 }
 
 /** Runs the scorecard for `s` now and stores the assessment. */
-export async function runAssessment(deps: ServiceDeps, s: Subject, requestedByBankId: string | null, profile?: SubjectProfile): Promise<RiskAssessment> {
+export async function runAssessment(
+  deps: ServiceDeps,
+  limits: HistoryLimits,
+  s: Subject,
+  requestedByBankId: string | null,
+  profile?: SubjectProfile,
+): Promise<RiskAssessment> {
   const now = deps.now();
   const p = profile ?? (await profileOf(deps, s));
   const [loans, ledger] = await Promise.all([
-    loanFacts(deps, s),
+    loanFacts(deps, limits, s),
     store.ledgerFacts(deps.pool, s.kind, s.id, new Date(now.getTime() - 90 * 86400_000)),
   ]);
   const accountAgeDays = Math.max(0, Math.floor((now.getTime() - p.createTime.getTime()) / 86400_000));
@@ -128,6 +164,7 @@ export async function runAssessment(deps: ServiceDeps, s: Subject, requestedByBa
       kycVerified: p.kycVerified,
       accountAgeDays,
       agencyId: p.agencyId,
+      loansCount: loans.count,
       loansRepaidCount: loans.repaid,
       loansRepaidLateCount: loans.repaidLate,
       maxDaysPastDue: loans.maxDaysPastDue,
@@ -151,12 +188,12 @@ export async function runAssessment(deps: ServiceDeps, s: Subject, requestedByBa
   return assessment;
 }
 
-export function assessRisk(deps: ServiceDeps) {
+export function assessRisk(deps: ServiceDeps, limits: HistoryLimits) {
   return async (req: AssessRiskRequest, ctx: HandlerContext) => {
     const s = subjectOf(req.subject);
     const p = principalOf(ctx);
     const bankId = p.role === Role.SYSTEM_ADMIN ? null : p.bankId || null;
-    return create(AssessRiskResponseSchema, { assessment: await runAssessment(deps, s, bankId) });
+    return create(AssessRiskResponseSchema, { assessment: await runAssessment(deps, limits, s, bankId) });
   };
 }
 

@@ -36,11 +36,11 @@ import { voidHoldRpc } from "./void.js";
 
 export function routes(router: ConnectRouter, deps: ServiceDeps, settings: CreditSettings): void {
   router.service(CreditService, {
-    assessRisk: assessRisk(deps),
+    assessRisk: assessRisk(deps, settings),
     listRiskAssessments: listRiskAssessments(deps),
     getCreditPolicy: getCreditPolicy(deps),
     setCreditPolicy: setCreditPolicy(deps),
-    createCreditLine: createCreditLine(deps),
+    createCreditLine: createCreditLine(deps, settings),
     getCreditLine: getCreditLine(deps),
     listCreditLines: listCreditLines(deps),
     updateCreditLimit: updateCreditLimit(deps),

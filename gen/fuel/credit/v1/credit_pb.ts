@@ -1711,7 +1711,10 @@ export const CreditService: GenService<{
    * Who: BANK_ADMIN, BANK_SYSTEM (of any bank; the bank is recorded as requester),
    * SYSTEM_ADMIN. Requires `idempotency-key`.
    * Errors: INVALID_ARGUMENT (no subject); NOT_FOUND (unknown driver or agency);
-   * UNAVAILABLE, reason DEPENDENCY_UNAVAILABLE (KycService unreachable; safe to retry).
+   * UNAVAILABLE, reason DEPENDENCY_UNAVAILABLE (KycService unreachable; safe to retry);
+   * UNAVAILABLE, reason RISK_FACTS_UNAVAILABLE (LoanService could not give the whole
+   * repayment history; nothing scored or stored; safe to retry); FAILED_PRECONDITION,
+   * reason RISK_HISTORY_TOO_LONG (more loans than an assessment reads; see RiskInputs).
    *
    * @generated from rpc fuel.credit.v1.CreditService.AssessRisk
    */
@@ -1779,7 +1782,9 @@ export const CreditService: GenService<{
    * ALREADY_EXISTS, reason CREDIT_LINE_EXISTS (owner already has an open line);
    * FAILED_PRECONDITION with reason CREDIT_POLICY_NOT_FOUND, SUBJECT_INELIGIBLE (category
    * INELIGIBLE or policy max zero), LIMIT_ABOVE_POLICY (override above the category maximum),
-   * KYC_NOT_VERIFIED, DRIVER_NOT_IN_AGENCY, PARENT_LINE_NOT_ACTIVE, SUB_LIMIT_ABOVE_PARENT.
+   * KYC_NOT_VERIFIED, DRIVER_NOT_IN_AGENCY, PARENT_LINE_NOT_ACTIVE, SUB_LIMIT_ABOVE_PARENT;
+   * an assessment run here fails as AssessRisk does (RISK_FACTS_UNAVAILABLE,
+   * RISK_HISTORY_TOO_LONG), and no line is opened.
    *
    * @generated from rpc fuel.credit.v1.CreditService.CreateCreditLine
    */
