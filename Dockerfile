@@ -5,6 +5,9 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
+# KYC documents (STORAGE_DIR in docker-compose.yml). A named volume mounted here starts as
+# a copy of this directory, owner included, so the service running as `node` can write.
+RUN install -d -o node -g node /data/documents
 USER node
 # A larger young generation: each call allocates a few hundred KB that dies young;
 # with the default 16 MB, scavenges ran every ~100 ms under load and promoted garbage
