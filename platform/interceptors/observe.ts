@@ -1,11 +1,12 @@
 // Outermost server interceptor: continues the caller's trace (W3C traceparent), opens
-// the server span, stamps `x-trace-id` on every response (success or error), turns any
-// unexpected throw into INTERNAL without internals (logged with its trace id), and
-// writes one access-log line per call.
+// the server span, stamps `x-trace-id` on every response (success or error), turns a
+// failure of the infrastructure (database, Redis, a socket) into a retryable UNAVAILABLE
+// and any other unexpected throw into INTERNAL, both without internals (logged with the
+// trace id), and writes one access-log line per call.
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { log } from "../logger.js";
-import { withTraceId } from "../errors.js";
+import { classifyInfrastructure, infrastructureFailure, withTraceId } from "../errors.js";
 import { extractContext, tracer } from "../tracing.js";
 import { bindIterable } from "./authenticate.js";
 
@@ -23,11 +24,16 @@ export function observe(serviceName: string): Interceptor {
     const traceId = span.spanContext().traceId;
     const started = performance.now();
     const finish = (code: Code | 0, err?: unknown) => {
+      const cause = err instanceof ConnectError ? err.cause : err;
       const ms = Math.round((performance.now() - started) * 10) / 10;
       span.setAttribute("rpc.connect_rpc.error_code", code === 0 ? "ok" : Code[code]);
       if (code === Code.Internal || code === Code.Unknown) {
         span.setStatus({ code: SpanStatusCode.ERROR });
         log.error({ err, service: serviceName, rpc, code: Code[code], ms, trace_id: traceId }, "rpc failed unexpectedly");
+      } else if (cause && classifyInfrastructure(cause)) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        log.info({ service: serviceName, rpc, code: Code[code], ms, trace_id: traceId }, "rpc");
+        infrastructureLog.note(serviceName, cause);
       } else {
         log.info({ service: serviceName, rpc, code: code === 0 ? "ok" : Code[code], ms, trace_id: traceId }, "rpc");
       }
@@ -64,17 +70,44 @@ async function* guardStream(res: StreamResponse, traceId: string, finish: (c: Co
   }
 }
 
-/** Expected errors keep their code and details; anything else becomes a bare INTERNAL. */
+/**
+ * Expected errors keep their code and details; an infrastructure failure becomes its
+ * retryable error (errors.ts, infrastructureFailure); anything else a bare INTERNAL.
+ */
 export function mapError(err: unknown, traceId: string): ConnectError {
   let ce: ConnectError;
   if (err instanceof ConnectError) {
-    ce = err;
+    // A raw error wrapped on the way (ConnectError.from) keeps its cause.
+    const wrapped = err.code === Code.Internal || err.code === Code.Unknown ? infrastructureFailure(err.cause) : undefined;
+    ce = wrapped ?? err;
   } else if (err instanceof Error && err.name === "AbortError") {
     ce = new ConnectError("request cancelled or deadline exceeded", Code.DeadlineExceeded);
   } else {
-    ce = new ConnectError("internal error", Code.Internal);
+    ce = infrastructureFailure(err) ?? new ConnectError("internal error", Code.Internal);
   }
   const out = withTraceId(ce, traceId);
   out.metadata.set(TRACE_HEADER, traceId);
   return out;
 }
+
+/** One warning per reason per period while the infrastructure fails, not one per call. */
+const INFRASTRUCTURE_WARN_EVERY_MS = 5_000;
+
+class InfrastructureLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  note(serviceName: string, err: unknown): void {
+    const reason = classifyInfrastructure(err)!.reason;
+    const key = `${serviceName}:${reason}`;
+    const now = Date.now();
+    const seen = this.last.get(key);
+    if (seen && now - seen.at < INFRASTRUCTURE_WARN_EVERY_MS) {
+      seen.suppressed++;
+      return;
+    }
+    this.last.set(key, { at: now, suppressed: 0 });
+    log.warn({ err, service: serviceName, reason, suppressed: seen?.suppressed ?? 0 }, "calls failing on infrastructure; answered retryably");
+  }
+}
+
+const infrastructureLog = new InfrastructureLog();
