@@ -35,6 +35,10 @@ export interface PoolOptions {
    * PgBouncer in transaction mode): there names from different clients would collide.
    */
   namedStatements?: boolean;
+  /** How long a checkout waits for a new connection (default 10 s). */
+  connectTimeoutMs?: number;
+  /** A client-side limit on each query (default none: statement_timeout bounds the server's side). */
+  queryTimeoutMs?: number;
 }
 
 // Our statements are a fixed set of texts. Sent unnamed, each one is parsed and planned
@@ -92,7 +96,8 @@ export function createPool(opts: PoolOptions): Pool {
     connectionString: opts.connectionString,
     max: opts.max,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+    query_timeout: opts.queryTimeoutMs,
     application_name: opts.application,
     // A statement that runs away is cut off rather than holding locks forever.
     statement_timeout: 30_000,
@@ -110,12 +115,20 @@ export function createPool(opts: PoolOptions): Pool {
  */
 export async function onConnection<T>(pool: Pool, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no 'error' listener (pg-pool takes its own off while the
+  // client is lent), and an 'error' event without one kills the process: the server
+  // ending the connection (pg_terminate_backend, a restart, a dropped socket) would take
+  // every service of the process down with it. The query in flight fails by itself, and
+  // so does any later one on this client; the pool drops a broken client on release.
+  const lost = (err: Error) => log.debug({ err }, "postgres connection lost while checked out");
+  client.on("error", lost);
   try {
     return await fn(client);
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw err;
   } finally {
+    client.off("error", lost);
     client.release();
   }
 }
