@@ -45,7 +45,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const tokens = new ServiceTokens(cfg.meshSecret, GATEWAY_SERVICE);
   const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);
   const verifier = new AccessTokenVerifier(opts.jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
-  const health = new HealthState(opts.services.map((s) => s.typeName));
+  const health = new HealthState(opts.services.map((s) => s.typeName), { mirrorProcess: true });
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal); // one listener per in-flight call
   // Webhooks reach internal methods under their own mesh identity, never the gateway's.

@@ -3,6 +3,7 @@
 // chain, and its background workers.
 import type { Config, ServiceName } from "./config.js";
 import { createPool, type Pool } from "./db.js";
+import { DatabaseProbe } from "./db-probe.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded.js";
 import { enforceDeadline } from "./interceptors/deadline.js";
 import { authenticate } from "./interceptors/authenticate.js";
@@ -53,6 +54,9 @@ export async function startInfra(cfg: Config, now: () => Date = () => new Date()
   };
 }
 
+/** What holds a service's health entries down while its database does not answer. */
+export const DATABASE_DOWN = "database";
+
 export interface RunningService extends RunningServer {
   deps: ServiceDeps;
 }
@@ -94,10 +98,14 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
     maxRequestBytes: cfg.maxRequestBytes,
     drainTimeoutMs: cfg.drainTimeoutMs,
   });
+  // The embedded database lives in this process: it cannot be unreachable on its own.
+  const probe = infra.embedded ? null : new DatabaseProbe(infra.databaseUrl, mod.name, (up) => server.health.hold(DATABASE_DOWN, !up));
+  probe?.start();
   return {
     ...server,
     deps,
     async close() {
+      await probe?.stop();
       await server.close();
       await stopWorkers();
       await pool.end();

@@ -8,14 +8,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { grpcFastPath, recordingRouter, UnaryDispatcher, type FastDispatcher, type UnaryEntry } from "./grpc-fast.js";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouter, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { clientIpKey } from "./context.js";
 import { registerLocal } from "./local.js";
 import { replayingRouter } from "./interceptors/idempotency.js";
-import { healthRoutes, HealthState, ServingStatus } from "./health.js";
+import { DRAINING, healthRoutes, HealthState } from "./health.js";
 import { log } from "./logger.js";
 import { reflectionRoutes } from "./reflection.js";
 
@@ -54,7 +54,7 @@ export function connectHandler(
       healthRoutes(health)(recorded);
       reflectionRoutes([...opts.services, Health, ServerReflection])(router);
     },
-    interceptors: opts.interceptors,
+    interceptors: [...opts.interceptors, endStreamsOnDrain(health.draining)],
     readMaxBytes: opts.maxRequestBytes,
     writeMaxBytes: opts.maxRequestBytes,
     shutdownSignal: shutdown,
@@ -89,15 +89,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const port = (server.address() as AddressInfo).port;
   const withdraw = registerLocal(opts.services.map((s) => s.typeName), port, handler.dispatcher);
+  const unlist = health.registerInProcess();
   log.info({ service: opts.name, port }, "service listening");
   return {
     name: opts.name,
     port,
     url: `http://${opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host}:${port}`,
     health,
-    close: () => {
+    close: async () => {
       withdraw();
-      return drain(server, sessions, health, shutdown, opts.drainTimeoutMs);
+      await drain(server, sessions, health, shutdown, opts.drainTimeoutMs);
+      unlist();
     },
   };
 }
@@ -109,7 +111,7 @@ export async function drain(
   shutdown: AbortController,
   drainTimeoutMs: number,
 ): Promise<void> {
-  health.setAll(ServingStatus.NOT_SERVING);
+  health.hold(DRAINING, true);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // GOAWAY: clients stop opening streams here; open streams may finish.
   for (const s of sessions) {
@@ -123,4 +125,40 @@ export async function drain(
   await closed;
   clearTimeout(timer);
   shutdown.abort();
+}
+
+/**
+ * Ends every server stream, cleanly, when the server starts to drain. A stream (a watch)
+ * runs until its client leaves, so a drain that waited for streams would always take
+ * the whole DRAIN_TIMEOUT_MS; unary calls finish, streams end at once and their clients
+ * reconnect (to another replica). Innermost, so the access log sees the stream end.
+ */
+export function endStreamsOnDrain(draining: AbortSignal): Interceptor {
+  return (next) => async (req) => {
+    const res = await next(req);
+    if (!res.stream) return res;
+    return { ...res, message: untilAborted(res.message, draining) } as StreamResponse;
+  };
+}
+
+async function* untilAborted<T>(messages: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = messages[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<"aborted">((resolve) => {
+    onAbort = () => resolve("aborted");
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r === "aborted" || r.done) return;
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+    // The handler may be waiting for its next message; it ends when it wakes (or when the
+    // call's own signal is aborted), not held up by this.
+    void it.return?.()?.catch(() => undefined);
+  }
 }
