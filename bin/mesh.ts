@@ -25,6 +25,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "draining");
+    // The promise is an exit within DRAIN_TIMEOUT_MS of the signal, whatever still runs.
+    setTimeout(() => {
+      log.warn({ drainTimeoutMs: cfg.drainTimeoutMs }, "drain did not finish in time; exiting");
+      process.exit(1);
+    }, cfg.drainTimeoutMs).unref();
     await system.stop();
     await stopTracing();
     process.exit(0);

@@ -90,11 +90,15 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     url: `${scheme}://127.0.0.1:${port}`,
     health,
     close: async () => {
+      // HTTP/1.1 has no GOAWAY: a keep-alive connection is closed once it is idle, and
+      // one busy now (a stream that the drain ends) becomes idle later.
       listener.closeIdle();
+      const idleSweep = setInterval(() => listener.closeIdle(), 50);
       const hardStop = setTimeout(() => {
         for (const c of listener.connections) c.destroy();
       }, cfg.drainTimeoutMs);
       await drain(listener.server, listener.sessions, health, shutdown, cfg.drainTimeoutMs);
+      clearInterval(idleSweep);
       clearTimeout(hardStop);
     },
   };

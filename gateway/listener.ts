@@ -45,6 +45,10 @@ export function createPublicListener(handler: NodeHandler, tls?: { certFile: str
   const h2 = http2.createServer({}, handler as never);
   track(h2);
   const h1 = http.createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, handler as never);
+  // h1 never listens itself (connections are handed to it below), and Node tracks an HTTP
+  // server's connections only from its 'listening' event: without it, closeIdle (and the
+  // request and headers timeouts) would do nothing.
+  h1.emit("listening");
   // noDelay: small RPC frames must not wait for Nagle (40 ms per call otherwise).
   const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
     connections.add(socket);
