@@ -31,12 +31,22 @@ export interface Kv {
   close(): Promise<void>;
 }
 
+/** The longest wait between two attempts to reconnect to Redis (and a command's wait while it is away). */
+export const RECONNECT_MAX_MS = 50;
+
 export function createRedisKv(url: string): Kv {
   // require() after tracing starts, so the ioredis instrumentation sees every command.
   const { Redis } = require("ioredis") as typeof import("ioredis");
   const redis = new Redis(url, {
-    maxRetriesPerRequest: 2,
-    connectTimeout: 5_000,
+    // While Redis is away, a command waits in the offline queue for the next reconnect
+    // attempt and fails when that attempt fails (MaxRetriesPerRequestError: UNAVAILABLE
+    // to a caller, or the rate limiter's in-process count). Attempts come every
+    // RECONNECT_MAX_MS at most, so a command waits about that long while Redis is down
+    // (connectTimeoutMs when its host does not answer at all), and a restarted Redis is
+    // used again within it — a command sent just before it is back then succeeds.
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(times * 10, RECONNECT_MAX_MS),
+    connectTimeout: 2_000,
     commandTimeout: 5_000,
     enableOfflineQueue: true,
     lazyConnect: false,

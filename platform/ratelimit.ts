@@ -18,8 +18,11 @@ export class RateLimits {
     let l = this.limiters.get(id);
     if (!l) {
       const opts = { keyPrefix: `rl:${name}`, points, duration: durationS };
+      // While Redis is unreachable each process counts the budget on its own (the insurance
+      // limiter, once the Redis client gives up on a command: kv.ts): the budget holds per
+      // replica, so N replicas allow up to N times it until Redis is back.
       l = this.kv.kind === "redis" && this.kv.redis
-        ? new RateLimiterRedis({ ...opts, storeClient: this.kv.redis })
+        ? new RateLimiterRedis({ ...opts, storeClient: this.kv.redis, insuranceLimiter: new RateLimiterMemory(opts) })
         : new RateLimiterMemory(opts);
       this.limiters.set(id, l);
     }

@@ -54,8 +54,10 @@ export class OtpStore {
     const previous = await this.record(pk);
     await this.kv.set(`otp:live:${id}`, "1", ttl);
     await this.kv.set(`otp:${pk}`, JSON.stringify(rec), ttl);
-    await this.kv.set(`otp:last:${pk}`, String(nowMs), LAST_SENT_TTL_MS);
     if (previous) await this.kv.del(`otp:live:${previous.id}`); // the old code dies now
+    // The cooldown starts last: if Redis fails before it, the call fails unsent and the
+    // phone may ask again at once, instead of waiting out a cooldown for a code never sent.
+    await this.kv.set(`otp:last:${pk}`, String(nowMs), LAST_SENT_TTL_MS);
     return code;
   }
 
@@ -80,7 +82,9 @@ export class OtpStore {
   /** Accepts code `id` once: of racing verifiers exactly one gets true. */
   async consume(pk: string, id: string): Promise<boolean> {
     const won = (await this.kv.del(`otp:live:${id}`)) === 1;
-    if (won) await this.dropRecord(pk, id);
+    // Once won, the login is decided: a record that cannot be dropped now (Redis failing)
+    // belongs to a dead code and expires by itself, so it must not fail the login.
+    if (won) await this.dropRecord(pk, id).catch(() => undefined);
     return won;
   }
 
