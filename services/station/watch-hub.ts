@@ -155,6 +155,12 @@ export function parsePayload(payload: string | undefined): { stationId: string; 
 }
 
 /**
+ * The longest wait between two attempts to LISTEN again: watchers hear of changes at most
+ * this long after the database is back.
+ */
+const LISTEN_RETRY_MAX_MS = 2_000;
+
+/**
  * The replica's dedicated LISTEN connection. Reconnects with backoff; after a reconnect
  * every watched station is re-read, since notifications sent meanwhile are lost.
  */
@@ -210,7 +216,7 @@ export class ChangeListener {
         this.hub.resyncAll();
       } catch (err) {
         log.warn({ err }, "watch: LISTEN reconnect failed");
-        this.retryMs = Math.min(this.retryMs * 2, 5_000);
+        this.retryMs = Math.min(this.retryMs * 2, LISTEN_RETRY_MAX_MS);
         this.schedule();
       }
     }, this.retryMs);
