@@ -18,7 +18,7 @@ import { SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { meshInterceptor } from "../platform/mesh.js";
 import { ServiceTokens } from "../platform/tokens.js";
 import type { TestSystem } from "./helpers/system.js";
-import { mintAccessToken, mintOnboardingToken, principal } from "./helpers/tokens.js";
+import { mintAccessToken, mintOnboardingToken, principal, type TokenSource } from "./helpers/tokens.js";
 
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAAAASUVORK5CYII=", "base64");
 const PDF = Buffer.from("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n");
@@ -53,14 +53,14 @@ export function creditAsService(sys: TestSystem, name = "transaction"): Client<t
   }));
 }
 
-export async function tokenFor(sys: TestSystem, role: Role, binding: Parameters<typeof principal>[1] = {}): Promise<string> {
+export async function tokenFor(sys: TokenSource, role: Role, binding: Parameters<typeof principal>[1] = {}): Promise<string> {
   return await mintAccessToken(sys, principal(role, binding));
 }
 
 export class Fixtures {
-  private constructor(readonly sys: TestSystem, readonly adminToken: string) {}
+  private constructor(readonly sys: TokenSource, readonly adminToken: string) {}
 
-  static async create(sys: TestSystem): Promise<Fixtures> {
+  static async create(sys: TokenSource): Promise<Fixtures> {
     return new Fixtures(sys, await tokenFor(sys, Role.SYSTEM_ADMIN));
   }
 

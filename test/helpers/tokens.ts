@@ -9,24 +9,34 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService, GetJwksRequestSchema } from "../../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../../gen/fuel/common/v1/common_pb.js";
+import type { Config } from "../../platform/config.js";
 import type { Principal } from "../../platform/context.js";
 import { ACCESS_TOKEN_TYP, ONBOARDING_TOKEN_TYP, claimsFromPrincipal } from "../../platform/tokens.js";
-import type { TestSystem } from "./system.js";
+
+/**
+ * What minting needs of a system: AuthService's address (it creates its first key on
+ * demand), the database holding its keys, and the issuer and audience services expect.
+ * A TestSystem is one; so is a mesh running in a child process.
+ */
+export interface TokenSource {
+  cfg: Pick<Config, "urls" | "jwtIssuer" | "jwtAudience">;
+  databaseUrl: string;
+}
 
 export function principal(role: Role, binding: Partial<Principal> = {}): Principal {
   return { subjectId: randomUUID(), role, agencyId: "", bankId: "", merchantId: "", stationId: "", driverId: "", ...binding };
 }
 
-export async function mintAccessToken(sys: TestSystem, p: Principal, opts: { ttlSeconds?: number } = {}): Promise<string> {
+export async function mintAccessToken(sys: TokenSource, p: Principal, opts: { ttlSeconds?: number } = {}): Promise<string> {
   return await mint(sys, { ...claimsFromPrincipal(p) }, p.subjectId, ACCESS_TOKEN_TYP, opts.ttlSeconds ?? 600);
 }
 
 /** An onboarding token as AuthService.CustomerVerifyOtp issues it: proves `phone`. */
-export async function mintOnboardingToken(sys: TestSystem, phone: string): Promise<string> {
+export async function mintOnboardingToken(sys: TokenSource, phone: string): Promise<string> {
   return await mint(sys, { phone }, randomUUID(), ONBOARDING_TOKEN_TYP, 900);
 }
 
-async function mint(sys: TestSystem, claims: Record<string, unknown>, subject: string, typ: string, ttlSeconds: number): Promise<string> {
+async function mint(sys: TokenSource, claims: Record<string, unknown>, subject: string, typ: string, ttlSeconds: number): Promise<string> {
   // Make AuthService create its first key if it has none yet.
   const auth = createClient(AuthService, createGrpcTransport({ baseUrl: sys.cfg.urls.auth }));
   await auth.getJwks(create(GetJwksRequestSchema));

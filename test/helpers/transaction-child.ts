@@ -21,7 +21,7 @@ import { SERVICE_NAMES } from "../../platform/config.js";
 import { clientAs, Fixtures, ngn } from "../credit-fixtures.js";
 import { connectJson, GrpcJsClient } from "./clients.js";
 import { startTestSystem, type TestSystem } from "./system.js";
-import { mintAccessToken, principal } from "./tokens.js";
+import { mintAccessToken, principal, type TokenSource } from "./tokens.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -195,7 +195,7 @@ export interface SaleWorld {
 
 export const PETROL_PRICE = 65_000n;
 
-export async function saleWorld(sys: TestSystem, fx: Fixtures): Promise<SaleWorld> {
+export async function saleWorld(sys: TokenSource & { gatewayUrl: string }, fx: Fixtures): Promise<SaleWorld> {
   const kyc = clientAs(KycService, sys.cfg.urls.kyc, fx.adminToken);
   const m = await kyc.createMerchant({ name: "Crash Fuel", registrationNumber: `RC-${randomUUID().slice(0, 8)}`, contactEmail: "ops@crash.example" });
   const merchantId = m.merchant!.merchantId;
