@@ -4,13 +4,16 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { resourceExhausted } from "./errors.js";
 import type { Kv } from "./kv.js";
-import { leaseSize, LeaseBook } from "./rate-lease.js";
+import { leaseAsk, leaseSize, LeaseBook, LeaseQueue, type Grant, type LeaseWait } from "./rate-lease.js";
+
+/** When a caller with too many calls waiting for its budget (WAITERS_MAX) may retry. */
+const CROWDED_RETRY_MS = 1_000;
 
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
-  private readonly leases: LeaseBook;
-  constructor(private readonly kv: Kv, now: () => number = Date.now) {
-    this.leases = new LeaseBook(now);
+  private readonly queue: LeaseQueue;
+  constructor(private readonly kv: Kv, private readonly now: () => number = Date.now) {
+    this.queue = new LeaseQueue(new LeaseBook(now));
   }
 
   private limiter(name: string, points: number, durationS: number): RateLimiterAbstract {
@@ -42,26 +45,40 @@ export class RateLimits {
    * Spends one point, like `consume`, but takes points from Redis a slice at a time
    * (rate-lease.ts) and spends the slice here without a round trip. For the large
    * per-caller budgets every public call spends; small budgets (OTP, QR) get slices of
-   * one, which is `consume` exactly.
+   * one, which is `consume` exactly. Calls of one caller arriving together share one
+   * lease request, sized for all of them; a call waits for it no longer than `wait`
+   * allows (its deadline), and every call waiting on a request that fails fails with it.
    */
-  async consumeLeased(name: string, key: string, points: number, durationS: number, reason = "RATE_LIMITED"): Promise<void> {
+  async consumeLeased(name: string, key: string, points: number, durationS: number, reason = "RATE_LIMITED", wait: LeaseWait = {}): Promise<void> {
     const size = this.kv.kind === "redis" ? leaseSize(points) : 1;
-    if (size === 1) return await this.consume(name, key, points, durationS, reason);
     const slot = `${name}:${points}:${durationS}:${key}`;
-    if (this.leases.take(slot)) return;
+    if (size === 1 || !this.queue.has(slot)) return await this.consume(name, key, points, durationS, reason);
+    await this.queue.spend(
+      slot,
+      (waiting) => this.lease(name, key, points, durationS, reason, leaseAsk(points, waiting)),
+      wait,
+      () => resourceExhausted(reason, "too many calls of this caller waiting for its budget; retry later", CROWDED_RETRY_MS),
+    );
+  }
+
+  /**
+   * Takes `ask` points of `key`'s budget from Redis. When fewer are left, takes what is
+   * left and hands back the rest; refuses when none is.
+   */
+  private async lease(name: string, key: string, points: number, durationS: number, reason: string, ask: number): Promise<Grant> {
     const limiter = this.limiter(name, points, durationS);
+    // The window ends msBeforeNext after Redis answered, so no earlier than that long
+    // after the request left: the points are never spent past their window.
+    const askedAt = this.now();
     try {
-      const res = await limiter.consume(key, size);
-      this.leases.grant(slot, size - 1, res.msBeforeNext);
-      return;
+      const res = await limiter.consume(key, ask);
+      return { points: ask, untilMs: askedAt + res.msBeforeNext };
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
-      // Fewer than a slice was left. Hand back what we could not have, keep the rest
-      // (the last few points of the window), and refuse only when there was none.
-      const left = points - (err.consumedPoints - size);
+      const left = points - (err.consumedPoints - ask);
       if (left <= 0) throw refusal(err, reason);
-      await limiter.reward(key, size - left);
-      this.leases.grant(slot, left - 1, err.msBeforeNext);
+      await limiter.reward(key, ask - left);
+      return { points: left, untilMs: askedAt + err.msBeforeNext };
     }
   }
 }

@@ -23,7 +23,8 @@ export function rateLimit(limits: RateLimits, perMinute: number, opts: { onlyAtE
     if (req.service.typeName.startsWith("grpc.")) return await next(req); // probes
     const info = req.contextValues.get(callInfoKey);
     const caller = info?.principal ? `sub:${info.principal.subjectId}` : `ip:${info?.clientIp ?? "unknown"}`;
-    const spend = limits.consumeLeased("edge", caller, perMinute, 60);
+    // A call waiting for its caller's lease request leaves at its deadline or when cancelled.
+    const spend = limits.consumeLeased("edge", caller, perMinute, 60, "RATE_LIMITED", { deadlineAt: info?.deadlineAt, signal: req.signal });
     const policy = methodPolicy(req.method);
     if (req.stream || policy.mutating || policy.anonymous) {
       await spend;
