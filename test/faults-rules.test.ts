@@ -19,7 +19,7 @@ import { RateLimits } from "../platform/ratelimit.js";
 import { creditSuite } from "./credit-fixtures.js";
 import { freePort } from "../bin/system.js";
 import { realPostgres, realRedis } from "./helpers/system.js";
-import { TcpProxy, viaProxy } from "./helpers/transaction-child.js";
+import { TcpProxy, viaProxy } from "./helpers/tcp-proxy.js";
 
 const test = creditSuite("faults rules");
 

@@ -28,7 +28,7 @@ import { MeshChild, postgresBinDir, PrivatePostgres, PrivateRedis, redisServerPa
 import { fails, newPhone } from "./helpers/rpc.js";
 import { SaleLoad, type Sale } from "./helpers/sale-load.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
-import { PETROL_PRICE, RETRYABLE, saleFacts, saleWorld, type SaleWorld } from "./helpers/transaction-child.js";
+import { PETROL_PRICE, RETRYABLE, saleFacts, saleWorld, type SaleWorld } from "./helpers/sale-world.js";
 
 const test = creditSuite("faults");
 const CAN_RUN = !!postgresBinDir() && !!redisServerPath();

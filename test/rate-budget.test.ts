@@ -4,23 +4,21 @@
 // first refusal. Whatever the concurrency, the caller gets between 98 % and 100 % of its
 // budget in the window, never more: calls arriving together share one lease request, and
 // the points each replica holds when the caller is refused are at most a partial slice.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { StationService } from "../gen/fuel/station/v1/station_pb.js";
-import { freePort, meshReady } from "../bin/system.js";
+import { freePort } from "../bin/system.js";
 import { SERVICE_NAMES } from "../platform/config.js";
 import { leaseSize } from "../platform/rate-lease.js";
 import { GrpcJsClient, type GrpcJsError } from "./helpers/clients.js";
 import { realRedis, startTestSystem, type TestSystem } from "./helpers/system.js";
-import { exited } from "./helpers/transaction-child.js";
+import { exited, startMesh } from "./helpers/mesh-child.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The default budget: slices of 6, where calls arriving together cost the most. */
 const BUDGET = 600;
 /** What a caller must get of its budget in one window, whatever its concurrency. */
@@ -47,9 +45,8 @@ async function startGatewayReplica(): Promise<{ proc: ChildProcess; url: string 
     LOG_LEVEL: "warn",
   };
   for (const s of SERVICE_NAMES) env[`${s.toUpperCase()}_URL`] = sys.cfg.urls[s];
-  const proc = spawn(process.execPath, ["--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const { proc } = await startMesh(env);
   gateways.push({ proc, url: `http://127.0.0.1:${port}` });
-  await meshReady(proc, 30_000);
   return gateways.at(-1)!;
 }
 

@@ -8,7 +8,7 @@ import { createMemoryKv, createRedisKv, type Kv } from "../platform/kv.js";
 import { LEASE_ASK_MAX, leaseAsk, LeaseBook, LeaseQueue, LEASES_MAX, leaseSize, WAITERS_MAX, type Grant } from "../platform/rate-lease.js";
 import { RateLimits } from "../platform/ratelimit.js";
 import { realRedis } from "./helpers/system.js";
-import { TcpProxy, viaProxy } from "./helpers/transaction-child.js";
+import { TcpProxy, viaProxy } from "./helpers/tcp-proxy.js";
 
 const test = suite("rate-limit leases");
 

@@ -15,9 +15,9 @@ import { CRASH_POINTS, settingsFromEnv, type CrashPoint } from "../services/tran
 import { loadConfig } from "../platform/config.js";
 import { creditSuite, Fixtures } from "./credit-fixtures.js";
 import {
-  asTerminal, authorizeRequest, qrPayload, saleFacts, saleWorld, settleRequest, systemAroundChild, transactionOfQr,
-  TransactionChild, type SaleFacts, type SaleWorld,
-} from "./helpers/transaction-child.js";
+  asTerminal, authorizeRequest, qrPayload, saleFacts, saleWorld, settleRequest, transactionOfQr, type SaleFacts, type SaleWorld,
+} from "./helpers/sale-world.js";
+import { systemAroundChild, TransactionChild } from "./helpers/transaction-child.js";
 import { realPostgres, realRedis, type TestSystem } from "./helpers/system.js";
 
 const test = creditSuite("transaction crash");

@@ -17,10 +17,9 @@ import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
 import { TransactionService, TransactionStatus } from "../gen/fuel/transaction/v1/transaction_pb.js";
 import { reasonOf } from "../platform/errors.js";
 import { creditSuite, Fixtures, ngn } from "./credit-fixtures.js";
-import {
-  asTerminal, authorizeRequest, qrPayload, saleFacts, saleWorld, settleRequest, systemAroundChild, TcpProxy, TransactionChild,
-  viaProxy, type SaleWorld,
-} from "./helpers/transaction-child.js";
+import { asTerminal, authorizeRequest, qrPayload, saleFacts, saleWorld, settleRequest, type SaleWorld } from "./helpers/sale-world.js";
+import { TcpProxy, viaProxy } from "./helpers/tcp-proxy.js";
+import { systemAroundChild, TransactionChild } from "./helpers/transaction-child.js";
 import { realPostgres, realRedis, type TestSystem } from "./helpers/system.js";
 
 const test = creditSuite("transaction redis");

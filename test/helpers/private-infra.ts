@@ -10,15 +10,13 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
-import { freePort, meshReady } from "../../bin/system.js";
+import { freePort } from "../../bin/system.js";
 import { loadConfig, SERVICE_NAMES, type Config } from "../../platform/config.js";
-import { exited, type LogLine } from "./transaction-child.js";
+import { exited, startMesh, type LogLine } from "./mesh-child.js";
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** application_name of the test's own connections. */
 const TEST_APPLICATION = "fault-test";
 /** How long a server may take to start or stop before the helper gives up. */
@@ -202,24 +200,10 @@ export class MeshChild {
   }
 
   async start(): Promise<void> {
-    const p = spawn(process.execPath, ["--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
-    let partial = "";
-    p.stdout!.on("data", (c: Buffer) => {
-      const lines = (partial + c.toString()).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
-        if (!line.startsWith("{")) continue;
-        try {
-          this.logs.push(JSON.parse(line) as LogLine);
-        } catch {
-          // not a log line
-        }
-      }
-    });
-    p.stderr!.on("data", (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-20_000)));
-    await meshReady(p, START_MS);
-    this.readyAt = performance.now();
-    this.proc = p;
+    const { proc, readyAt } = await startMesh(this.env, (line) => this.logs.push(line));
+    proc.stderr!.on("data", (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-20_000)));
+    this.readyAt = readyAt;
+    this.proc = proc;
   }
 
   /** True while the child process runs. */

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { TransactionService, TransactionStatus } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import type { GrpcJsClient } from "./clients.js";
-import { authorizeRequest, qrPayload, RETRYABLE, settleRequest, type SaleWorld } from "./transaction-child.js";
+import { authorizeRequest, qrPayload, RETRYABLE, settleRequest, type SaleWorld } from "./sale-world.js";
 
 /** How often a terminal retries a call answered with a retryable code. */
 export const RETRY_EVERY_MS = 100;
