@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
 import { reasonOf, withTraceId, invalidArgument } from "../platform/errors.js";
 import { deadlineFromHeaders } from "../platform/interceptors/deadline.js";
+import { LogThrottle } from "../platform/log-throttle.js";
 import { scrub } from "../platform/logger.js";
 import { decimalString, moneyText } from "../platform/money-text.js";
 import * as v from "../platform/validate.js";
@@ -89,6 +90,20 @@ test("log scrubbing removes phones, long digit runs and JWTs", () => {
   assert.not.ok(out.includes("2348012345678"));
   assert.not.ok(out.includes("493027"));
   assert.not.ok(out.includes("eyJhbGciOiJFUzI1NiJ9"));
+});
+
+test("log throttle: one line per key per period, and the next one counts those held back", () => {
+  let now = 0;
+  const t = new LogThrottle(1_000, () => now);
+  assert.equal(t.pass("db"), { suppressed: 0 });
+  assert.is(t.pass("db"), null);
+  assert.is(t.pass("db"), null);
+  assert.equal(t.pass("redis"), { suppressed: 0 }, "keys are throttled apart");
+  now = 999;
+  assert.is(t.pass("db"), null);
+  now = 1_000;
+  assert.equal(t.pass("db"), { suppressed: 3 });
+  assert.is(t.pass("db"), null);
 });
 
 test.run();

@@ -12,6 +12,7 @@ import { Code, createContextKey, type ConnectRouter, type Interceptor } from "@c
 import { callInfoKey } from "../context.js";
 import { invalidArgument, rpcError } from "../errors.js";
 import type { Kv } from "../kv.js";
+import { LogThrottle } from "../log-throttle.js";
 import { log } from "../logger.js";
 import { methodPolicy } from "./authenticate.js";
 import { idempotencyTicketKey, type IdempotencyTicket } from "../pg-guard.js";
@@ -115,12 +116,10 @@ function bounded<T>(p: Promise<T>): Promise<T> {
 export function idempotency(kv: Kv, serviceName: string, maxRunMs: number): Interceptor {
   const leases = new LeaseKeeper(kv, maxRunMs);
   // One warning per period while the store is down, not one per call.
-  let lastWarnAt = 0;
+  const throttle = new LogThrottle(STORE_WARN_EVERY_MS);
   const warn = (err: unknown, what: string) => {
-    const at = Date.now();
-    if (at - lastWarnAt < STORE_WARN_EVERY_MS) return;
-    lastWarnAt = at;
-    log.warn({ err, service: serviceName }, `idempotency store: ${what}`);
+    const passed = throttle.pass(what);
+    if (passed) log.warn({ err, service: serviceName, suppressed: passed.suppressed }, `idempotency store: ${what}`);
   };
 
   return (next) => async (req) => {

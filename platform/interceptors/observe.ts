@@ -5,6 +5,7 @@
 // trace id), and writes one access-log line per call.
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { LogThrottle } from "../log-throttle.js";
 import { log } from "../logger.js";
 import { classifyInfrastructure, infrastructureFailure, withTraceId } from "../errors.js";
 import { extractContext, tracer } from "../tracing.js";
@@ -94,19 +95,12 @@ export function mapError(err: unknown, traceId: string): ConnectError {
 const INFRASTRUCTURE_WARN_EVERY_MS = 5_000;
 
 class InfrastructureLog {
-  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  private readonly throttle = new LogThrottle(INFRASTRUCTURE_WARN_EVERY_MS);
 
   note(serviceName: string, err: unknown): void {
     const reason = classifyInfrastructure(err)!.reason;
-    const key = `${serviceName}:${reason}`;
-    const now = Date.now();
-    const seen = this.last.get(key);
-    if (seen && now - seen.at < INFRASTRUCTURE_WARN_EVERY_MS) {
-      seen.suppressed++;
-      return;
-    }
-    this.last.set(key, { at: now, suppressed: 0 });
-    log.warn({ err, service: serviceName, reason, suppressed: seen?.suppressed ?? 0 }, "calls failing on infrastructure; answered retryably");
+    const passed = this.throttle.pass(`${serviceName}:${reason}`);
+    if (passed) log.warn({ err, service: serviceName, reason, suppressed: passed.suppressed }, "calls failing on infrastructure; answered retryably");
   }
 }
 

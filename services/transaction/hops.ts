@@ -18,6 +18,7 @@ import { KycService, type Driver } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanService, type Loan } from "../../gen/fuel/loan/v1/loan_pb.js";
 import { StationService, type Station, type StationAvailability } from "../../gen/fuel/station/v1/station_pb.js";
 import { reasonOf, rpcError } from "../../platform/errors.js";
+import { LogThrottle } from "../../platform/log-throttle.js";
 import { log } from "../../platform/logger.js";
 import type { ServiceDeps } from "../../platform/service.js";
 
@@ -26,6 +27,9 @@ export class HopRefused extends Error {
     super(`${Code[code]} ${reason}`);
   }
 }
+
+/** A peer that is down fails every sale's hop: one line per peer and code per period. */
+const hopFailures = new LogThrottle(5_000);
 
 const unavailable = (what: string) =>
   rpcError(Code.Unavailable, "DEPENDENCY_UNAVAILABLE", `${what} is unavailable; retry with the same idempotency-key`);
@@ -40,7 +44,8 @@ async function hop<T>(what: string, fn: () => Promise<T>, expected: Code[] = [Co
   } catch (err) {
     const ce = ConnectError.from(err);
     if (expected.includes(ce.code)) throw new HopRefused(ce.code, reasonOf(ce) ?? "", ce);
-    log.warn({ err: ce, what }, "hop failed");
+    const passed = hopFailures.pass(`${what}:${Code[ce.code]}`);
+    if (passed) log.warn({ err: ce, what, suppressed: passed.suppressed }, "hop failed");
     throw unavailable(what);
   }
 }
