@@ -97,6 +97,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** A payment gateway adapter's name, as configured and as a webhook names its sender. */
+export const GATEWAY_NAME_PATTERN = /^[a-z0-9_-]{1,40}$/;
+
 /** Parses and validates `env`; throws one ConfigError naming every bad value. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -232,7 +235,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && cfg.webhookSecrets.length === 0 && cfg.services.includes("payment")) {
     problems.push("PAYMENT_WEBHOOK_SECRETS is required when NODE_ENV=production and the payment service runs");
   }
-  if (!/^[a-z0-9_-]{1,40}$/.test(cfg.paymentGatewayName)) problems.push("PAYMENT_GATEWAY_NAME must be 1 to 40 characters of a-z, 0-9, _ and -");
+  if (!GATEWAY_NAME_PATTERN.test(cfg.paymentGatewayName)) problems.push("PAYMENT_GATEWAY_NAME must be 1 to 40 characters of a-z, 0-9, _ and -");
   if (cfg.webhookSecrets.some((x) => x.length < 16)) problems.push("PAYMENT_WEBHOOK_SECRETS entries must be at least 16 characters");
   if (cfg.defaultDeadlineMs > cfg.maxDeadlineMs) problems.push("DEFAULT_DEADLINE_MS must not exceed MAX_DEADLINE_MS");
   if (problems.length > 0) throw new ConfigError(problems);

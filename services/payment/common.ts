@@ -32,6 +32,8 @@ export interface PaymentSettings {
   syncBatch: number;
   /** Per-request timeout of gateway API calls. */
   gatewayTimeoutMs: number;
+  /** The gateway API's key (PAYMENT_GATEWAY_API_KEY), sent as a bearer token; none for the simulated gateway. */
+  gatewayApiKey: string | undefined;
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): PaymentSettings {
@@ -42,5 +44,6 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     syncMinAgeSeconds: int("PAYMENT_SYNC_MIN_AGE_SECONDS", 600, 1, 86_400),
     syncBatch: int("PAYMENT_SYNC_BATCH", 100, 1, 1000),
     gatewayTimeoutMs: int("PAYMENT_GATEWAY_TIMEOUT_MS", 5_000, 100, 60_000),
+    gatewayApiKey: env.PAYMENT_GATEWAY_API_KEY || undefined,
   };
 }

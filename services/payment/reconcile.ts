@@ -5,6 +5,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { ReconcileWebhookResponseSchema, type ReconcileWebhookRequest, type ReconcileWebhookResponse } from "../../gen/fuel/payment/v1/payment_pb.js";
+import { GATEWAY_NAME_PATTERN } from "../../platform/config.js";
 import { invalidArgument, unauthenticated } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { applyEvent } from "./apply-event.js";
@@ -14,12 +15,10 @@ import type { OutboxRelay } from "./outbox.js";
 import { verifyDelivery } from "./signature.js";
 import { parseWebhookEvent } from "./webhook-event.js";
 
-const GATEWAY_NAME = /^[a-z0-9_-]{1,40}$/;
-
 export function reconcileWebhook(deps: ServiceDeps, relay: OutboxRelay, gatewayName: string) {
   return async (req: ReconcileWebhookRequest, ctx: HandlerContext): Promise<ReconcileWebhookResponse> => {
     const gateway = req.gateway || gatewayName;
-    if (!GATEWAY_NAME.test(gateway)) throw invalidArgument("gateway", "must be an adapter name like \"simulated\"", "WEBHOOK_PAYLOAD_INVALID");
+    if (!GATEWAY_NAME_PATTERN.test(gateway)) throw invalidArgument("gateway", "must be an adapter name like \"simulated\"", "WEBHOOK_PAYLOAD_INVALID");
     const check = verifyDelivery(
       { rawBody: req.rawBody, timestampHeader: req.timestampHeader, signatureHeader: req.signatureHeader },
       deps.cfg.webhookSecrets,

@@ -52,7 +52,7 @@ export function runtimeFor(deps: ServiceDeps): PaymentRuntime {
     const url = deps.cfg.paymentGatewayUrl;
     r = {
       settings,
-      gateway: url ? new HttpPaymentGateway(url, settings.gatewayTimeoutMs, name, process.env.PAYMENT_GATEWAY_API_KEY || undefined) : new UnconfiguredGateway(name),
+      gateway: url ? new HttpPaymentGateway(url, settings.gatewayTimeoutMs, name, settings.gatewayApiKey) : new UnconfiguredGateway(name),
       relay: new OutboxRelay(deps.pool, deps),
     };
     runtimes.set(deps, r);
