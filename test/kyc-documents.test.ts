@@ -53,8 +53,11 @@ async function seedDriver(db: pg.Client, agencyId: string | null) {
   await db.query(
     `INSERT INTO kyc.drivers (driver_id, user_id, full_name, phone_index, phone_cipher, phone_masked, national_id_index,
        national_id_cipher, national_id_masked, driver_license_number, plate_number, fuel_type, tank_capacity_ml, agency_id,
+       membership_agency_id, membership_status, membership_request_time, membership_decided_by, membership_decide_time,
        status, create_time, update_time)
      VALUES ($1, $2, 'Seeded Driver', $3, '\\x00', '+234*******001', $4, '\\x00', '****1234', 'LIC-12345', 'ABC 123', 2, 60000, $5,
+       $5, CASE WHEN $5::uuid IS NULL THEN NULL ELSE 'ACCEPTED' END, CASE WHEN $5::uuid IS NULL THEN NULL ELSE now() END,
+       CASE WHEN $5::uuid IS NULL THEN NULL ELSE 'seed' END, CASE WHEN $5::uuid IS NULL THEN NULL ELSE now() END,
        'ACTIVE', now(), now())`,
     [driverId, userId, randomUUID(), randomUUID(), agencyId],
   );

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { Code, type Client } from "@connectrpc/connect";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
-import { KycOverallStatus, KycService, ProfileStatus } from "../gen/fuel/kyc/v1/kyc_pb.js";
+import { AgencyMembershipStatus, KycOverallStatus, KycService, ProfileStatus } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { PiiCipher } from "../services/kyc/pii.js";
 import { expectError } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
@@ -78,7 +78,10 @@ test("onboard: driver + DRIVER session; national ID and phone masked, encrypted 
   assert.ok(d.driverId);
   assert.is(d.status, ProfileStatus.ACTIVE);
   assert.is(d.kycStatus, KycOverallStatus.NOT_STARTED);
-  assert.is(d.agencyId, ctx.agencyId);
+  // Naming an agency asks to join it; membership waits for the agency (kyc-membership.test.ts).
+  assert.is(d.agencyId, "");
+  assert.is(d.agencyMembership?.agencyId, ctx.agencyId);
+  assert.is(d.agencyMembership?.status, AgencyMembershipStatus.PENDING);
   assert.is(d.nationalIdMasked, "*".repeat(req.nationalId.length - 4) + req.nationalId.slice(-4));
   assert.is(d.phoneMasked, phone.slice(0, 4) + "*".repeat(phone.length - 7) + phone.slice(-3));
   assert.is(d.vehicle!.tankCapacityMl, 120_000n);
@@ -86,7 +89,10 @@ test("onboard: driver + DRIVER session; national ID and phone masked, encrypted 
   assert.ok(s.accessToken && s.refreshToken);
   assert.is(s.principal!.role, Role.DRIVER);
   assert.is(s.principal!.driverId, d.driverId);
-  assert.is(s.principal!.agencyId, ctx.agencyId);
+  assert.is(s.principal!.agencyId, "");
+  // Nor is the driver's user bound to the agency, whose admins list their users by it.
+  const user = await ctx.db.query(`SELECT agency_id FROM auth.users WHERE user_id = $1`, [s.principal!.subjectId]);
+  assert.is(user.rows[0].agency_id, null);
   assert.is(d.userId, s.principal!.subjectId);
 
   // The session works straight away: the driver reads their own profile.

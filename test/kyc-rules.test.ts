@@ -12,6 +12,8 @@ import { backoffMs, DEFAULT_RELAY_OPTIONS } from "../services/kyc/outbox.js";
 import { decisionMessage, } from "../services/kyc/review.js";
 import { signV4 } from "../services/kyc/storage/sigv4.js";
 import { createUserIdempotencyKey } from "../services/kyc/onboard.js";
+import { membershipMessage } from "../services/kyc/membership.js";
+import { driverProfileVisible, driverVisible, type DriverScope } from "../services/kyc/access.js";
 import { maskTail } from "../platform/validate.js";
 
 const { PENDING, APPROVED, REJECTED } = DocumentStatus;
@@ -159,6 +161,26 @@ test("misc: decision messages name the document and carry the rejection reason",
   const no = decisionMessage("u", { document_type: DocumentType.NATIONAL_ID, status: "REJECTED", review_reason: "photo is blurred" });
   assert.is(no.kind, "KYC_DOCUMENT_REJECTED");
   assert.match(no.body, /photo is blurred/);
+});
+
+test("membership: a request shows the driver's profile to the agency asked, and nothing more", () => {
+  const agency: DriverScope = { kind: "agency", agencyId: "A" };
+  const asking = { driver_id: "d", agency_id: null, membership_agency_id: "A" };
+  assert.ok(driverProfileVisible(agency, asking));
+  assert.not.ok(driverVisible(agency, asking), "documents and KYC stay the driver's until accepted");
+  assert.not.ok(driverProfileVisible({ kind: "agency", agencyId: "B" }, asking));
+  const member = { driver_id: "d", agency_id: "A", membership_agency_id: "A" };
+  assert.ok(driverVisible(agency, member) && driverProfileVisible(agency, member));
+  assert.not.ok(driverProfileVisible({ kind: "driver", driverId: "other" }, asking));
+});
+
+test("membership: the driver's message names the agency and carries a refusal's reason", () => {
+  const ok = membershipMessage("u", "Reliable Haulage", { status: "ACCEPTED", reason: "" });
+  assert.is(ok.kind, "AGENCY_MEMBERSHIP_ACCEPTED");
+  assert.match(ok.body, /Reliable Haulage/);
+  const no = membershipMessage("u", "Reliable Haulage", { status: "REJECTED", reason: "not one of our drivers" });
+  assert.is(no.kind, "AGENCY_MEMBERSHIP_REJECTED");
+  assert.match(no.body, /not one of our drivers/);
 });
 
 test("misc: outbox backoff grows exponentially, is capped and jittered", () => {

@@ -42,6 +42,11 @@ export function driverScope(c: Caller): DriverScope {
   return { kind: "none" };
 }
 
+/**
+ * Whether the caller may act on the driver's KYC (documents, status): the driver, the
+ * agency the driver is a member of, reviewers. A request to join grants the agency
+ * nothing here.
+ */
 export function driverVisible(scope: DriverScope, row: { driver_id: string; agency_id: string | null }): boolean {
   switch (scope.kind) {
     case "all":
@@ -53,6 +58,21 @@ export function driverVisible(scope: DriverScope, row: { driver_id: string; agen
     case "none":
       return false;
   }
+}
+
+/**
+ * Whether the caller may read the driver's profile: everyone driverVisible admits, and an
+ * agency admin the drivers whose latest request to join names the agency, so the agency
+ * can decide on them.
+ */
+export function driverProfileVisible(scope: DriverScope, row: { driver_id: string; agency_id: string | null; membership_agency_id: string | null }): boolean {
+  if (scope.kind === "agency" && row.membership_agency_id === scope.agencyId) return true;
+  return driverVisible(scope, row);
+}
+
+/** Who may decide on requests to join an agency: its own admin, or a system admin. */
+export function mayDecideForAgency(c: Caller, agencyId: string): boolean {
+  return isSystemAdmin(c) || isAgencyAdminOf(c, agencyId);
 }
 
 /** Whether the caller may read an agency's profile and its own KYC documents. */

@@ -2,6 +2,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  AgencyMembershipSchema,
+  AgencyMembershipStatus,
   AgencySchema,
   BankSchema,
   DocumentStatus,
@@ -11,13 +13,14 @@ import {
   MerchantSchema,
   ProfileStatus,
   type Agency,
+  type AgencyMembership,
   type Bank,
   type Driver,
   type KycDocument,
   type Merchant,
 } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { maskPhone } from "../../platform/validate.js";
-import type { AgencyRow, BankRow, DocumentRow, DriverRow, MerchantRow } from "./store.js";
+import type { AgencyRow, BankRow, DocumentRow, DriverRow, MembershipStatus, MerchantRow } from "./store.js";
 
 const PROFILE_STATUS: Record<string, ProfileStatus> = {
   ACTIVE: ProfileStatus.ACTIVE,
@@ -30,6 +33,31 @@ export const DOC_STATUS: Record<DocumentRow["status"], DocumentStatus> = {
   APPROVED: DocumentStatus.APPROVED,
   REJECTED: DocumentStatus.REJECTED,
 };
+
+export const MEMBERSHIP_STATUS: Record<MembershipStatus, AgencyMembershipStatus> = {
+  PENDING: AgencyMembershipStatus.PENDING,
+  ACCEPTED: AgencyMembershipStatus.ACCEPTED,
+  REJECTED: AgencyMembershipStatus.REJECTED,
+};
+
+export function membershipStatusName(s: AgencyMembershipStatus): MembershipStatus | null {
+  if (s === AgencyMembershipStatus.PENDING) return "PENDING";
+  if (s === AgencyMembershipStatus.ACCEPTED) return "ACCEPTED";
+  if (s === AgencyMembershipStatus.REJECTED) return "REJECTED";
+  return null;
+}
+
+function membershipToProto(r: DriverRow): AgencyMembership | undefined {
+  if (!r.membership_agency_id || !r.membership_status || !r.membership_request_time) return undefined;
+  return create(AgencyMembershipSchema, {
+    agencyId: r.membership_agency_id,
+    status: MEMBERSHIP_STATUS[r.membership_status],
+    requestTime: timestampFromDate(r.membership_request_time),
+    decidedBy: r.membership_decided_by ?? "",
+    decideTime: r.membership_decide_time ? timestampFromDate(r.membership_decide_time) : undefined,
+    reason: r.membership_reason,
+  });
+}
 
 export function docStatusName(s: DocumentStatus): DocumentRow["status"] | null {
   if (s === DocumentStatus.PENDING) return "PENDING";
@@ -58,6 +86,7 @@ export function driverToProto(r: DriverRow, kyc: KycOverallStatus): Driver {
     kycStatus: kyc,
     createTime: timestampFromDate(r.create_time),
     updateTime: timestampFromDate(r.update_time),
+    agencyMembership: membershipToProto(r),
   });
 }
 

@@ -8,6 +8,8 @@
 //   3. the row becomes ACTIVE with the user id.
 // A retry with the same phone finds the pending row, refreshes it with the new request
 // and repeats 2-3. Pending rows are invisible to every read.
+// A named agency is a request to join it, never a membership: the driver (and their user
+// in AuthService) stays independent until the agency accepts (DecideAgencyMembership).
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
@@ -47,9 +49,9 @@ export const onboardDriver = (deps: ServiceDeps, pii: PiiCipher) => async (req: 
   const nationalId = val.nationalId("national_id", req.nationalId);
   const license = val.driverLicense("driver_license_number", req.driverLicenseNumber);
   const vehicle = val.vehicle("vehicle", req.vehicle);
-  const agencyId = v.optionalUuid("agency_id", req.agencyId);
+  const requestedAgencyId = v.optionalUuid("agency_id", req.agencyId);
   const email = val.optionalEmail("email", req.email);
-  if (agencyId && !(await store.agencyExists(deps.pool, agencyId))) throw notFound("agency", "AGENCY_NOT_FOUND");
+  if (requestedAgencyId && !(await store.agencyExists(deps.pool, requestedAgencyId))) throw notFound("agency", "AGENCY_NOT_FOUND");
 
   const phoneIndex = pii.blindIndex("phone", phone);
   const nationalIdIndex = pii.blindIndex("national_id", nationalId);
@@ -72,7 +74,7 @@ export const onboardDriver = (deps: ServiceDeps, pii: PiiCipher) => async (req: 
     fuelType: vehicle.fuelType,
     tankCapacityMl: vehicle.tankCapacityMl,
     makeModel: vehicle.makeModel,
-    agencyId,
+    requestedAgencyId,
     email,
     now: deps.now(),
   };
@@ -96,7 +98,7 @@ export const onboardDriver = (deps: ServiceDeps, pii: PiiCipher) => async (req: 
   let session;
   try {
     const res = await deps.mesh.client(AuthService).createDriverUser(
-      create(CreateDriverUserRequestSchema, { phone, driverId, agencyId: agencyId ?? "", displayName: fullName }),
+      create(CreateDriverUserRequestSchema, { phone, driverId, displayName: fullName }),
       { headers: { "idempotency-key": createUserIdempotencyKey(driverId) } },
     );
     session = res.session;

@@ -4,6 +4,7 @@ import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { getDocumentContent, listDocuments, uploadDocument } from "./documents.js";
 import { getDriver, listDrivers, updateDriverProfile } from "./drivers.js";
+import { decideAgencyMembership } from "./membership.js";
 import { onboardDriver } from "./onboard.js";
 import {
   createAgency,
@@ -30,6 +31,7 @@ export function routes(router: ConnectRouter, deps: ServiceDeps): void {
     getDriver: getDriver(deps),
     listDrivers: listDrivers(deps),
     updateDriverProfile: updateDriverProfile(deps),
+    decideAgencyMembership: decideAgencyMembership(deps),
     createAgency: createAgency(deps),
     getAgency: getAgency(deps),
     listAgencies: listAgencies(deps),

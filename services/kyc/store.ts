@@ -19,16 +19,27 @@ export interface DriverRow {
   fuel_type: number;
   tank_capacity_ml: bigint;
   make_model: string;
+  /** The agency the driver is a member of: set only by that agency's acceptance. */
   agency_id: string | null;
   email: string;
   status: "PENDING_USER" | "ACTIVE" | "SUSPENDED";
   create_time: Date;
   update_time: Date;
+  /** The latest request to join an agency (all null if none). */
+  membership_agency_id: string | null;
+  membership_status: MembershipStatus | null;
+  membership_request_time: Date | null;
+  membership_decided_by: string | null;
+  membership_decide_time: Date | null;
+  membership_reason: string;
 }
+
+export type MembershipStatus = "PENDING" | "ACCEPTED" | "REJECTED";
 
 const DRIVER_COLS = `driver_id, seq, user_id, full_name, phone_index, phone_masked, national_id_index,
   national_id_masked, driver_license_number, plate_number, fuel_type, tank_capacity_ml, make_model,
-  agency_id, email, status, create_time, update_time`;
+  agency_id, email, status, create_time, update_time, membership_agency_id, membership_status,
+  membership_request_time, membership_decided_by, membership_decide_time, membership_reason`;
 
 export interface NewDriver {
   driverId: string;
@@ -44,7 +55,8 @@ export interface NewDriver {
   fuelType: number;
   tankCapacityMl: bigint;
   makeModel: string;
-  agencyId: string | null;
+  /** The agency the driver asks to join; never a membership by itself. */
+  requestedAgencyId: string | null;
   email: string;
   now: Date;
 }
@@ -54,12 +66,14 @@ export async function insertPendingDriver(db: Db, d: NewDriver): Promise<DriverR
     db,
     `INSERT INTO kyc.drivers (driver_id, full_name, phone_index, phone_cipher, phone_masked, national_id_index,
        national_id_cipher, national_id_masked, driver_license_number, plate_number, fuel_type, tank_capacity_ml,
-       make_model, agency_id, email, status, create_time, update_time)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'PENDING_USER',$16,$16)
+       make_model, membership_agency_id, membership_status, membership_request_time, email, status, create_time, update_time)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14::uuid,
+       CASE WHEN $14::uuid IS NULL THEN NULL ELSE 'PENDING' END, CASE WHEN $14::uuid IS NULL THEN NULL ELSE $16::timestamptz END,
+       $15,'PENDING_USER',$16,$16)
      RETURNING ${DRIVER_COLS}`,
     [d.driverId, d.fullName, d.phoneIndex, d.phoneCipher, d.phoneMasked, d.nationalIdIndex, d.nationalIdCipher,
       d.nationalIdMasked, d.driverLicenseNumber, d.plateNumber, d.fuelType, d.tankCapacityMl, d.makeModel,
-      d.agencyId, d.email, d.now],
+      d.requestedAgencyId, d.email, d.now],
   ))!;
 }
 
@@ -69,11 +83,13 @@ export async function refreshPendingDriver(db: Db, d: NewDriver): Promise<Driver
     db,
     `UPDATE kyc.drivers SET full_name=$2, national_id_index=$3, national_id_cipher=$4, national_id_masked=$5,
        driver_license_number=$6, plate_number=$7, fuel_type=$8, tank_capacity_ml=$9, make_model=$10,
-       agency_id=$11, email=$12, update_time=$13
+       membership_agency_id=$11::uuid, membership_status = CASE WHEN $11::uuid IS NULL THEN NULL ELSE 'PENDING' END,
+       membership_request_time = CASE WHEN $11::uuid IS NULL THEN NULL ELSE $13::timestamptz END,
+       email=$12, update_time=$13
      WHERE driver_id=$1 AND status='PENDING_USER'
      RETURNING ${DRIVER_COLS}`,
     [d.driverId, d.fullName, d.nationalIdIndex, d.nationalIdCipher, d.nationalIdMasked, d.driverLicenseNumber,
-      d.plateNumber, d.fuelType, d.tankCapacityMl, d.makeModel, d.agencyId, d.email, d.now],
+      d.plateNumber, d.fuelType, d.tankCapacityMl, d.makeModel, d.requestedAgencyId, d.email, d.now],
   );
 }
 
@@ -129,16 +145,22 @@ export async function getDriverWithDocFacts(db: Db, driverId: string): Promise<{
   };
 }
 
-export async function listDrivers(db: Db, opts: { agencyId: string | null; driverId: string | null; afterSeq: bigint | null; limit: number }): Promise<DriverRow[]> {
+/**
+ * Drivers newest first. Without `membershipStatus`, `agencyId` selects the agency's
+ * members; with it, the drivers whose latest request (to `agencyId`, when set) is in
+ * that state.
+ */
+export async function listDrivers(db: Db, opts: { agencyId: string | null; membershipStatus: MembershipStatus | null; driverId: string | null; afterSeq: bigint | null; limit: number }): Promise<DriverRow[]> {
   return await many<DriverRow>(
     db,
     `SELECT ${DRIVER_COLS} FROM kyc.drivers
      WHERE status <> 'PENDING_USER'
-       AND ($1::uuid IS NULL OR agency_id = $1)
+       AND ($1::uuid IS NULL OR ($5::text IS NULL AND agency_id = $1) OR ($5::text IS NOT NULL AND membership_agency_id = $1))
+       AND ($5::text IS NULL OR membership_status = $5)
        AND ($2::uuid IS NULL OR driver_id = $2)
        AND ($3::bigint IS NULL OR seq < $3)
      ORDER BY seq DESC LIMIT $4`,
-    [opts.agencyId, opts.driverId, opts.afterSeq, opts.limit],
+    [opts.agencyId, opts.driverId, opts.afterSeq, opts.limit, opts.membershipStatus],
   );
 }
 
@@ -147,9 +169,17 @@ export interface DriverPatch {
   email?: string;
   driverLicenseNumber?: string;
   vehicle?: { plateNumber: string; fuelType: number; tankCapacityMl: bigint; makeModel: string };
+  /** A new request to join this agency; null withdraws the request. */
+  requestedAgencyId?: string | null;
 }
 
+/**
+ * Applies a patch to an onboarded driver. A patch that changes the membership request
+ * matches only a driver who is not a member (no row otherwise: the caller tells a member
+ * from a missing driver); a new request starts PENDING with nothing decided.
+ */
 export async function updateDriver(db: Db, driverId: string, p: DriverPatch, now: Date): Promise<DriverRow | undefined> {
+  const request = p.requestedAgencyId !== undefined;
   return await one<DriverRow>(
     db,
     `UPDATE kyc.drivers SET
@@ -160,11 +190,35 @@ export async function updateDriver(db: Db, driverId: string, p: DriverPatch, now
        fuel_type = COALESCE($6, fuel_type),
        tank_capacity_ml = COALESCE($7, tank_capacity_ml),
        make_model = COALESCE($8, make_model),
+       membership_agency_id = CASE WHEN $10 THEN $11::uuid ELSE membership_agency_id END,
+       membership_status = CASE WHEN NOT $10 THEN membership_status WHEN $11::uuid IS NULL THEN NULL ELSE 'PENDING' END,
+       membership_request_time = CASE WHEN NOT $10 THEN membership_request_time WHEN $11::uuid IS NULL THEN NULL ELSE $9 END,
+       membership_decided_by = CASE WHEN $10 THEN NULL ELSE membership_decided_by END,
+       membership_decide_time = CASE WHEN $10 THEN NULL ELSE membership_decide_time END,
+       membership_reason = CASE WHEN $10 THEN '' ELSE membership_reason END,
        update_time = $9
-     WHERE driver_id = $1 AND status <> 'PENDING_USER'
+     WHERE driver_id = $1 AND status <> 'PENDING_USER' AND (NOT $10 OR agency_id IS NULL)
      RETURNING ${DRIVER_COLS}`,
     [driverId, p.fullName ?? null, p.email ?? null, p.driverLicenseNumber ?? null, p.vehicle?.plateNumber ?? null,
-      p.vehicle?.fuelType ?? null, p.vehicle?.tankCapacityMl ?? null, p.vehicle?.makeModel ?? null, now],
+      p.vehicle?.fuelType ?? null, p.vehicle?.tankCapacityMl ?? null, p.vehicle?.makeModel ?? null, now,
+      request, p.requestedAgencyId ?? null],
+  );
+}
+
+/**
+ * Records an agency's decision on a driver's request, only while that request is PENDING
+ * and names `agencyId`: of two concurrent decisions (or a decision racing a new request)
+ * exactly one UPDATE matches. Accepting makes the driver a member.
+ */
+export async function decideMembership(db: Db, d: { driverId: string; agencyId: string; status: "ACCEPTED" | "REJECTED"; decidedBy: string; reason: string; now: Date }): Promise<DriverRow | undefined> {
+  return await one<DriverRow>(
+    db,
+    `UPDATE kyc.drivers SET membership_status = $3, membership_decided_by = $4, membership_reason = $5,
+       membership_decide_time = $6, update_time = $6,
+       agency_id = CASE WHEN $3 = 'ACCEPTED' THEN membership_agency_id ELSE agency_id END
+     WHERE driver_id = $1 AND membership_agency_id = $2 AND membership_status = 'PENDING' AND status <> 'PENDING_USER'
+     RETURNING ${DRIVER_COLS}`,
+    [d.driverId, d.agencyId, d.status, d.decidedBy, d.reason, d.now],
   );
 }
 

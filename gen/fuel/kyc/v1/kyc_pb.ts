@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/kyc/v1/kyc.proto.
  */
 export const file_fuel_kyc_v1_kyc: GenFile = /*@__PURE__*/
-  fileDesc("ChVmdWVsL2t5Yy92MS9reWMucHJvdG8SC2Z1ZWwua3ljLnYxInoKB1ZlaGljbGUSFAoMcGxhdGVfbnVtYmVyGAEgASgJEisKCWZ1ZWxfdHlwZRgCIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEhgKEHRhbmtfY2FwYWNpdHlfbWwYAyABKAMSEgoKbWFrZV9tb2RlbBgEIAEoCSKaAwoGRHJpdmVyEhEKCWRyaXZlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhEKCWZ1bGxfbmFtZRgDIAEoCRIUCgxwaG9uZV9tYXNrZWQYBCABKAkSGgoSbmF0aW9uYWxfaWRfbWFza2VkGAUgASgJEh0KFWRyaXZlcl9saWNlbnNlX251bWJlchgGIAEoCRIlCgd2ZWhpY2xlGAcgASgLMhQuZnVlbC5reWMudjEuVmVoaWNsZRIRCglhZ2VuY3lfaWQYCCABKAkSDQoFZW1haWwYCSABKAkSKgoGc3RhdHVzGAogASgOMhouZnVlbC5reWMudjEuUHJvZmlsZVN0YXR1cxIxCgpreWNfc3RhdHVzGAsgASgOMh0uZnVlbC5reWMudjEuS3ljT3ZlcmFsbFN0YXR1cxIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuECCgZBZ2VuY3kSEQoJYWdlbmN5X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSGwoTcmVnaXN0cmF0aW9uX251bWJlchgDIAEoCRIVCg1jb250YWN0X2VtYWlsGAQgASgJEhwKFGNvbnRhY3RfcGhvbmVfbWFza2VkGAUgASgJEg8KB2FkZHJlc3MYBiABKAkSEgoKZmxlZXRfc2l6ZRgHIAEoBRIqCgZzdGF0dXMYCCABKA4yGi5mdWVsLmt5Yy52MS5Qcm9maWxlU3RhdHVzEjEKCmt5Y19zdGF0dXMYCSABKA4yHS5mdWVsLmt5Yy52MS5LeWNPdmVyYWxsU3RhdHVzEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidgoEQmFuaxIPCgdiYW5rX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDAoEY29kZRgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikgEKCE1lcmNoYW50EhMKC21lcmNoYW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSGwoTcmVnaXN0cmF0aW9uX251bWJlchgDIAEoCRIVCg1jb250YWN0X2VtYWlsGAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI6CgVPd25lchITCglkcml2ZXJfaWQYASABKAlIABITCglhZ2VuY3lfaWQYAiABKAlIAEIHCgVvd25lciKYAwoLS3ljRG9jdW1lbnQSEwoLZG9jdW1lbnRfaWQYASABKAkSIQoFb3duZXIYAiABKAsyEi5mdWVsLmt5Yy52MS5Pd25lchIwCg1kb2N1bWVudF90eXBlGAMgASgOMhkuZnVlbC5reWMudjEuRG9jdW1lbnRUeXBlEisKBnN0YXR1cxgEIAEoDjIbLmZ1ZWwua3ljLnYxLkRvY3VtZW50U3RhdHVzEhQKDGNvbnRlbnRfdHlwZRgFIAEoCRISCgpzaXplX2J5dGVzGAYgASgDEhIKCnNoYTI1Nl9oZXgYByABKAkSEQoJZmlsZV9uYW1lGAggASgJEhMKC3VwbG9hZGVkX2J5GAkgASgJEi8KC3VwbG9hZF90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtyZXZpZXdlZF9ieRgLIAEoCRIvCgtyZXZpZXdfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcmV2aWV3X3JlYXNvbhgNIAEoCSLAAQoUT25ib2FyZERyaXZlclJlcXVlc3QSGAoQb25ib2FyZGluZ190b2tlbhgBIAEoCRIRCglmdWxsX25hbWUYAiABKAkSEwoLbmF0aW9uYWxfaWQYAyABKAkSHQoVZHJpdmVyX2xpY2Vuc2VfbnVtYmVyGAQgASgJEiUKB3ZlaGljbGUYBSABKAsyFC5mdWVsLmt5Yy52MS5WZWhpY2xlEhEKCWFnZW5jeV9pZBgGIAEoCRINCgVlbWFpbBgHIAEoCSJkChVPbmJvYXJkRHJpdmVyUmVzcG9uc2USIwoGZHJpdmVyGAEgASgLMhMuZnVlbC5reWMudjEuRHJpdmVyEiYKB3Nlc3Npb24YAiABKAsyFS5mdWVsLmF1dGgudjEuU2Vzc2lvbiIlChBHZXREcml2ZXJSZXF1ZXN0EhEKCWRyaXZlcl9pZBgBIAEoCSI4ChFHZXREcml2ZXJSZXNwb25zZRIjCgZkcml2ZXIYASABKAsyEy5mdWVsLmt5Yy52MS5Ecml2ZXIiTgoSTGlzdERyaXZlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhEKCWFnZW5jeV9pZBgDIAEoCSJUChNMaXN0RHJpdmVyc1Jlc3BvbnNlEiQKB2RyaXZlcnMYASADKAsyEy5mdWVsLmt5Yy52MS5Ecml2ZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItgBChpVcGRhdGVEcml2ZXJQcm9maWxlUmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkSFgoJZnVsbF9uYW1lGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIlCgd2ZWhpY2xlGAQgASgLMhQuZnVlbC5reWMudjEuVmVoaWNsZRIiChVkcml2ZXJfbGljZW5zZV9udW1iZXIYBSABKAlIAogBAUIMCgpfZnVsbF9uYW1lQggKBl9lbWFpbEIYChZfZHJpdmVyX2xpY2Vuc2VfbnVtYmVyIkIKG1VwZGF0ZURyaXZlclByb2ZpbGVSZXNwb25zZRIjCgZkcml2ZXIYASABKAsyEy5mdWVsLmt5Yy52MS5Ecml2ZXIikwEKE0NyZWF0ZUFnZW5jeVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIbChNyZWdpc3RyYXRpb25fbnVtYmVyGAIgASgJEhUKDWNvbnRhY3RfZW1haWwYAyABKAkSFQoNY29udGFjdF9waG9uZRgEIAEoCRIPCgdhZGRyZXNzGAUgASgJEhIKCmZsZWV0X3NpemUYBiABKAUiOwoUQ3JlYXRlQWdlbmN5UmVzcG9uc2USIwoGYWdlbmN5GAEgASgLMhMuZnVlbC5reWMudjEuQWdlbmN5IiUKEEdldEFnZW5jeVJlcXVlc3QSEQoJYWdlbmN5X2lkGAEgASgJIjgKEUdldEFnZW5jeVJlc3BvbnNlEiMKBmFnZW5jeRgBIAEoCzITLmZ1ZWwua3ljLnYxLkFnZW5jeSI8ChNMaXN0QWdlbmNpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKFExpc3RBZ2VuY2llc1Jlc3BvbnNlEiUKCGFnZW5jaWVzGAEgAygLMhMuZnVlbC5reWMudjEuQWdlbmN5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLxAQoaVXBkYXRlQWdlbmN5UHJvZmlsZVJlcXVlc3QSEQoJYWdlbmN5X2lkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARIaCg1jb250YWN0X2VtYWlsGAMgASgJSAGIAQESGgoNY29udGFjdF9waG9uZRgEIAEoCUgCiAEBEhQKB2FkZHJlc3MYBSABKAlIA4gBARIXCgpmbGVldF9zaXplGAYgASgFSASIAQFCBwoFX25hbWVCEAoOX2NvbnRhY3RfZW1haWxCEAoOX2NvbnRhY3RfcGhvbmVCCgoIX2FkZHJlc3NCDQoLX2ZsZWV0X3NpemUiQgobVXBkYXRlQWdlbmN5UHJvZmlsZVJlc3BvbnNlEiMKBmFnZW5jeRgBIAEoCzITLmZ1ZWwua3ljLnYxLkFnZW5jeSJBChFDcmVhdGVCYW5rUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGNvZGUYAiABKAkSEAoIY3VycmVuY3kYAyABKAkiNQoSQ3JlYXRlQmFua1Jlc3BvbnNlEh8KBGJhbmsYASABKAsyES5mdWVsLmt5Yy52MS5CYW5rIiEKDkdldEJhbmtSZXF1ZXN0Eg8KB2JhbmtfaWQYASABKAkiMgoPR2V0QmFua1Jlc3BvbnNlEh8KBGJhbmsYASABKAsyES5mdWVsLmt5Yy52MS5CYW5rIjkKEExpc3RCYW5rc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiTgoRTGlzdEJhbmtzUmVzcG9uc2USIAoFYmFua3MYASADKAsyES5mdWVsLmt5Yy52MS5CYW5rEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJZChVDcmVhdGVNZXJjaGFudFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIbChNyZWdpc3RyYXRpb25fbnVtYmVyGAIgASgJEhUKDWNvbnRhY3RfZW1haWwYAyABKAkiQQoWQ3JlYXRlTWVyY2hhbnRSZXNwb25zZRInCghtZXJjaGFudBgBIAEoCzIVLmZ1ZWwua3ljLnYxLk1lcmNoYW50IikKEkdldE1lcmNoYW50UmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCSI+ChNHZXRNZXJjaGFudFJlc3BvbnNlEicKCG1lcmNoYW50GAEgASgLMhUuZnVlbC5reWMudjEuTWVyY2hhbnQiPQoUTGlzdE1lcmNoYW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiWgoVTGlzdE1lcmNoYW50c1Jlc3BvbnNlEigKCW1lcmNoYW50cxgBIAMoCzIVLmZ1ZWwua3ljLnYxLk1lcmNoYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKQAQoVVXBsb2FkRG9jdW1lbnRSZXF1ZXN0EiEKBW93bmVyGAEgASgLMhIuZnVlbC5reWMudjEuT3duZXISMAoNZG9jdW1lbnRfdHlwZRgCIAEoDjIZLmZ1ZWwua3ljLnYxLkRvY3VtZW50VHlwZRIPCgdjb250ZW50GAMgASgMEhEKCWZpbGVfbmFtZRgEIAEoCSJEChZVcGxvYWREb2N1bWVudFJlc3BvbnNlEioKCGRvY3VtZW50GAEgASgLMhguZnVlbC5reWMudjEuS3ljRG9jdW1lbnQijQEKFExpc3REb2N1bWVudHNSZXF1ZXN0EiEKBW93bmVyGAEgASgLMhIuZnVlbC5reWMudjEuT3duZXISEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKwoGc3RhdHVzGAQgASgOMhsuZnVlbC5reWMudjEuRG9jdW1lbnRTdGF0dXMiXQoVTGlzdERvY3VtZW50c1Jlc3BvbnNlEisKCWRvY3VtZW50cxgBIAMoCzIYLmZ1ZWwua3ljLnYxLkt5Y0RvY3VtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChlHZXREb2N1bWVudENvbnRlbnRSZXF1ZXN0EhMKC2RvY3VtZW50X2lkGAEgASgJIlkKGkdldERvY3VtZW50Q29udGVudFJlc3BvbnNlEioKCGRvY3VtZW50GAEgASgLMhguZnVlbC5reWMudjEuS3ljRG9jdW1lbnQSDwoHY29udGVudBgCIAEoDCI4ChNHZXRLeWNTdGF0dXNSZXF1ZXN0EiEKBW93bmVyGAEgASgLMhIuZnVlbC5reWMudjEuT3duZXIi8gEKFEdldEt5Y1N0YXR1c1Jlc3BvbnNlEi4KB292ZXJhbGwYASABKA4yHS5mdWVsLmt5Yy52MS5LeWNPdmVyYWxsU3RhdHVzEhUKDXBlbmRpbmdfY291bnQYAiABKAUSFgoOYXBwcm92ZWRfY291bnQYAyABKAUSFgoOcmVqZWN0ZWRfY291bnQYBCABKAUSMAoNbWlzc2luZ190eXBlcxgFIAMoDjIZLmZ1ZWwua3ljLnYxLkRvY3VtZW50VHlwZRIxCg12ZXJpZmllZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJlChVWZXJpZnlEb2N1bWVudFJlcXVlc3QSEwoLZG9jdW1lbnRfaWQYASABKAkSJwoIZGVjaXNpb24YAiABKA4yFS5mdWVsLmt5Yy52MS5EZWNpc2lvbhIOCgZyZWFzb24YAyABKAkidAoWVmVyaWZ5RG9jdW1lbnRSZXNwb25zZRIqCghkb2N1bWVudBgBIAEoCzIYLmZ1ZWwua3ljLnYxLkt5Y0RvY3VtZW50Ei4KB292ZXJhbGwYAiABKA4yHS5mdWVsLmt5Yy52MS5LeWNPdmVyYWxsU3RhdHVzKmgKDVByb2ZpbGVTdGF0dXMSHgoaUFJPRklMRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVQUk9GSUxFX1NUQVRVU19BQ1RJVkUQARIcChhQUk9GSUxFX1NUQVRVU19TVVNQRU5ERUQQAiriAQoMRG9jdW1lbnRUeXBlEh0KGURPQ1VNRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIdChlET0NVTUVOVF9UWVBFX05BVElPTkFMX0lEEAESIAocRE9DVU1FTlRfVFlQRV9EUklWRVJfTElDRU5TRRACEiYKIkRPQ1VNRU5UX1RZUEVfVkVISUNMRV9SRUdJU1RSQVRJT04QAxInCiNET0NVTUVOVF9UWVBFX0JVU0lORVNTX1JFR0lTVFJBVElPThAEEiEKHURPQ1VNRU5UX1RZUEVfVEFYX0NFUlRJRklDQVRFEAUqigEKDkRvY3VtZW50U3RhdHVzEh8KG0RPQ1VNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0RPQ1VNRU5UX1NUQVRVU19QRU5ESU5HEAESHAoYRE9DVU1FTlRfU1RBVFVTX0FQUFJPVkVEEAISHAoYRE9DVU1FTlRfU1RBVFVTX1JFSkVDVEVEEAMqvAEKEEt5Y092ZXJhbGxTdGF0dXMSIgoeS1lDX09WRVJBTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASIgoeS1lDX09WRVJBTExfU1RBVFVTX05PVF9TVEFSVEVEEAESHgoaS1lDX09WRVJBTExfU1RBVFVTX1BFTkRJTkcQAhIfChtLWUNfT1ZFUkFMTF9TVEFUVVNfVkVSSUZJRUQQAxIfChtLWUNfT1ZFUkFMTF9TVEFUVVNfUkVKRUNURUQQBCpPCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhQKEERFQ0lTSU9OX0FQUFJPVkUQARITCg9ERUNJU0lPTl9SRUpFQ1QQAjLYDgoKS3ljU2VydmljZRJgCg1PbmJvYXJkRHJpdmVyEiEuZnVlbC5reWMudjEuT25ib2FyZERyaXZlclJlcXVlc3QaIi5mdWVsLmt5Yy52MS5PbmJvYXJkRHJpdmVyUmVzcG9uc2UiCKK7GAQQASABElgKCUdldERyaXZlchIdLmZ1ZWwua3ljLnYxLkdldERyaXZlclJlcXVlc3QaHi5mdWVsLmt5Yy52MS5HZXREcml2ZXJSZXNwb25zZSIMorsYCAoGAQIDBwUIElwKC0xpc3REcml2ZXJzEh8uZnVlbC5reWMudjEuTGlzdERyaXZlcnNSZXF1ZXN0GiAuZnVlbC5reWMudjEuTGlzdERyaXZlcnNSZXNwb25zZSIKorsYBgoEAgMHBRJ0ChNVcGRhdGVEcml2ZXJQcm9maWxlEicuZnVlbC5reWMudjEuVXBkYXRlRHJpdmVyUHJvZmlsZVJlcXVlc3QaKC5mdWVsLmt5Yy52MS5VcGRhdGVEcml2ZXJQcm9maWxlUmVzcG9uc2UiCqK7GAYKAgEFIAESXgoMQ3JlYXRlQWdlbmN5EiAuZnVlbC5reWMudjEuQ3JlYXRlQWdlbmN5UmVxdWVzdBohLmZ1ZWwua3ljLnYxLkNyZWF0ZUFnZW5jeVJlc3BvbnNlIgmiuxgFCgEFIAESVwoJR2V0QWdlbmN5Eh0uZnVlbC5reWMudjEuR2V0QWdlbmN5UmVxdWVzdBoeLmZ1ZWwua3ljLnYxLkdldEFnZW5jeVJlc3BvbnNlIguiuxgHCgUCAwcFCBJeCgxMaXN0QWdlbmNpZXMSIC5mdWVsLmt5Yy52MS5MaXN0QWdlbmNpZXNSZXF1ZXN0GiEuZnVlbC5reWMudjEuTGlzdEFnZW5jaWVzUmVzcG9uc2UiCaK7GAUKAwMHBRJ0ChNVcGRhdGVBZ2VuY3lQcm9maWxlEicuZnVlbC5reWMudjEuVXBkYXRlQWdlbmN5UHJvZmlsZVJlcXVlc3QaKC5mdWVsLmt5Yy52MS5VcGRhdGVBZ2VuY3lQcm9maWxlUmVzcG9uc2UiCqK7GAYKAgIFIAESWAoKQ3JlYXRlQmFuaxIeLmZ1ZWwua3ljLnYxLkNyZWF0ZUJhbmtSZXF1ZXN0Gh8uZnVlbC5reWMudjEuQ3JlYXRlQmFua1Jlc3BvbnNlIgmiuxgFCgEFIAESUAoHR2V0QmFuaxIbLmZ1ZWwua3ljLnYxLkdldEJhbmtSZXF1ZXN0GhwuZnVlbC5reWMudjEuR2V0QmFua1Jlc3BvbnNlIgqiuxgGCgQDBwUIElMKCUxpc3RCYW5rcxIdLmZ1ZWwua3ljLnYxLkxpc3RCYW5rc1JlcXVlc3QaHi5mdWVsLmt5Yy52MS5MaXN0QmFua3NSZXNwb25zZSIHorsYAwoBBRJkCg5DcmVhdGVNZXJjaGFudBIiLmZ1ZWwua3ljLnYxLkNyZWF0ZU1lcmNoYW50UmVxdWVzdBojLmZ1ZWwua3ljLnYxLkNyZWF0ZU1lcmNoYW50UmVzcG9uc2UiCaK7GAUKAQUgARJbCgtHZXRNZXJjaGFudBIfLmZ1ZWwua3ljLnYxLkdldE1lcmNoYW50UmVxdWVzdBogLmZ1ZWwua3ljLnYxLkdldE1lcmNoYW50UmVzcG9uc2UiCaK7GAUKAwQFCBJfCg1MaXN0TWVyY2hhbnRzEiEuZnVlbC5reWMudjEuTGlzdE1lcmNoYW50c1JlcXVlc3QaIi5mdWVsLmt5Yy52MS5MaXN0TWVyY2hhbnRzUmVzcG9uc2UiB6K7GAMKAQUSZQoOVXBsb2FkRG9jdW1lbnQSIi5mdWVsLmt5Yy52MS5VcGxvYWREb2N1bWVudFJlcXVlc3QaIy5mdWVsLmt5Yy52MS5VcGxvYWREb2N1bWVudFJlc3BvbnNlIgqiuxgGCgIBAiABEmIKDUxpc3REb2N1bWVudHMSIS5mdWVsLmt5Yy52MS5MaXN0RG9jdW1lbnRzUmVxdWVzdBoiLmZ1ZWwua3ljLnYxLkxpc3REb2N1bWVudHNSZXNwb25zZSIKorsYBgoEAQIDBRJxChJHZXREb2N1bWVudENvbnRlbnQSJi5mdWVsLmt5Yy52MS5HZXREb2N1bWVudENvbnRlbnRSZXF1ZXN0GicuZnVlbC5reWMudjEuR2V0RG9jdW1lbnRDb250ZW50UmVzcG9uc2UiCqK7GAYKBAECAwUSYQoMR2V0S3ljU3RhdHVzEiAuZnVlbC5reWMudjEuR2V0S3ljU3RhdHVzUmVxdWVzdBohLmZ1ZWwua3ljLnYxLkdldEt5Y1N0YXR1c1Jlc3BvbnNlIgyiuxgICgYBAgMHBQgSZQoOVmVyaWZ5RG9jdW1lbnQSIi5mdWVsLmt5Yy52MS5WZXJpZnlEb2N1bWVudFJlcXVlc3QaIy5mdWVsLmt5Yy52MS5WZXJpZnlEb2N1bWVudFJlc3BvbnNlIgqiuxgGCgIDBSABYgZwcm90bzM", [file_fuel_auth_v1_auth, file_fuel_common_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("ChVmdWVsL2t5Yy92MS9reWMucHJvdG8SC2Z1ZWwua3ljLnYxInoKB1ZlaGljbGUSFAoMcGxhdGVfbnVtYmVyGAEgASgJEisKCWZ1ZWxfdHlwZRgCIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEhgKEHRhbmtfY2FwYWNpdHlfbWwYAyABKAMSEgoKbWFrZV9tb2RlbBgEIAEoCSLUAwoGRHJpdmVyEhEKCWRyaXZlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhEKCWZ1bGxfbmFtZRgDIAEoCRIUCgxwaG9uZV9tYXNrZWQYBCABKAkSGgoSbmF0aW9uYWxfaWRfbWFza2VkGAUgASgJEh0KFWRyaXZlcl9saWNlbnNlX251bWJlchgGIAEoCRIlCgd2ZWhpY2xlGAcgASgLMhQuZnVlbC5reWMudjEuVmVoaWNsZRIRCglhZ2VuY3lfaWQYCCABKAkSDQoFZW1haWwYCSABKAkSKgoGc3RhdHVzGAogASgOMhouZnVlbC5reWMudjEuUHJvZmlsZVN0YXR1cxIxCgpreWNfc3RhdHVzGAsgASgOMh0uZnVlbC5reWMudjEuS3ljT3ZlcmFsbFN0YXR1cxIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKEWFnZW5jeV9tZW1iZXJzaGlwGA4gASgLMh0uZnVlbC5reWMudjEuQWdlbmN5TWVtYmVyc2hpcCLhAQoQQWdlbmN5TWVtYmVyc2hpcBIRCglhZ2VuY3lfaWQYASABKAkSMwoGc3RhdHVzGAIgASgOMiMuZnVlbC5reWMudjEuQWdlbmN5TWVtYmVyc2hpcFN0YXR1cxIwCgxyZXF1ZXN0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmRlY2lkZWRfYnkYBCABKAkSLwoLZGVjaWRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgGIAEoCSLhAgoGQWdlbmN5EhEKCWFnZW5jeV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhsKE3JlZ2lzdHJhdGlvbl9udW1iZXIYAyABKAkSFQoNY29udGFjdF9lbWFpbBgEIAEoCRIcChRjb250YWN0X3Bob25lX21hc2tlZBgFIAEoCRIPCgdhZGRyZXNzGAYgASgJEhIKCmZsZWV0X3NpemUYByABKAUSKgoGc3RhdHVzGAggASgOMhouZnVlbC5reWMudjEuUHJvZmlsZVN0YXR1cxIxCgpreWNfc3RhdHVzGAkgASgOMh0uZnVlbC5reWMudjEuS3ljT3ZlcmFsbFN0YXR1cxIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInYKBEJhbmsSDwoHYmFua19pZBgBIAEoCRIMCgRuYW1lGAIgASgJEgwKBGNvZGUYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpIBCghNZXJjaGFudBITCgttZXJjaGFudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhsKE3JlZ2lzdHJhdGlvbl9udW1iZXIYAyABKAkSFQoNY29udGFjdF9lbWFpbBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOgoFT3duZXISEwoJZHJpdmVyX2lkGAEgASgJSAASEwoJYWdlbmN5X2lkGAIgASgJSABCBwoFb3duZXIimAMKC0t5Y0RvY3VtZW50EhMKC2RvY3VtZW50X2lkGAEgASgJEiEKBW93bmVyGAIgASgLMhIuZnVlbC5reWMudjEuT3duZXISMAoNZG9jdW1lbnRfdHlwZRgDIAEoDjIZLmZ1ZWwua3ljLnYxLkRvY3VtZW50VHlwZRIrCgZzdGF0dXMYBCABKA4yGy5mdWVsLmt5Yy52MS5Eb2N1bWVudFN0YXR1cxIUCgxjb250ZW50X3R5cGUYBSABKAkSEgoKc2l6ZV9ieXRlcxgGIAEoAxISCgpzaGEyNTZfaGV4GAcgASgJEhEKCWZpbGVfbmFtZRgIIAEoCRITCgt1cGxvYWRlZF9ieRgJIAEoCRIvCgt1cGxvYWRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLcmV2aWV3ZWRfYnkYCyABKAkSLwoLcmV2aWV3X3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJldmlld19yZWFzb24YDSABKAkiwAEKFE9uYm9hcmREcml2ZXJSZXF1ZXN0EhgKEG9uYm9hcmRpbmdfdG9rZW4YASABKAkSEQoJZnVsbF9uYW1lGAIgASgJEhMKC25hdGlvbmFsX2lkGAMgASgJEh0KFWRyaXZlcl9saWNlbnNlX251bWJlchgEIAEoCRIlCgd2ZWhpY2xlGAUgASgLMhQuZnVlbC5reWMudjEuVmVoaWNsZRIRCglhZ2VuY3lfaWQYBiABKAkSDQoFZW1haWwYByABKAkiZAoVT25ib2FyZERyaXZlclJlc3BvbnNlEiMKBmRyaXZlchgBIAEoCzITLmZ1ZWwua3ljLnYxLkRyaXZlchImCgdzZXNzaW9uGAIgASgLMhUuZnVlbC5hdXRoLnYxLlNlc3Npb24iJQoQR2V0RHJpdmVyUmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkiOAoRR2V0RHJpdmVyUmVzcG9uc2USIwoGZHJpdmVyGAEgASgLMhMuZnVlbC5reWMudjEuRHJpdmVyIo4BChJMaXN0RHJpdmVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEQoJYWdlbmN5X2lkGAMgASgJEj4KEW1lbWJlcnNoaXBfc3RhdHVzGAQgASgOMiMuZnVlbC5reWMudjEuQWdlbmN5TWVtYmVyc2hpcFN0YXR1cyJUChNMaXN0RHJpdmVyc1Jlc3BvbnNlEiQKB2RyaXZlcnMYASADKAsyEy5mdWVsLmt5Yy52MS5Ecml2ZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpICChpVcGRhdGVEcml2ZXJQcm9maWxlUmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkSFgoJZnVsbF9uYW1lGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIlCgd2ZWhpY2xlGAQgASgLMhQuZnVlbC5reWMudjEuVmVoaWNsZRIiChVkcml2ZXJfbGljZW5zZV9udW1iZXIYBSABKAlIAogBARIgChNyZXF1ZXN0ZWRfYWdlbmN5X2lkGAYgASgJSAOIAQFCDAoKX2Z1bGxfbmFtZUIICgZfZW1haWxCGAoWX2RyaXZlcl9saWNlbnNlX251bWJlckIWChRfcmVxdWVzdGVkX2FnZW5jeV9pZCJCChtVcGRhdGVEcml2ZXJQcm9maWxlUmVzcG9uc2USIwoGZHJpdmVyGAEgASgLMhMuZnVlbC5reWMudjEuRHJpdmVyIogBCh1EZWNpZGVBZ2VuY3lNZW1iZXJzaGlwUmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkSEQoJYWdlbmN5X2lkGAIgASgJEjEKCGRlY2lzaW9uGAMgASgOMh8uZnVlbC5reWMudjEuTWVtYmVyc2hpcERlY2lzaW9uEg4KBnJlYXNvbhgEIAEoCSJFCh5EZWNpZGVBZ2VuY3lNZW1iZXJzaGlwUmVzcG9uc2USIwoGZHJpdmVyGAEgASgLMhMuZnVlbC5reWMudjEuRHJpdmVyIpMBChNDcmVhdGVBZ2VuY3lSZXF1ZXN0EgwKBG5hbWUYASABKAkSGwoTcmVnaXN0cmF0aW9uX251bWJlchgCIAEoCRIVCg1jb250YWN0X2VtYWlsGAMgASgJEhUKDWNvbnRhY3RfcGhvbmUYBCABKAkSDwoHYWRkcmVzcxgFIAEoCRISCgpmbGVldF9zaXplGAYgASgFIjsKFENyZWF0ZUFnZW5jeVJlc3BvbnNlEiMKBmFnZW5jeRgBIAEoCzITLmZ1ZWwua3ljLnYxLkFnZW5jeSIlChBHZXRBZ2VuY3lSZXF1ZXN0EhEKCWFnZW5jeV9pZBgBIAEoCSI4ChFHZXRBZ2VuY3lSZXNwb25zZRIjCgZhZ2VuY3kYASABKAsyEy5mdWVsLmt5Yy52MS5BZ2VuY3kiPAoTTGlzdEFnZW5jaWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJWChRMaXN0QWdlbmNpZXNSZXNwb25zZRIlCghhZ2VuY2llcxgBIAMoCzITLmZ1ZWwua3ljLnYxLkFnZW5jeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki8QEKGlVwZGF0ZUFnZW5jeVByb2ZpbGVSZXF1ZXN0EhEKCWFnZW5jeV9pZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESGgoNY29udGFjdF9lbWFpbBgDIAEoCUgBiAEBEhoKDWNvbnRhY3RfcGhvbmUYBCABKAlIAogBARIUCgdhZGRyZXNzGAUgASgJSAOIAQESFwoKZmxlZXRfc2l6ZRgGIAEoBUgEiAEBQgcKBV9uYW1lQhAKDl9jb250YWN0X2VtYWlsQhAKDl9jb250YWN0X3Bob25lQgoKCF9hZGRyZXNzQg0KC19mbGVldF9zaXplIkIKG1VwZGF0ZUFnZW5jeVByb2ZpbGVSZXNwb25zZRIjCgZhZ2VuY3kYASABKAsyEy5mdWVsLmt5Yy52MS5BZ2VuY3kiQQoRQ3JlYXRlQmFua1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJIjUKEkNyZWF0ZUJhbmtSZXNwb25zZRIfCgRiYW5rGAEgASgLMhEuZnVlbC5reWMudjEuQmFuayIhCg5HZXRCYW5rUmVxdWVzdBIPCgdiYW5rX2lkGAEgASgJIjIKD0dldEJhbmtSZXNwb25zZRIfCgRiYW5rGAEgASgLMhEuZnVlbC5reWMudjEuQmFuayI5ChBMaXN0QmFua3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIk4KEUxpc3RCYW5rc1Jlc3BvbnNlEiAKBWJhbmtzGAEgAygLMhEuZnVlbC5reWMudjEuQmFuaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWQoVQ3JlYXRlTWVyY2hhbnRSZXF1ZXN0EgwKBG5hbWUYASABKAkSGwoTcmVnaXN0cmF0aW9uX251bWJlchgCIAEoCRIVCg1jb250YWN0X2VtYWlsGAMgASgJIkEKFkNyZWF0ZU1lcmNoYW50UmVzcG9uc2USJwoIbWVyY2hhbnQYASABKAsyFS5mdWVsLmt5Yy52MS5NZXJjaGFudCIpChJHZXRNZXJjaGFudFJlcXVlc3QSEwoLbWVyY2hhbnRfaWQYASABKAkiPgoTR2V0TWVyY2hhbnRSZXNwb25zZRInCghtZXJjaGFudBgBIAEoCzIVLmZ1ZWwua3ljLnYxLk1lcmNoYW50Ij0KFExpc3RNZXJjaGFudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKFUxpc3RNZXJjaGFudHNSZXNwb25zZRIoCgltZXJjaGFudHMYASADKAsyFS5mdWVsLmt5Yy52MS5NZXJjaGFudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKFVVwbG9hZERvY3VtZW50UmVxdWVzdBIhCgVvd25lchgBIAEoCzISLmZ1ZWwua3ljLnYxLk93bmVyEjAKDWRvY3VtZW50X3R5cGUYAiABKA4yGS5mdWVsLmt5Yy52MS5Eb2N1bWVudFR5cGUSDwoHY29udGVudBgDIAEoDBIRCglmaWxlX25hbWUYBCABKAkiRAoWVXBsb2FkRG9jdW1lbnRSZXNwb25zZRIqCghkb2N1bWVudBgBIAEoCzIYLmZ1ZWwua3ljLnYxLkt5Y0RvY3VtZW50Io0BChRMaXN0RG9jdW1lbnRzUmVxdWVzdBIhCgVvd25lchgBIAEoCzISLmZ1ZWwua3ljLnYxLk93bmVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEisKBnN0YXR1cxgEIAEoDjIbLmZ1ZWwua3ljLnYxLkRvY3VtZW50U3RhdHVzIl0KFUxpc3REb2N1bWVudHNSZXNwb25zZRIrCglkb2N1bWVudHMYASADKAsyGC5mdWVsLmt5Yy52MS5LeWNEb2N1bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMAoZR2V0RG9jdW1lbnRDb250ZW50UmVxdWVzdBITCgtkb2N1bWVudF9pZBgBIAEoCSJZChpHZXREb2N1bWVudENvbnRlbnRSZXNwb25zZRIqCghkb2N1bWVudBgBIAEoCzIYLmZ1ZWwua3ljLnYxLkt5Y0RvY3VtZW50Eg8KB2NvbnRlbnQYAiABKAwiOAoTR2V0S3ljU3RhdHVzUmVxdWVzdBIhCgVvd25lchgBIAEoCzISLmZ1ZWwua3ljLnYxLk93bmVyIvIBChRHZXRLeWNTdGF0dXNSZXNwb25zZRIuCgdvdmVyYWxsGAEgASgOMh0uZnVlbC5reWMudjEuS3ljT3ZlcmFsbFN0YXR1cxIVCg1wZW5kaW5nX2NvdW50GAIgASgFEhYKDmFwcHJvdmVkX2NvdW50GAMgASgFEhYKDnJlamVjdGVkX2NvdW50GAQgASgFEjAKDW1pc3NpbmdfdHlwZXMYBSADKA4yGS5mdWVsLmt5Yy52MS5Eb2N1bWVudFR5cGUSMQoNdmVyaWZpZWRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZQoVVmVyaWZ5RG9jdW1lbnRSZXF1ZXN0EhMKC2RvY3VtZW50X2lkGAEgASgJEicKCGRlY2lzaW9uGAIgASgOMhUuZnVlbC5reWMudjEuRGVjaXNpb24SDgoGcmVhc29uGAMgASgJInQKFlZlcmlmeURvY3VtZW50UmVzcG9uc2USKgoIZG9jdW1lbnQYASABKAsyGC5mdWVsLmt5Yy52MS5LeWNEb2N1bWVudBIuCgdvdmVyYWxsGAIgASgOMh0uZnVlbC5reWMudjEuS3ljT3ZlcmFsbFN0YXR1cypoCg1Qcm9maWxlU3RhdHVzEh4KGlBST0ZJTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVUFJPRklMRV9TVEFUVVNfQUNUSVZFEAESHAoYUFJPRklMRV9TVEFUVVNfU1VTUEVOREVEEAIqtgEKFkFnZW5jeU1lbWJlcnNoaXBTdGF0dXMSKAokQUdFTkNZX01FTUJFUlNISVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASJAogQUdFTkNZX01FTUJFUlNISVBfU1RBVFVTX1BFTkRJTkcQARIlCiFBR0VOQ1lfTUVNQkVSU0hJUF9TVEFUVVNfQUNDRVBURUQQAhIlCiFBR0VOQ1lfTUVNQkVSU0hJUF9TVEFUVVNfUkVKRUNURUQQAyp5ChJNZW1iZXJzaGlwRGVjaXNpb24SIwofTUVNQkVSU0hJUF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh4KGk1FTUJFUlNISVBfREVDSVNJT05fQUNDRVBUEAESHgoaTUVNQkVSU0hJUF9ERUNJU0lPTl9SRUpFQ1QQAiriAQoMRG9jdW1lbnRUeXBlEh0KGURPQ1VNRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIdChlET0NVTUVOVF9UWVBFX05BVElPTkFMX0lEEAESIAocRE9DVU1FTlRfVFlQRV9EUklWRVJfTElDRU5TRRACEiYKIkRPQ1VNRU5UX1RZUEVfVkVISUNMRV9SRUdJU1RSQVRJT04QAxInCiNET0NVTUVOVF9UWVBFX0JVU0lORVNTX1JFR0lTVFJBVElPThAEEiEKHURPQ1VNRU5UX1RZUEVfVEFYX0NFUlRJRklDQVRFEAUqigEKDkRvY3VtZW50U3RhdHVzEh8KG0RPQ1VNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0RPQ1VNRU5UX1NUQVRVU19QRU5ESU5HEAESHAoYRE9DVU1FTlRfU1RBVFVTX0FQUFJPVkVEEAISHAoYRE9DVU1FTlRfU1RBVFVTX1JFSkVDVEVEEAMqvAEKEEt5Y092ZXJhbGxTdGF0dXMSIgoeS1lDX09WRVJBTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASIgoeS1lDX09WRVJBTExfU1RBVFVTX05PVF9TVEFSVEVEEAESHgoaS1lDX09WRVJBTExfU1RBVFVTX1BFTkRJTkcQAhIfChtLWUNfT1ZFUkFMTF9TVEFUVVNfVkVSSUZJRUQQAxIfChtLWUNfT1ZFUkFMTF9TVEFUVVNfUkVKRUNURUQQBCpPCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhQKEERFQ0lTSU9OX0FQUFJPVkUQARITCg9ERUNJU0lPTl9SRUpFQ1QQAjLXDwoKS3ljU2VydmljZRJgCg1PbmJvYXJkRHJpdmVyEiEuZnVlbC5reWMudjEuT25ib2FyZERyaXZlclJlcXVlc3QaIi5mdWVsLmt5Yy52MS5PbmJvYXJkRHJpdmVyUmVzcG9uc2UiCKK7GAQQASABElgKCUdldERyaXZlchIdLmZ1ZWwua3ljLnYxLkdldERyaXZlclJlcXVlc3QaHi5mdWVsLmt5Yy52MS5HZXREcml2ZXJSZXNwb25zZSIMorsYCAoGAQIDBwUIElwKC0xpc3REcml2ZXJzEh8uZnVlbC5reWMudjEuTGlzdERyaXZlcnNSZXF1ZXN0GiAuZnVlbC5reWMudjEuTGlzdERyaXZlcnNSZXNwb25zZSIKorsYBgoEAgMHBRJ0ChNVcGRhdGVEcml2ZXJQcm9maWxlEicuZnVlbC5reWMudjEuVXBkYXRlRHJpdmVyUHJvZmlsZVJlcXVlc3QaKC5mdWVsLmt5Yy52MS5VcGRhdGVEcml2ZXJQcm9maWxlUmVzcG9uc2UiCqK7GAYKAgEFIAESfQoWRGVjaWRlQWdlbmN5TWVtYmVyc2hpcBIqLmZ1ZWwua3ljLnYxLkRlY2lkZUFnZW5jeU1lbWJlcnNoaXBSZXF1ZXN0GisuZnVlbC5reWMudjEuRGVjaWRlQWdlbmN5TWVtYmVyc2hpcFJlc3BvbnNlIgqiuxgGCgICBSABEl4KDENyZWF0ZUFnZW5jeRIgLmZ1ZWwua3ljLnYxLkNyZWF0ZUFnZW5jeVJlcXVlc3QaIS5mdWVsLmt5Yy52MS5DcmVhdGVBZ2VuY3lSZXNwb25zZSIJorsYBQoBBSABElcKCUdldEFnZW5jeRIdLmZ1ZWwua3ljLnYxLkdldEFnZW5jeVJlcXVlc3QaHi5mdWVsLmt5Yy52MS5HZXRBZ2VuY3lSZXNwb25zZSILorsYBwoFAgMHBQgSXgoMTGlzdEFnZW5jaWVzEiAuZnVlbC5reWMudjEuTGlzdEFnZW5jaWVzUmVxdWVzdBohLmZ1ZWwua3ljLnYxLkxpc3RBZ2VuY2llc1Jlc3BvbnNlIgmiuxgFCgMDBwUSdAoTVXBkYXRlQWdlbmN5UHJvZmlsZRInLmZ1ZWwua3ljLnYxLlVwZGF0ZUFnZW5jeVByb2ZpbGVSZXF1ZXN0GiguZnVlbC5reWMudjEuVXBkYXRlQWdlbmN5UHJvZmlsZVJlc3BvbnNlIgqiuxgGCgICBSABElgKCkNyZWF0ZUJhbmsSHi5mdWVsLmt5Yy52MS5DcmVhdGVCYW5rUmVxdWVzdBofLmZ1ZWwua3ljLnYxLkNyZWF0ZUJhbmtSZXNwb25zZSIJorsYBQoBBSABElAKB0dldEJhbmsSGy5mdWVsLmt5Yy52MS5HZXRCYW5rUmVxdWVzdBocLmZ1ZWwua3ljLnYxLkdldEJhbmtSZXNwb25zZSIKorsYBgoEAwcFCBJTCglMaXN0QmFua3MSHS5mdWVsLmt5Yy52MS5MaXN0QmFua3NSZXF1ZXN0Gh4uZnVlbC5reWMudjEuTGlzdEJhbmtzUmVzcG9uc2UiB6K7GAMKAQUSZAoOQ3JlYXRlTWVyY2hhbnQSIi5mdWVsLmt5Yy52MS5DcmVhdGVNZXJjaGFudFJlcXVlc3QaIy5mdWVsLmt5Yy52MS5DcmVhdGVNZXJjaGFudFJlc3BvbnNlIgmiuxgFCgEFIAESWwoLR2V0TWVyY2hhbnQSHy5mdWVsLmt5Yy52MS5HZXRNZXJjaGFudFJlcXVlc3QaIC5mdWVsLmt5Yy52MS5HZXRNZXJjaGFudFJlc3BvbnNlIgmiuxgFCgMEBQgSXwoNTGlzdE1lcmNoYW50cxIhLmZ1ZWwua3ljLnYxLkxpc3RNZXJjaGFudHNSZXF1ZXN0GiIuZnVlbC5reWMudjEuTGlzdE1lcmNoYW50c1Jlc3BvbnNlIgeiuxgDCgEFEmUKDlVwbG9hZERvY3VtZW50EiIuZnVlbC5reWMudjEuVXBsb2FkRG9jdW1lbnRSZXF1ZXN0GiMuZnVlbC5reWMudjEuVXBsb2FkRG9jdW1lbnRSZXNwb25zZSIKorsYBgoCAQIgARJiCg1MaXN0RG9jdW1lbnRzEiEuZnVlbC5reWMudjEuTGlzdERvY3VtZW50c1JlcXVlc3QaIi5mdWVsLmt5Yy52MS5MaXN0RG9jdW1lbnRzUmVzcG9uc2UiCqK7GAYKBAECAwUScQoSR2V0RG9jdW1lbnRDb250ZW50EiYuZnVlbC5reWMudjEuR2V0RG9jdW1lbnRDb250ZW50UmVxdWVzdBonLmZ1ZWwua3ljLnYxLkdldERvY3VtZW50Q29udGVudFJlc3BvbnNlIgqiuxgGCgQBAgMFEmEKDEdldEt5Y1N0YXR1cxIgLmZ1ZWwua3ljLnYxLkdldEt5Y1N0YXR1c1JlcXVlc3QaIS5mdWVsLmt5Yy52MS5HZXRLeWNTdGF0dXNSZXNwb25zZSIMorsYCAoGAQIDBwUIEmUKDlZlcmlmeURvY3VtZW50EiIuZnVlbC5reWMudjEuVmVyaWZ5RG9jdW1lbnRSZXF1ZXN0GiMuZnVlbC5reWMudjEuVmVyaWZ5RG9jdW1lbnRSZXNwb25zZSIKorsYBgoCAwUgAWIGcHJvdG8z", [file_fuel_auth_v1_auth, file_fuel_common_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * A vehicle a driver fuels.
@@ -119,7 +119,10 @@ export type Driver = Message<"fuel.kyc.v1.Driver"> & {
   vehicle?: Vehicle | undefined;
 
   /**
-   * The agency the driver drives for; empty for an independent driver.
+   * The agency the driver drives for (UUID), once that agency accepted them; empty for an
+   * independent driver, and while a request to join is pending or after it was rejected.
+   * Everything keyed on membership (credit scoring, the agency's access, the agency id of
+   * the driver's sales) reads this field only.
    *
    * @generated from field: string agency_id = 8;
    */
@@ -159,6 +162,14 @@ export type Driver = Message<"fuel.kyc.v1.Driver"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 13;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * The driver's latest request to join an agency and its answer; unset if the driver
+   * never asked (or withdrew the request).
+   *
+   * @generated from field: fuel.kyc.v1.AgencyMembership agency_membership = 14;
+   */
+  agencyMembership?: AgencyMembership | undefined;
 };
 
 /**
@@ -167,6 +178,64 @@ export type Driver = Message<"fuel.kyc.v1.Driver"> & {
  */
 export const DriverSchema: GenMessage<Driver> = /*@__PURE__*/
   messageDesc(file_fuel_kyc_v1_kyc, 1);
+
+/**
+ * A driver's request to join an agency, and the agency's answer. Membership needs the
+ * agency's consent; the request alone grants nothing.
+ *
+ * @generated from message fuel.kyc.v1.AgencyMembership
+ */
+export type AgencyMembership = Message<"fuel.kyc.v1.AgencyMembership"> & {
+  /**
+   * The agency the driver asked to join (UUID).
+   *
+   * @generated from field: string agency_id = 1;
+   */
+  agencyId: string;
+
+  /**
+   * Where the request stands.
+   *
+   * @generated from field: fuel.kyc.v1.AgencyMembershipStatus status = 2;
+   */
+  status: AgencyMembershipStatus;
+
+  /**
+   * When the driver asked.
+   *
+   * @generated from field: google.protobuf.Timestamp request_time = 3;
+   */
+  requestTime?: Timestamp | undefined;
+
+  /**
+   * Who decided: the user id of the agency or system admin, or `migration` for a
+   * membership that predates the agency's consent; empty while pending.
+   *
+   * @generated from field: string decided_by = 4;
+   */
+  decidedBy: string;
+
+  /**
+   * When it was decided; unset while pending.
+   *
+   * @generated from field: google.protobuf.Timestamp decide_time = 5;
+   */
+  decideTime?: Timestamp | undefined;
+
+  /**
+   * The decider's reason: required for a rejection, optional for an acceptance.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fuel.kyc.v1.AgencyMembership.
+ * Use `create(AgencyMembershipSchema)` to create a new message.
+ */
+export const AgencyMembershipSchema: GenMessage<AgencyMembership> = /*@__PURE__*/
+  messageDesc(file_fuel_kyc_v1_kyc, 2);
 
 /**
  * A transport agency: a fleet whose drivers draw on the agency's credit line.
@@ -257,7 +326,7 @@ export type Agency = Message<"fuel.kyc.v1.Agency"> & {
  * Use `create(AgencySchema)` to create a new message.
  */
 export const AgencySchema: GenMessage<Agency> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 2);
+  messageDesc(file_fuel_kyc_v1_kyc, 3);
 
 /**
  * A bank (lender).
@@ -306,7 +375,7 @@ export type Bank = Message<"fuel.kyc.v1.Bank"> & {
  * Use `create(BankSchema)` to create a new message.
  */
 export const BankSchema: GenMessage<Bank> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 3);
+  messageDesc(file_fuel_kyc_v1_kyc, 4);
 
 /**
  * A merchant: a company operating fuel stations.
@@ -355,7 +424,7 @@ export type Merchant = Message<"fuel.kyc.v1.Merchant"> & {
  * Use `create(MerchantSchema)` to create a new message.
  */
 export const MerchantSchema: GenMessage<Merchant> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 4);
+  messageDesc(file_fuel_kyc_v1_kyc, 5);
 
 /**
  * Whose KYC a request is about: a driver or an agency.
@@ -392,7 +461,7 @@ export type Owner = Message<"fuel.kyc.v1.Owner"> & {
  * Use `create(OwnerSchema)` to create a new message.
  */
 export const OwnerSchema: GenMessage<Owner> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 5);
+  messageDesc(file_fuel_kyc_v1_kyc, 6);
 
 /**
  * A KYC document's metadata (never its bytes).
@@ -497,7 +566,7 @@ export type KycDocument = Message<"fuel.kyc.v1.KycDocument"> & {
  * Use `create(KycDocumentSchema)` to create a new message.
  */
 export const KycDocumentSchema: GenMessage<KycDocument> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 6);
+  messageDesc(file_fuel_kyc_v1_kyc, 7);
 
 /**
  * OnboardDriver input.
@@ -541,7 +610,9 @@ export type OnboardDriverRequest = Message<"fuel.kyc.v1.OnboardDriverRequest"> &
   vehicle?: Vehicle | undefined;
 
   /**
-   * Agency to join (UUID), optional.
+   * Agency to ask to join (UUID), optional. The driver becomes a member only when an
+   * admin of the agency accepts (DecideAgencyMembership); until then Driver.agency_id
+   * stays empty and the request shows in Driver.agency_membership as PENDING.
    *
    * @generated from field: string agency_id = 6;
    */
@@ -560,7 +631,7 @@ export type OnboardDriverRequest = Message<"fuel.kyc.v1.OnboardDriverRequest"> &
  * Use `create(OnboardDriverRequestSchema)` to create a new message.
  */
 export const OnboardDriverRequestSchema: GenMessage<OnboardDriverRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 7);
+  messageDesc(file_fuel_kyc_v1_kyc, 8);
 
 /**
  * OnboardDriver output.
@@ -588,7 +659,7 @@ export type OnboardDriverResponse = Message<"fuel.kyc.v1.OnboardDriverResponse">
  * Use `create(OnboardDriverResponseSchema)` to create a new message.
  */
 export const OnboardDriverResponseSchema: GenMessage<OnboardDriverResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 8);
+  messageDesc(file_fuel_kyc_v1_kyc, 9);
 
 /**
  * GetDriver input.
@@ -609,7 +680,7 @@ export type GetDriverRequest = Message<"fuel.kyc.v1.GetDriverRequest"> & {
  * Use `create(GetDriverRequestSchema)` to create a new message.
  */
 export const GetDriverRequestSchema: GenMessage<GetDriverRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 9);
+  messageDesc(file_fuel_kyc_v1_kyc, 10);
 
 /**
  * GetDriver output.
@@ -630,7 +701,7 @@ export type GetDriverResponse = Message<"fuel.kyc.v1.GetDriverResponse"> & {
  * Use `create(GetDriverResponseSchema)` to create a new message.
  */
 export const GetDriverResponseSchema: GenMessage<GetDriverResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 10);
+  messageDesc(file_fuel_kyc_v1_kyc, 11);
 
 /**
  * ListDrivers input.
@@ -654,10 +725,19 @@ export type ListDriversRequest = Message<"fuel.kyc.v1.ListDriversRequest"> & {
 
   /**
    * Only drivers of this agency (UUID); forced to the caller's for an agency admin.
+   * Without `membership_status`: the agency's members.
    *
    * @generated from field: string agency_id = 3;
    */
   agencyId: string;
+
+  /**
+   * Only drivers whose latest request to join an agency (`agency_id`'s, when set) is in
+   * this state; unset for members only (with `agency_id`) or every driver (without).
+   *
+   * @generated from field: fuel.kyc.v1.AgencyMembershipStatus membership_status = 4;
+   */
+  membershipStatus: AgencyMembershipStatus;
 };
 
 /**
@@ -665,7 +745,7 @@ export type ListDriversRequest = Message<"fuel.kyc.v1.ListDriversRequest"> & {
  * Use `create(ListDriversRequestSchema)` to create a new message.
  */
 export const ListDriversRequestSchema: GenMessage<ListDriversRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 11);
+  messageDesc(file_fuel_kyc_v1_kyc, 12);
 
 /**
  * ListDrivers output.
@@ -693,7 +773,7 @@ export type ListDriversResponse = Message<"fuel.kyc.v1.ListDriversResponse"> & {
  * Use `create(ListDriversResponseSchema)` to create a new message.
  */
 export const ListDriversResponseSchema: GenMessage<ListDriversResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 12);
+  messageDesc(file_fuel_kyc_v1_kyc, 13);
 
 /**
  * UpdateDriverProfile input. Unset fields are left as they are.
@@ -735,6 +815,14 @@ export type UpdateDriverProfileRequest = Message<"fuel.kyc.v1.UpdateDriverProfil
    * @generated from field: optional string driver_license_number = 5;
    */
   driverLicenseNumber?: string | undefined;
+
+  /**
+   * Ask to join this agency (UUID), replacing a pending or rejected request; empty
+   * withdraws the request. Only while the driver is not a member of an agency.
+   *
+   * @generated from field: optional string requested_agency_id = 6;
+   */
+  requestedAgencyId?: string | undefined;
 };
 
 /**
@@ -742,7 +830,7 @@ export type UpdateDriverProfileRequest = Message<"fuel.kyc.v1.UpdateDriverProfil
  * Use `create(UpdateDriverProfileRequestSchema)` to create a new message.
  */
 export const UpdateDriverProfileRequestSchema: GenMessage<UpdateDriverProfileRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 13);
+  messageDesc(file_fuel_kyc_v1_kyc, 14);
 
 /**
  * UpdateDriverProfile output.
@@ -763,7 +851,73 @@ export type UpdateDriverProfileResponse = Message<"fuel.kyc.v1.UpdateDriverProfi
  * Use `create(UpdateDriverProfileResponseSchema)` to create a new message.
  */
 export const UpdateDriverProfileResponseSchema: GenMessage<UpdateDriverProfileResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 14);
+  messageDesc(file_fuel_kyc_v1_kyc, 15);
+
+/**
+ * DecideAgencyMembership input.
+ *
+ * @generated from message fuel.kyc.v1.DecideAgencyMembershipRequest
+ */
+export type DecideAgencyMembershipRequest = Message<"fuel.kyc.v1.DecideAgencyMembershipRequest"> & {
+  /**
+   * The driver who asked (UUID).
+   *
+   * @generated from field: string driver_id = 1;
+   */
+  driverId: string;
+
+  /**
+   * The agency the request names (UUID): an agency admin's own. The decision applies only
+   * to a pending request to this agency, so a driver who has since asked elsewhere is
+   * never decided by mistake.
+   *
+   * @generated from field: string agency_id = 2;
+   */
+  agencyId: string;
+
+  /**
+   * Accept or reject.
+   *
+   * @generated from field: fuel.kyc.v1.MembershipDecision decision = 3;
+   */
+  decision: MembershipDecision;
+
+  /**
+   * Why; required (3–500 characters) to reject, optional (up to 500) to accept. The
+   * driver reads it.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fuel.kyc.v1.DecideAgencyMembershipRequest.
+ * Use `create(DecideAgencyMembershipRequestSchema)` to create a new message.
+ */
+export const DecideAgencyMembershipRequestSchema: GenMessage<DecideAgencyMembershipRequest> = /*@__PURE__*/
+  messageDesc(file_fuel_kyc_v1_kyc, 16);
+
+/**
+ * DecideAgencyMembership output.
+ *
+ * @generated from message fuel.kyc.v1.DecideAgencyMembershipResponse
+ */
+export type DecideAgencyMembershipResponse = Message<"fuel.kyc.v1.DecideAgencyMembershipResponse"> & {
+  /**
+   * The driver after the decision: a member (agency_id set) if accepted.
+   *
+   * @generated from field: fuel.kyc.v1.Driver driver = 1;
+   */
+  driver?: Driver | undefined;
+};
+
+/**
+ * Describes the message fuel.kyc.v1.DecideAgencyMembershipResponse.
+ * Use `create(DecideAgencyMembershipResponseSchema)` to create a new message.
+ */
+export const DecideAgencyMembershipResponseSchema: GenMessage<DecideAgencyMembershipResponse> = /*@__PURE__*/
+  messageDesc(file_fuel_kyc_v1_kyc, 17);
 
 /**
  * CreateAgency input.
@@ -819,7 +973,7 @@ export type CreateAgencyRequest = Message<"fuel.kyc.v1.CreateAgencyRequest"> & {
  * Use `create(CreateAgencyRequestSchema)` to create a new message.
  */
 export const CreateAgencyRequestSchema: GenMessage<CreateAgencyRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 15);
+  messageDesc(file_fuel_kyc_v1_kyc, 18);
 
 /**
  * CreateAgency output.
@@ -840,7 +994,7 @@ export type CreateAgencyResponse = Message<"fuel.kyc.v1.CreateAgencyResponse"> &
  * Use `create(CreateAgencyResponseSchema)` to create a new message.
  */
 export const CreateAgencyResponseSchema: GenMessage<CreateAgencyResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 16);
+  messageDesc(file_fuel_kyc_v1_kyc, 19);
 
 /**
  * GetAgency input.
@@ -861,7 +1015,7 @@ export type GetAgencyRequest = Message<"fuel.kyc.v1.GetAgencyRequest"> & {
  * Use `create(GetAgencyRequestSchema)` to create a new message.
  */
 export const GetAgencyRequestSchema: GenMessage<GetAgencyRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 17);
+  messageDesc(file_fuel_kyc_v1_kyc, 20);
 
 /**
  * GetAgency output.
@@ -882,7 +1036,7 @@ export type GetAgencyResponse = Message<"fuel.kyc.v1.GetAgencyResponse"> & {
  * Use `create(GetAgencyResponseSchema)` to create a new message.
  */
 export const GetAgencyResponseSchema: GenMessage<GetAgencyResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 18);
+  messageDesc(file_fuel_kyc_v1_kyc, 21);
 
 /**
  * ListAgencies input.
@@ -910,7 +1064,7 @@ export type ListAgenciesRequest = Message<"fuel.kyc.v1.ListAgenciesRequest"> & {
  * Use `create(ListAgenciesRequestSchema)` to create a new message.
  */
 export const ListAgenciesRequestSchema: GenMessage<ListAgenciesRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 19);
+  messageDesc(file_fuel_kyc_v1_kyc, 22);
 
 /**
  * ListAgencies output.
@@ -938,7 +1092,7 @@ export type ListAgenciesResponse = Message<"fuel.kyc.v1.ListAgenciesResponse"> &
  * Use `create(ListAgenciesResponseSchema)` to create a new message.
  */
 export const ListAgenciesResponseSchema: GenMessage<ListAgenciesResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 20);
+  messageDesc(file_fuel_kyc_v1_kyc, 23);
 
 /**
  * UpdateAgencyProfile input. Unset fields are left as they are.
@@ -994,7 +1148,7 @@ export type UpdateAgencyProfileRequest = Message<"fuel.kyc.v1.UpdateAgencyProfil
  * Use `create(UpdateAgencyProfileRequestSchema)` to create a new message.
  */
 export const UpdateAgencyProfileRequestSchema: GenMessage<UpdateAgencyProfileRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 21);
+  messageDesc(file_fuel_kyc_v1_kyc, 24);
 
 /**
  * UpdateAgencyProfile output.
@@ -1015,7 +1169,7 @@ export type UpdateAgencyProfileResponse = Message<"fuel.kyc.v1.UpdateAgencyProfi
  * Use `create(UpdateAgencyProfileResponseSchema)` to create a new message.
  */
 export const UpdateAgencyProfileResponseSchema: GenMessage<UpdateAgencyProfileResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 22);
+  messageDesc(file_fuel_kyc_v1_kyc, 25);
 
 /**
  * CreateBank input.
@@ -1050,7 +1204,7 @@ export type CreateBankRequest = Message<"fuel.kyc.v1.CreateBankRequest"> & {
  * Use `create(CreateBankRequestSchema)` to create a new message.
  */
 export const CreateBankRequestSchema: GenMessage<CreateBankRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 23);
+  messageDesc(file_fuel_kyc_v1_kyc, 26);
 
 /**
  * CreateBank output.
@@ -1071,7 +1225,7 @@ export type CreateBankResponse = Message<"fuel.kyc.v1.CreateBankResponse"> & {
  * Use `create(CreateBankResponseSchema)` to create a new message.
  */
 export const CreateBankResponseSchema: GenMessage<CreateBankResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 24);
+  messageDesc(file_fuel_kyc_v1_kyc, 27);
 
 /**
  * GetBank input.
@@ -1092,7 +1246,7 @@ export type GetBankRequest = Message<"fuel.kyc.v1.GetBankRequest"> & {
  * Use `create(GetBankRequestSchema)` to create a new message.
  */
 export const GetBankRequestSchema: GenMessage<GetBankRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 25);
+  messageDesc(file_fuel_kyc_v1_kyc, 28);
 
 /**
  * GetBank output.
@@ -1113,7 +1267,7 @@ export type GetBankResponse = Message<"fuel.kyc.v1.GetBankResponse"> & {
  * Use `create(GetBankResponseSchema)` to create a new message.
  */
 export const GetBankResponseSchema: GenMessage<GetBankResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 26);
+  messageDesc(file_fuel_kyc_v1_kyc, 29);
 
 /**
  * ListBanks input.
@@ -1141,7 +1295,7 @@ export type ListBanksRequest = Message<"fuel.kyc.v1.ListBanksRequest"> & {
  * Use `create(ListBanksRequestSchema)` to create a new message.
  */
 export const ListBanksRequestSchema: GenMessage<ListBanksRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 27);
+  messageDesc(file_fuel_kyc_v1_kyc, 30);
 
 /**
  * ListBanks output.
@@ -1169,7 +1323,7 @@ export type ListBanksResponse = Message<"fuel.kyc.v1.ListBanksResponse"> & {
  * Use `create(ListBanksResponseSchema)` to create a new message.
  */
 export const ListBanksResponseSchema: GenMessage<ListBanksResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 28);
+  messageDesc(file_fuel_kyc_v1_kyc, 31);
 
 /**
  * CreateMerchant input.
@@ -1204,7 +1358,7 @@ export type CreateMerchantRequest = Message<"fuel.kyc.v1.CreateMerchantRequest">
  * Use `create(CreateMerchantRequestSchema)` to create a new message.
  */
 export const CreateMerchantRequestSchema: GenMessage<CreateMerchantRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 29);
+  messageDesc(file_fuel_kyc_v1_kyc, 32);
 
 /**
  * CreateMerchant output.
@@ -1225,7 +1379,7 @@ export type CreateMerchantResponse = Message<"fuel.kyc.v1.CreateMerchantResponse
  * Use `create(CreateMerchantResponseSchema)` to create a new message.
  */
 export const CreateMerchantResponseSchema: GenMessage<CreateMerchantResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 30);
+  messageDesc(file_fuel_kyc_v1_kyc, 33);
 
 /**
  * GetMerchant input.
@@ -1246,7 +1400,7 @@ export type GetMerchantRequest = Message<"fuel.kyc.v1.GetMerchantRequest"> & {
  * Use `create(GetMerchantRequestSchema)` to create a new message.
  */
 export const GetMerchantRequestSchema: GenMessage<GetMerchantRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 31);
+  messageDesc(file_fuel_kyc_v1_kyc, 34);
 
 /**
  * GetMerchant output.
@@ -1267,7 +1421,7 @@ export type GetMerchantResponse = Message<"fuel.kyc.v1.GetMerchantResponse"> & {
  * Use `create(GetMerchantResponseSchema)` to create a new message.
  */
 export const GetMerchantResponseSchema: GenMessage<GetMerchantResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 32);
+  messageDesc(file_fuel_kyc_v1_kyc, 35);
 
 /**
  * ListMerchants input.
@@ -1295,7 +1449,7 @@ export type ListMerchantsRequest = Message<"fuel.kyc.v1.ListMerchantsRequest"> &
  * Use `create(ListMerchantsRequestSchema)` to create a new message.
  */
 export const ListMerchantsRequestSchema: GenMessage<ListMerchantsRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 33);
+  messageDesc(file_fuel_kyc_v1_kyc, 36);
 
 /**
  * ListMerchants output.
@@ -1323,7 +1477,7 @@ export type ListMerchantsResponse = Message<"fuel.kyc.v1.ListMerchantsResponse">
  * Use `create(ListMerchantsResponseSchema)` to create a new message.
  */
 export const ListMerchantsResponseSchema: GenMessage<ListMerchantsResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 34);
+  messageDesc(file_fuel_kyc_v1_kyc, 37);
 
 /**
  * UploadDocument input.
@@ -1365,7 +1519,7 @@ export type UploadDocumentRequest = Message<"fuel.kyc.v1.UploadDocumentRequest">
  * Use `create(UploadDocumentRequestSchema)` to create a new message.
  */
 export const UploadDocumentRequestSchema: GenMessage<UploadDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 35);
+  messageDesc(file_fuel_kyc_v1_kyc, 38);
 
 /**
  * UploadDocument output.
@@ -1386,7 +1540,7 @@ export type UploadDocumentResponse = Message<"fuel.kyc.v1.UploadDocumentResponse
  * Use `create(UploadDocumentResponseSchema)` to create a new message.
  */
 export const UploadDocumentResponseSchema: GenMessage<UploadDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 36);
+  messageDesc(file_fuel_kyc_v1_kyc, 39);
 
 /**
  * ListDocuments input.
@@ -1428,7 +1582,7 @@ export type ListDocumentsRequest = Message<"fuel.kyc.v1.ListDocumentsRequest"> &
  * Use `create(ListDocumentsRequestSchema)` to create a new message.
  */
 export const ListDocumentsRequestSchema: GenMessage<ListDocumentsRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 37);
+  messageDesc(file_fuel_kyc_v1_kyc, 40);
 
 /**
  * ListDocuments output.
@@ -1456,7 +1610,7 @@ export type ListDocumentsResponse = Message<"fuel.kyc.v1.ListDocumentsResponse">
  * Use `create(ListDocumentsResponseSchema)` to create a new message.
  */
 export const ListDocumentsResponseSchema: GenMessage<ListDocumentsResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 38);
+  messageDesc(file_fuel_kyc_v1_kyc, 41);
 
 /**
  * GetDocumentContent input.
@@ -1477,7 +1631,7 @@ export type GetDocumentContentRequest = Message<"fuel.kyc.v1.GetDocumentContentR
  * Use `create(GetDocumentContentRequestSchema)` to create a new message.
  */
 export const GetDocumentContentRequestSchema: GenMessage<GetDocumentContentRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 39);
+  messageDesc(file_fuel_kyc_v1_kyc, 42);
 
 /**
  * GetDocumentContent output.
@@ -1505,7 +1659,7 @@ export type GetDocumentContentResponse = Message<"fuel.kyc.v1.GetDocumentContent
  * Use `create(GetDocumentContentResponseSchema)` to create a new message.
  */
 export const GetDocumentContentResponseSchema: GenMessage<GetDocumentContentResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 40);
+  messageDesc(file_fuel_kyc_v1_kyc, 43);
 
 /**
  * GetKycStatus input.
@@ -1526,7 +1680,7 @@ export type GetKycStatusRequest = Message<"fuel.kyc.v1.GetKycStatusRequest"> & {
  * Use `create(GetKycStatusRequestSchema)` to create a new message.
  */
 export const GetKycStatusRequestSchema: GenMessage<GetKycStatusRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 41);
+  messageDesc(file_fuel_kyc_v1_kyc, 44);
 
 /**
  * GetKycStatus output.
@@ -1582,7 +1736,7 @@ export type GetKycStatusResponse = Message<"fuel.kyc.v1.GetKycStatusResponse"> &
  * Use `create(GetKycStatusResponseSchema)` to create a new message.
  */
 export const GetKycStatusResponseSchema: GenMessage<GetKycStatusResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 42);
+  messageDesc(file_fuel_kyc_v1_kyc, 45);
 
 /**
  * VerifyDocument input.
@@ -1617,7 +1771,7 @@ export type VerifyDocumentRequest = Message<"fuel.kyc.v1.VerifyDocumentRequest">
  * Use `create(VerifyDocumentRequestSchema)` to create a new message.
  */
 export const VerifyDocumentRequestSchema: GenMessage<VerifyDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 43);
+  messageDesc(file_fuel_kyc_v1_kyc, 46);
 
 /**
  * VerifyDocument output.
@@ -1645,7 +1799,7 @@ export type VerifyDocumentResponse = Message<"fuel.kyc.v1.VerifyDocumentResponse
  * Use `create(VerifyDocumentResponseSchema)` to create a new message.
  */
 export const VerifyDocumentResponseSchema: GenMessage<VerifyDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_kyc_v1_kyc, 44);
+  messageDesc(file_fuel_kyc_v1_kyc, 47);
 
 /**
  * Status of a driver or agency account.
@@ -1680,6 +1834,81 @@ export enum ProfileStatus {
  */
 export const ProfileStatusSchema: GenEnum<ProfileStatus> = /*@__PURE__*/
   enumDesc(file_fuel_kyc_v1_kyc, 0);
+
+/**
+ * Where a driver's request to join an agency stands.
+ *
+ * @generated from enum fuel.kyc.v1.AgencyMembershipStatus
+ */
+export enum AgencyMembershipStatus {
+  /**
+   * Not set; as a ListDrivers filter, no filter.
+   *
+   * @generated from enum value: AGENCY_MEMBERSHIP_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Asked; awaiting the agency's decision. The driver is not a member.
+   *
+   * @generated from enum value: AGENCY_MEMBERSHIP_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Accepted by the agency: the driver is a member (Driver.agency_id is the agency).
+   *
+   * @generated from enum value: AGENCY_MEMBERSHIP_STATUS_ACCEPTED = 2;
+   */
+  ACCEPTED = 2,
+
+  /**
+   * Refused by the agency, with a reason. The driver is not a member and may ask again.
+   *
+   * @generated from enum value: AGENCY_MEMBERSHIP_STATUS_REJECTED = 3;
+   */
+  REJECTED = 3,
+}
+
+/**
+ * Describes the enum fuel.kyc.v1.AgencyMembershipStatus.
+ */
+export const AgencyMembershipStatusSchema: GenEnum<AgencyMembershipStatus> = /*@__PURE__*/
+  enumDesc(file_fuel_kyc_v1_kyc, 1);
+
+/**
+ * An agency's answer to a driver's request to join it.
+ *
+ * @generated from enum fuel.kyc.v1.MembershipDecision
+ */
+export enum MembershipDecision {
+  /**
+   * Not set; rejected.
+   *
+   * @generated from enum value: MEMBERSHIP_DECISION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The driver drives for the agency: make them a member.
+   *
+   * @generated from enum value: MEMBERSHIP_DECISION_ACCEPT = 1;
+   */
+  ACCEPT = 1,
+
+  /**
+   * The agency does not know or want the driver; a reason is required.
+   *
+   * @generated from enum value: MEMBERSHIP_DECISION_REJECT = 2;
+   */
+  REJECT = 2,
+}
+
+/**
+ * Describes the enum fuel.kyc.v1.MembershipDecision.
+ */
+export const MembershipDecisionSchema: GenEnum<MembershipDecision> = /*@__PURE__*/
+  enumDesc(file_fuel_kyc_v1_kyc, 2);
 
 /**
  * Kinds of KYC document.
@@ -1734,7 +1963,7 @@ export enum DocumentType {
  * Describes the enum fuel.kyc.v1.DocumentType.
  */
 export const DocumentTypeSchema: GenEnum<DocumentType> = /*@__PURE__*/
-  enumDesc(file_fuel_kyc_v1_kyc, 1);
+  enumDesc(file_fuel_kyc_v1_kyc, 3);
 
 /**
  * Review state of one document.
@@ -1775,7 +2004,7 @@ export enum DocumentStatus {
  * Describes the enum fuel.kyc.v1.DocumentStatus.
  */
 export const DocumentStatusSchema: GenEnum<DocumentStatus> = /*@__PURE__*/
-  enumDesc(file_fuel_kyc_v1_kyc, 2);
+  enumDesc(file_fuel_kyc_v1_kyc, 4);
 
 /**
  * Overall KYC of an owner, derived from the latest document of each required type
@@ -1825,7 +2054,7 @@ export enum KycOverallStatus {
  * Describes the enum fuel.kyc.v1.KycOverallStatus.
  */
 export const KycOverallStatusSchema: GenEnum<KycOverallStatus> = /*@__PURE__*/
-  enumDesc(file_fuel_kyc_v1_kyc, 3);
+  enumDesc(file_fuel_kyc_v1_kyc, 5);
 
 /**
  * A review decision.
@@ -1859,7 +2088,7 @@ export enum Decision {
  * Describes the enum fuel.kyc.v1.Decision.
  */
 export const DecisionSchema: GenEnum<Decision> = /*@__PURE__*/
-  enumDesc(file_fuel_kyc_v1_kyc, 4);
+  enumDesc(file_fuel_kyc_v1_kyc, 6);
 
 /**
  * KycService owns the organisation and driver profiles and the KYC documents and their
@@ -1876,7 +2105,9 @@ export const KycService: GenService<{
   /**
    * Registers a new driver (`/customer/onboard`). The caller proves the phone with the
    * onboarding token from AuthService.CustomerVerifyOtp; the driver's user account is
-   * created and a session returned, so the app is signed in straight away. Requires an
+   * created and a session returned, so the app is signed in straight away. Naming an
+   * agency asks to join it (Driver.agency_membership PENDING): the driver is independent
+   * until an admin of that agency accepts (DecideAgencyMembership). Requires an
    * `idempotency-key` header.
    * Errors: INVALID_ARGUMENT (each field named: `full_name`, `national_id`,
    * `driver_license_number`, `vehicle.plate_number`, `vehicle.fuel_type`,
@@ -1893,7 +2124,8 @@ export const KycService: GenService<{
   },
   /**
    * Reads a driver profile. A driver reads their own; an agency admin the agency's
-   * drivers; bank and system admins and services any.
+   * members and the drivers whose latest request to join names the agency; bank and
+   * system admins and services any.
    * Errors: INVALID_ARGUMENT (`driver_id`); NOT_FOUND (also for a driver you may not see).
    *
    * @generated from rpc fuel.kyc.v1.KycService.GetDriver
@@ -1904,9 +2136,11 @@ export const KycService: GenService<{
     output: typeof GetDriverResponseSchema;
   },
   /**
-   * Lists drivers, newest first: an agency admin sees the agency's drivers; bank and
-   * system admins see all, optionally filtered by agency.
-   * Errors: INVALID_ARGUMENT (`page_size`, `page_token`, `agency_id`).
+   * Lists drivers, newest first: an agency admin sees the agency's members, or with
+   * `membership_status` the requests to join it (PENDING: the ones awaiting its
+   * decision); bank and system admins see all, optionally filtered by agency and status.
+   * Errors: INVALID_ARGUMENT (`page_size`, `page_token`, `agency_id`,
+   * `membership_status`).
    *
    * @generated from rpc fuel.kyc.v1.KycService.ListDrivers
    */
@@ -1917,9 +2151,12 @@ export const KycService: GenService<{
   },
   /**
    * Updates the caller's own driver profile (only the fields that are set). Changing the
-   * vehicle does not reset KYC; a new VEHICLE_REGISTRATION document is expected. Requires
-   * an `idempotency-key` header.
-   * Errors: INVALID_ARGUMENT (field named); NOT_FOUND (not your profile).
+   * vehicle does not reset KYC; a new VEHICLE_REGISTRATION document is expected. Setting
+   * `requested_agency_id` asks to join an agency (or withdraws the request) while the
+   * driver is not a member of one. Requires an `idempotency-key` header.
+   * Errors: INVALID_ARGUMENT (field named); NOT_FOUND (not your profile, or
+   * `requested_agency_id` unknown, reason AGENCY_NOT_FOUND); FAILED_PRECONDITION (reason
+   * ALREADY_AGENCY_MEMBER: a member's request cannot change).
    *
    * @generated from rpc fuel.kyc.v1.KycService.UpdateDriverProfile
    */
@@ -1927,6 +2164,26 @@ export const KycService: GenService<{
     methodKind: "unary";
     input: typeof UpdateDriverProfileRequestSchema;
     output: typeof UpdateDriverProfileResponseSchema;
+  },
+  /**
+   * An agency admin accepts or refuses a driver's pending request to join the agency; a
+   * system admin may decide for any agency. Accepting makes the driver a member:
+   * Driver.agency_id is set, so the agency's admin may act for them (KYC uploads, a
+   * sub-line of the agency's credit line), credit scoring counts the membership
+   * (AGENCY_MEMBER) and their sales carry the agency. Rejecting leaves the driver
+   * independent. Who decided, when and why are kept, and the driver is notified in-app.
+   * Requires an `idempotency-key` header.
+   * Errors: INVALID_ARGUMENT (`driver_id`, `agency_id`, `decision`, `reason` required to
+   * reject); NOT_FOUND (no request from this driver to this agency, or the agency is not
+   * the caller's); FAILED_PRECONDITION (reason MEMBERSHIP_ALREADY_DECIDED: the request
+   * was accepted or rejected already; metadata `status`).
+   *
+   * @generated from rpc fuel.kyc.v1.KycService.DecideAgencyMembership
+   */
+  decideAgencyMembership: {
+    methodKind: "unary";
+    input: typeof DecideAgencyMembershipRequestSchema;
+    output: typeof DecideAgencyMembershipResponseSchema;
   },
   /**
    * Creates a transport agency and returns it. Requires an `idempotency-key` header.
