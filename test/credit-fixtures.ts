@@ -13,7 +13,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { RiskCategory } from "../gen/fuel/credit/v1/credit_line_pb.js";
 import { CreditService } from "../gen/fuel/credit/v1/credit_pb.js";
-import { Decision, DocumentType, KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
+import { Decision, DocumentType, KycService, MembershipDecision } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { meshInterceptor } from "../platform/mesh.js";
 import { ServiceTokens } from "../platform/tokens.js";
@@ -58,6 +58,9 @@ export async function tokenFor(sys: TokenSource, role: Role, binding: Parameters
 }
 
 export class Fixtures {
+  /** An AGENCY_ADMIN token per agency, for accepting its drivers. */
+  private readonly agencyAdminTokens = new Map<string, Promise<string>>();
+
   private constructor(readonly sys: TokenSource, readonly adminToken: string) {}
 
   static async create(sys: TokenSource): Promise<Fixtures> {
@@ -94,11 +97,15 @@ export class Fixtures {
     return { agencyId, adminToken };
   }
 
-  /** A driver onboarded by phone, optionally in an agency; KYC verified unless `verified` is false. */
+  /**
+   * A driver onboarded by phone; KYC verified unless `verified` is false. With an agency,
+   * the driver asks to join it and the agency's admin accepts.
+   */
   async driver(agencyId = "", verified = true): Promise<{ driverId: string; token: string }> {
     const onboard = await this.onboard(agencyId);
     const driverId = onboard.driver!.driverId;
     const token = onboard.session!.accessToken;
+    if (agencyId) await this.acceptIntoAgency(driverId, agencyId);
     if (verified) {
       const kyc = clientAs(KycService, this.sys.cfg.urls.kyc, token);
       const owner = { owner: { case: "driverId" as const, value: driverId } };
@@ -108,6 +115,14 @@ export class Fixtures {
       await this.approveAll(owner);
     }
     return { driverId, token };
+  }
+
+  /** The agency's admin accepts the driver's request to join (DecideAgencyMembership). */
+  async acceptIntoAgency(driverId: string, agencyId: string): Promise<void> {
+    let token = this.agencyAdminTokens.get(agencyId);
+    if (!token) this.agencyAdminTokens.set(agencyId, (token = tokenFor(this.sys, Role.AGENCY_ADMIN, { agencyId })));
+    const kyc = clientAs(KycService, this.sys.cfg.urls.kyc, await token);
+    await kyc.decideAgencyMembership({ driverId, agencyId, decision: MembershipDecision.ACCEPT });
   }
 
   /** Onboards a driver with random identity; a random phone that is taken (the bench seeds 1000+) is drawn again. */

@@ -10,7 +10,7 @@ import { AuthService, MachineKind } from "../gen/fuel/auth/v1/auth_pb.js";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { RiskCategory } from "../gen/fuel/credit/v1/credit_line_pb.js";
 import { CreditService } from "../gen/fuel/credit/v1/credit_pb.js";
-import { Decision, DocumentType, KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
+import { Decision, DocumentType, KycService, MembershipDecision } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanService } from "../gen/fuel/loan/v1/loan_pb.js";
 import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
 import { PaymentMethod, PaymentService } from "../gen/fuel/payment/v1/payment_pb.js";
@@ -72,6 +72,8 @@ export interface Pools {
   subLineDrivers: string[];
   /** KYC-verified lone drivers without a line (root-line creation). */
   rootLineDrivers: string[];
+  /** Drivers whose request to join agency A awaits its decision. */
+  membershipRequests: string[];
   /** Authorized, unsettled sales at station A. */
   settle: string[];
   void: string[];
@@ -161,9 +163,17 @@ export class WorldBuilder {
     return ids;
   }
 
-  /** A driver signed up through the app flow, KYC documents uploaded by themself and approved. */
-  async verifiedDriver(p: Protocol, name: string, agencyId = ""): Promise<{ actor: Actor; documentIds: string[] }> {
-    const actor = await driverSignUp(this.sys, this.wire, p, name, newPhone(), agencyId);
+  /**
+   * A driver signed up through the app flow, KYC documents uploaded by themself and
+   * approved; with an agency, the driver asks to join it and the agency's admin accepts.
+   */
+  async verifiedDriver(p: Protocol, name: string, agency?: { agencyId: string; admin: Actor }): Promise<{ actor: Actor; documentIds: string[] }> {
+    const actor = await driverSignUp(this.sys, this.wire, p, name, newPhone(), agency?.agencyId);
+    if (agency) {
+      await this.wire.must(p, KycService.method.decideAgencyMembership, {
+        driverId: actor.principal.driverId, agencyId: agency.agencyId, decision: MembershipDecision.ACCEPT,
+      }, agency.admin.token);
+    }
     const owner = { case: "driverId" as const, value: actor.principal.driverId };
     for (const [documentType, content] of [[DocumentType.NATIONAL_ID, PNG], [DocumentType.DRIVER_LICENSE, PNG], [DocumentType.VEHICLE_REGISTRATION, PDF]] as const) {
       await this.wire.must(p, KycService.method.uploadDocument, { owner: { owner }, documentType, content, fileName: "doc" }, actor.token);
@@ -243,7 +253,7 @@ export class WorldBuilder {
     await this.agencyDocument(p, agencyAdmin, agencyId, DocumentType.TAX_CERTIFICATE);
     await this.approveAll({ case: "agencyId", value: agencyId });
     const [agencyDriver, loneDriver] = await Promise.all([
-      this.verifiedDriver(p, `agencyDriver${tag}`, agencyId),
+      this.verifiedDriver(p, `agencyDriver${tag}`, { agencyId, admin: agencyAdmin }),
       this.verifiedDriver(p, `loneDriver${tag}`),
     ]);
 
@@ -292,7 +302,7 @@ export class WorldBuilder {
   }
 
   /** What owner calls consume, for family A: one per owner call, and one for everyone else. */
-  async pools(A: Family, sizes: { users: number; credentials: number; subLineDrivers: number; rootLineDrivers: number; settle: number; void: number }): Promise<Pools> {
+  async pools(A: Family, sizes: { users: number; credentials: number; subLineDrivers: number; rootLineDrivers: number; membershipRequests: number; settle: number; void: number }): Promise<Pools> {
     const users = await bounded(Array.from({ length: sizes.users }), 4, async (_x, i) => {
       const phone = newPhone();
       const res = await this.wire.must("connect", AuthService.method.createUser, { phone, displayName: `Spare ${i}`, role: Role.BANK_ADMIN, organizationId: A.bankId }, this.sysadmin.token);
@@ -307,15 +317,20 @@ export class WorldBuilder {
       return res.credential!.clientId;
     });
     const subLineDrivers = await bounded(Array.from({ length: sizes.subLineDrivers }), 4, async (_x, i) =>
-      (await this.verifiedDriver(i % 2 ? "grpc" : "connect", `spareA${i}`, A.agencyId)).actor.principal.driverId);
+      (await this.verifiedDriver(i % 2 ? "grpc" : "connect", `spareA${i}`, { agencyId: A.agencyId, admin: A.agencyAdmin })).actor.principal.driverId);
     const rootLineDrivers = await bounded(Array.from({ length: sizes.rootLineDrivers }), 4, async (_x, i) =>
       (await this.verifiedDriver(i % 2 ? "grpc" : "connect", `spareLone${i}`)).actor.principal.driverId);
+    const membershipRequests = await bounded(Array.from({ length: sizes.membershipRequests }), 4, async (_x, i) => {
+      const actor = await driverSignUp(this.sys, this.wire, i % 2 ? "grpc" : "connect", `asksA${i}`, newPhone(), A.agencyId);
+      this.keep(actor.principal.subjectId, actor.principal.driverId, `Driver asksA${i}`, actor.phone ?? "");
+      return actor.principal.driverId;
+    });
     const settle: string[] = [];
     for (let i = 0; i < sizes.settle; i++) settle.push(await this.authorized(A.terminal, A.agencyDriver));
     const voids: string[] = [];
     for (let i = 0; i < sizes.void; i++) voids.push(await this.authorized(A.terminal, A.agencyDriver));
     return {
-      users, credentials, subLineDrivers, rootLineDrivers, settle, void: voids, close: [],
+      users, credentials, subLineDrivers, rootLineDrivers, membershipRequests, settle, void: voids, close: [],
       pendingDocumentId: await this.agencyDocument("connect", A.agencyAdmin, A.agencyId),
       qrPayload: await this.qr("connect", A.agencyDriver),
     };

@@ -19,7 +19,7 @@ import { AuthService, MachineKind } from "../gen/fuel/auth/v1/auth_pb.js";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { CreditLineStatus, RiskCategory } from "../gen/fuel/credit/v1/credit_line_pb.js";
 import { CreditService } from "../gen/fuel/credit/v1/credit_pb.js";
-import { Decision, DocumentType, KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
+import { AgencyMembershipStatus, Decision, DocumentType, KycService, MembershipDecision } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanService } from "../gen/fuel/loan/v1/loan_pb.js";
 import { NotificationService, PushPlatform } from "../gen/fuel/notification/v1/notification_pb.js";
 import { PaymentMethod, PaymentService } from "../gen/fuel/payment/v1/payment_pb.js";
@@ -159,6 +159,21 @@ const CASES: Case[] = [
   {
     method: m(KycService, "listDrivers"), what: "agency A's drivers", owners: ["agencyAdminA", ...BANKS, "sysadmin"],
     request: () => ({ agencyId: A().agencyId, pageSize: 200 }), marks: () => [A().agencyDriver.principal.driverId],
+  },
+  {
+    method: m(KycService, "getDriver"), what: "a driver asking to join agency A", owners: ["agencyAdminA", ...BANKS, "sysadmin"],
+    request: () => ({ driverId: keep(w.pools.membershipRequests) }), marks: () => [keep(w.pools.membershipRequests)],
+  },
+  {
+    method: m(KycService, "listDrivers"), what: "the requests to join agency A", owners: ["agencyAdminA", ...BANKS, "sysadmin"],
+    request: () => ({ agencyId: A().agencyId, membershipStatus: AgencyMembershipStatus.PENDING, pageSize: 200 }), marks: () => [keep(w.pools.membershipRequests)],
+  },
+  {
+    method: m(KycService, "decideAgencyMembership"), what: "a driver's request to join agency A", owners: ["agencyAdminA", "sysadmin"],
+    request: (c) => ({
+      driverId: c.owner ? take(w.pools.membershipRequests) : keep(w.pools.membershipRequests), agencyId: A().agencyId, decision: MembershipDecision.ACCEPT,
+    }),
+    expect: (r, q) => r.driver.driverId === q.driverId && r.driver.agencyId === A().agencyId,
   },
   {
     method: m(KycService, "updateDriverProfile"), what: "agency A's driver", owners: ["agencyDriverA", "sysadmin"],
@@ -481,7 +496,7 @@ const SIGN_IN: Record<string, string> = {
   "fuel.auth.v1.AuthService/VerifyOtp": "staff sign-in: the session is the caller's own",
   "fuel.auth.v1.AuthService/CustomerVerifyOtp": "driver sign-in: the session is the caller's own",
   "fuel.auth.v1.AuthService/ExchangeClientCredentials": "a machine's own credential: the token is its own",
-  "fuel.kyc.v1.KycService/OnboardDriver": "a new driver's own profile and session (agency_id: see the report)",
+  "fuel.kyc.v1.KycService/OnboardDriver": "a new driver's own profile and session; agency_id only asks to join (DecideAgencyMembership's row)",
 };
 
 /** The message of a Connect JSON error (the first line of its text is the body). */
@@ -581,6 +596,7 @@ test.before(async () => {
     credentials: owners(AuthService.method.revokeMachineCredential) + 1,
     subLineDrivers: (CASES.find((c) => c.what.startsWith("a sub-line under"))!.owners!.length * PROTOCOLS.length) + 1,
     rootLineDrivers: (CASES.find((c) => c.what === "a root line for a lone driver")!.owners!.length * PROTOCOLS.length) + 1,
+    membershipRequests: owners(KycService.method.decideAgencyMembership) + 1,
     settle: owners(TransactionService.method.settle) + 1,
     void: owners(TransactionService.method.void) + 1,
   });

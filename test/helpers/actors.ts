@@ -281,7 +281,8 @@ let nationalIdSeq = 0;
 
 /**
  * A driver signs up as the app does: CustomerRequestOtp, the SMS, CustomerVerifyOtp (an
- * onboarding token for a new phone), OnboardDriver (optionally into an agency).
+ * onboarding token for a new phone), OnboardDriver (optionally asking to join an agency,
+ * which makes them a member only once the agency accepts).
  */
 export async function driverSignUp(sys: TestSystem, wire: Wire, protocol: Protocol, name: string, phone: string, agencyId = ""): Promise<Actor> {
   const t = new Date();
