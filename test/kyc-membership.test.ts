@@ -162,7 +162,7 @@ test("naming an agency at onboarding asks to join: no membership, no AGENCY_MEMB
   // A decision is final: another key finds it decided.
   await expectError(ctx.admin.kyc.decideAgencyMembership({ ...accept, decision: MembershipDecision.REJECT, reason: "too late" }, idem()), Code.FailedPrecondition, { reason: "MEMBERSHIP_ALREADY_DECIDED" });
 
-  // Now a member: scored as one, served by the agency, listed among its drivers.
+  // A member: scored as one, served by the agency, listed among its drivers.
   assert.is((await me.getDriver({ driverId })).driver!.agencyId, ctx.agencyA);
   assert.ok((await reasonCodes(ctx, driverId)).includes(RiskReasonCode.AGENCY_MEMBER));
   const up = await ctx.adminA.kyc.uploadDocument({ owner: driverOwner(driverId), documentType: DocumentType.NATIONAL_ID, content: PNG, fileName: "nin.png" }, idem());
