@@ -37,10 +37,10 @@ test.after(async () => {
 const internalClient = (s: TestSystem, clientIp?: string) => peerClient(s, AuthService, s.cfg.urls.auth, { as: "kyc", clientIp });
 const newPhone = () => phoneUnder("+23481");
 
-async function newDriver(agencyId = ""): Promise<{ session: Session; driverId: string; phone: string }> {
+async function newDriver(): Promise<{ session: Session; driverId: string; phone: string }> {
   const driverId = randomUUID();
   const phone = newPhone();
-  const res = await internal.createDriverUser({ phone, driverId, agencyId, displayName: "Ada Driver" }, idem());
+  const res = await internal.createDriverUser({ phone, driverId, displayName: "Ada Driver" }, idem());
   return { session: res.session!, driverId, phone };
 }
 
@@ -69,12 +69,11 @@ async function forge(o: { key: CryptoKey | Uint8Array; kid: string; iss?: string
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 
 test("a session from CreateDriverUser works at the gateway and says who the driver is", async () => {
-  const agencyId = randomUUID();
-  const { session, driverId } = await newDriver(agencyId);
+  const { session, driverId } = await newDriver();
   const me = await getMe(session.accessToken);
   assert.is(me.principal?.role, Role.DRIVER);
   assert.is(me.principal?.driverId, driverId);
-  assert.is(me.principal?.agencyId, agencyId);
+  assert.is(me.principal?.agencyId, "", "a driver's agency is the agency's decision, on the profile, never on the token");
   assert.is(me.principal?.subjectId, session.principal?.subjectId);
   const ttl = Number(session.accessTokenExpiresAt!.seconds) * 1000 - sys.clock.now().getTime();
   assert.ok(ttl > 0 && ttl <= 15 * 60_000 + 1000, `access token lives ≤ 15 min (${ttl} ms)`);
@@ -263,7 +262,6 @@ test("CreateDriverUser: one user per phone and per driver; internal only", async
   const bad: Array<[Record<string, string>, string]> = [
     [{ phone: "0801234", driverId: randomUUID() }, "phone"],
     [{ phone: newPhone(), driverId: "" }, "driver_id"],
-    [{ phone: newPhone(), driverId: randomUUID(), agencyId: "nope" }, "agency_id"],
     [{ phone: newPhone(), driverId: randomUUID(), displayName: "x".repeat(101) }, "display_name"],
   ];
   for (const [req, field] of bad) {

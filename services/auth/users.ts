@@ -127,7 +127,6 @@ export const getMe = () => async (_req: unknown, ctx: HandlerContext) =>
 export const createDriverUser = (deps: ServiceDeps, sessions: Sessions) => async (req: CreateDriverUserRequest, ctx: HandlerContext) => {
   const phone = v.phone("phone", req.phone);
   const driverId = v.uuid("driver_id", req.driverId);
-  const agencyId = v.optionalUuid("agency_id", req.agencyId);
   const displayName = v.text("display_name", req.displayName, 0, DISPLAY_NAME_MAX);
   const userId = randomUUID();
   const now = deps.now();
@@ -136,7 +135,8 @@ export const createDriverUser = (deps: ServiceDeps, sessions: Sessions) => async
     phone,
     displayName,
     role: "DRIVER",
-    agencyId,
+    // Agency membership lives with the driver's profile (KycService), decided by the agency.
+    agencyId: null,
     bankId: null,
     merchantId: null,
     driverId,
@@ -147,7 +147,7 @@ export const createDriverUser = (deps: ServiceDeps, sessions: Sessions) => async
   const prepared = await sessions.prepare({
     subjectId: userId,
     role: Role.DRIVER,
-    agencyId: agencyId ?? "",
+    agencyId: "",
     bankId: "",
     merchantId: "",
     stationId: "",
