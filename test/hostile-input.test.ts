@@ -24,7 +24,7 @@ const tokens = new Map<Role, string[]>();
 /** The organisation ids every test caller is bound to, so some inputs pass the access checks. */
 const bound = { agencyId: randomUUID(), bankId: randomUUID(), merchantId: randomUUID(), stationId: randomUUID(), driverId: randomUUID() };
 
-/** Inputs per method (HOSTILE_SAMPLES for a longer hunt); ~85 methods → ~1,000 calls. */
+/** Inputs per method (HOSTILE_SAMPLES for a longer hunt); ~86 methods → ~1,000 calls. */
 const SAMPLES_PER_METHOD = Number(process.env.HOSTILE_SAMPLES ?? 12);
 const MAX_DEPTH = 3;
 const FORBIDDEN = new Set(["internal", "unknown", "data_loss"]);
