@@ -3,7 +3,9 @@
 // NOT_SERVING while anything holds it down: SIGTERM (all entries, before the server stops
 // accepting, so balancers drain first), or a service's database not answering its probe
 // (db-probe.ts). Probes should use it for readiness, not liveness: a database outage takes
-// a replica out of rotation, and a restart would not bring the database back.
+// a replica out of rotation, and a restart would not bring the database back. Liveness
+// asks for LIVENESS, the one entry nothing holds down: it is SERVING whenever the process
+// answers at all, so only a process that has stopped answering is restarted.
 //
 // The gateway serves no domain service itself; its health mirrors the services running
 // in its process: its "" is NOT_SERVING while any of them is, and its entry for a
@@ -22,6 +24,8 @@ import {
 const WATCH_MAX_MS = 30 * 60_000;
 /** What holds every entry down once the server drains. */
 export const DRAINING = "draining";
+/** The entry for liveness probes: SERVING whenever the process answers (no reason holds it down). */
+export const LIVENESS = "liveness";
 
 /** The services' states of this process, which a mirroring state (the gateway's) follows. */
 const inProcess = new Set<HealthState>();
@@ -44,6 +48,7 @@ export class HealthState {
   }
 
   status(name: string): Status | undefined {
+    if (name === LIVENESS) return Status.SERVING;
     const own = this.down.get(name);
     if (own === undefined) return undefined;
     if (own.size > 0) return Status.NOT_SERVING;
