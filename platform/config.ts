@@ -1,6 +1,7 @@
 // Configuration from environment variables, validated once at start. Every mistake is
 // collected and reported together, so an operator fixes them all in one go.
 import { randomBytes } from "node:crypto";
+import { serviceDatabases, type ServiceDatabase } from "./database-config.js";
 
 export const SERVICE_NAMES = [
   "auth",
@@ -39,9 +40,14 @@ export interface Config {
   /** Base URL of every service, for mesh hops (defaults to 127.0.0.1 + its port). */
   urls: Record<ServiceName, string>;
   host: string;
+  /** DATABASE_URL: the database of every service without one of its own. */
   databaseUrl: string | undefined;
+  /** DATABASE_DIRECT_URL, else DATABASE_URL: a session straight to DATABASE_URL's database. */
+  databaseDirectUrl: string | undefined;
+  /** Each service's database (`<NAME>_DATABASE_URL`, else DATABASE_URL; direct URLs for sessions); undefined = embedded. */
+  databases: Record<ServiceName, ServiceDatabase | undefined>;
   pgPoolMax: number;
-  /** Parameterised statements as named prepared statements (PG_NAMED_STATEMENTS; off behind PgBouncer in transaction mode). */
+  /** Parameterised statements as named prepared statements (PG_NAMED_STATEMENTS; default off when a service's URL is pooled). */
   pgNamedStatements: boolean;
   /** Mesh hops to a service in the same process skip the network (MESH_IN_PROCESS, default true). */
   meshInProcess: boolean;
@@ -171,9 +177,10 @@ export function loadConfig(env: Env = process.env): Config {
     urls[s] = url(`${s.toUpperCase()}_URL`, ["http:", "https:"]) ?? `http://127.0.0.1:${ports[s]}`;
   }
 
-  const databaseUrl = url("DATABASE_URL", ["postgres:", "postgresql:"]);
+  const { databaseUrl, databaseDirectUrl, databases } = serviceDatabases(env, SERVICE_NAMES, services, production, problems);
+  // Named statements collide on a pooler that hands a client another session each transaction.
+  const anyPooled = Object.values(databases).some((d) => d?.pooled);
   const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
-  if (production && !databaseUrl) problems.push("DATABASE_URL is required when NODE_ENV=production");
   if (production && !redisUrl) problems.push("REDIS_URL is required when NODE_ENV=production");
 
   const logLevel = env.LOG_LEVEL ?? "info";
@@ -198,8 +205,10 @@ export function loadConfig(env: Env = process.env): Config {
     urls,
     host,
     databaseUrl,
+    databaseDirectUrl,
+    databases: databases as Record<ServiceName, ServiceDatabase | undefined>,
     pgPoolMax: int("PG_POOL_MAX", 10, 1, 200),
-    pgNamedStatements: flag("PG_NAMED_STATEMENTS", true),
+    pgNamedStatements: flag("PG_NAMED_STATEMENTS", !anyPooled),
     meshInProcess: flag("MESH_IN_PROCESS", true),
     redisUrl,
     meshSecret: secret("MESH_SECRET"),

@@ -3,7 +3,9 @@
 // must not read as a database that is gone), cut off after PROBE_TIMEOUT_MS. A failed
 // query is tried once more at once on a fresh connection, because a connection the
 // server ended (pg_terminate_backend) fails once although the database is fine. The
-// state is logged when it changes, not at every failed probe.
+// state is logged when it changes, not at every failed probe. It asks the pooled URL,
+// the way the service's calls go: a pooler that cannot reach the database fails there.
+import type { ServiceDatabase } from "./database-config.js";
 import { createPool, type Pool } from "./db.js";
 import { log } from "./logger.js";
 
@@ -21,9 +23,10 @@ export class DatabaseProbe {
   private downSince = 0;
 
   /** @param onChange told `false` when the database stops answering, `true` when it answers again. */
-  constructor(databaseUrl: string, private readonly service: string, private readonly onChange: (up: boolean) => void, private readonly everyMs = PROBE_EVERY_MS) {
+  constructor(database: Pick<ServiceDatabase, "url" | "pooled">, private readonly service: string, private readonly onChange: (up: boolean) => void, private readonly everyMs = PROBE_EVERY_MS) {
     this.pool = createPool({
-      connectionString: databaseUrl,
+      connectionString: database.url,
+      pooled: database.pooled,
       max: 1,
       application: `${service}-probe`,
       connectTimeoutMs: PROBE_TIMEOUT_MS,

@@ -26,9 +26,13 @@ export type Tx = PoolClient;
 export interface PoolOptions {
   connectionString: string;
   max: number;
-  /** search_path for every connection: the service's own schema first. */
-  schema?: string;
   application?: string;
+  /**
+   * The URL reaches PostgreSQL through a pooler in transaction mode (PgBouncer), which
+   * refuses session startup parameters: statement_timeout is then the server's default
+   * for the role or database (see checkStatementTimeout), and no session state is set.
+   */
+  pooled?: boolean;
   /**
    * Send parameterised statements as named prepared statements (see NAMED_MAX). Not for
    * a server that multiplexes clients onto one session (the embedded PGlite server, or
@@ -90,6 +94,13 @@ function namedClient(): PgModule["Client"] {
   return NamedClient;
 }
 
+/**
+ * How long one statement may run. Every statement names its tables with their schema,
+ * so no connection needs a search_path: the same SQL runs on a session of its own and
+ * through a transaction pooler.
+ */
+export const STATEMENT_TIMEOUT_MS = 30_000;
+
 export function createPool(opts: PoolOptions): Pool {
   const { Pool } = pg();
   const config: PoolConfig = {
@@ -100,13 +111,30 @@ export function createPool(opts: PoolOptions): Pool {
     query_timeout: opts.queryTimeoutMs,
     application_name: opts.application,
     // A statement that runs away is cut off rather than holding locks forever.
-    statement_timeout: 30_000,
-    options: opts.schema ? `-c search_path=${opts.schema},public` : undefined,
+    statement_timeout: opts.pooled ? undefined : STATEMENT_TIMEOUT_MS,
     ...(opts.namedStatements ? { Client: namedClient() } : {}),
   };
   const pool = new Pool(config);
   pool.on("error", (err) => log.warn({ err }, "idle postgres client error"));
   return pool;
+}
+
+/**
+ * Behind a transaction pooler the statement timeout cannot travel with the connection, so
+ * it must come from the server: `ALTER ROLE … IN DATABASE … SET statement_timeout` (or
+ * PgBouncer's `connect_query`). Asks through the pool and refuses an unbounded one, so a
+ * runaway statement never holds its locks for ever because a setting was forgotten.
+ * Returns the server's value in milliseconds.
+ */
+export async function checkStatementTimeout(pool: Pool, service: string): Promise<number> {
+  const row = await one<{ ms: string }>(pool, `SELECT setting AS ms FROM pg_settings WHERE name = 'statement_timeout'`);
+  const ms = Number(row?.ms ?? 0);
+  if (ms > 0) return ms;
+  throw new Error(
+    `${service}: statement_timeout is 0 (unbounded) on the pooled database URL; a pooler in transaction mode ` +
+      `cannot carry the ${STATEMENT_TIMEOUT_MS} ms the service sets on a direct connection. Set it on the server, e.g. ` +
+      `ALTER ROLE <user> IN DATABASE <db> SET statement_timeout = '${STATEMENT_TIMEOUT_MS / 1000}s'`,
+  );
 }
 
 /**

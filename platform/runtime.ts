@@ -1,8 +1,12 @@
 // Boots domain services: shared infrastructure (database, key-value store, tokens), then
 // for each service its migrations, its pool, its server with the standard interceptor
-// chain, and its background workers.
+// chain, and its background workers. Each service works in its own database when it has
+// one (`<NAME>_DATABASE_URL`), else in DATABASE_URL's, else in the embedded one; its
+// migrations take a session of their own (node-pg-migrate's advisory lock), so they go
+// to the direct URL, while the pool and probe use the pooled one.
 import type { Config, ServiceName } from "./config.js";
-import { createPool, type Pool } from "./db.js";
+import type { ResolvedDatabase } from "./database-config.js";
+import { checkStatementTimeout, createPool, type Pool } from "./db.js";
 import { DatabaseProbe } from "./db-probe.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded.js";
 import { enforceDeadline } from "./interceptors/deadline.js";
@@ -22,7 +26,10 @@ import { callInfoKey } from "./context.js";
 
 export interface Infra {
   cfg: Config;
-  databaseUrl: string;
+  /** DATABASE_URL's database (its direct URL) or the embedded one; undefined when only `<NAME>_DATABASE_URL`s are set. */
+  databaseUrl: string | undefined;
+  /** The database a service of this process works in. */
+  database(name: ServiceName): ResolvedDatabase;
   embedded: EmbeddedPostgres | null;
   kv: Kv;
   limits: RateLimits;
@@ -32,17 +39,25 @@ export interface Infra {
 
 export async function startInfra(cfg: Config, now: () => Date = () => new Date()): Promise<Infra> {
   let embedded: EmbeddedPostgres | null = null;
-  let databaseUrl = cfg.databaseUrl;
-  if (!databaseUrl) {
+  // Configuration gives every running service a database or none; cfg.services may have
+  // been narrowed since, so ask again.
+  if (cfg.services.some((s) => !cfg.databases[s])) {
     embedded = await startEmbeddedPostgres(0, process.env.PGLITE_DIR || undefined);
-    databaseUrl = embedded.url;
     log.info("DATABASE_URL unset: using embedded PGlite (in memory)");
   }
+  const databaseUrl = embedded?.url ?? cfg.databaseDirectUrl;
+  const database = (name: ServiceName): ResolvedDatabase => {
+    const own = cfg.databases[name];
+    if (own) return { ...own, embedded: false };
+    if (embedded) return { url: embedded.url, directUrl: embedded.url, pooled: false, embedded: true };
+    throw new Error(`${name} has no database: set ${name.toUpperCase()}_DATABASE_URL or DATABASE_URL`);
+  };
   const kv = cfg.redisUrl ? createRedisKv(cfg.redisUrl) : createMemoryKv();
   if (!cfg.redisUrl) log.info("REDIS_URL unset: using the in-process store");
   return {
     cfg,
     databaseUrl,
+    database,
     embedded,
     kv,
     limits: new RateLimits(kv),
@@ -68,18 +83,28 @@ export function serviceTokens(cfg: Config, name: string): ServiceTokens {
 /** Migrates, connects and serves one service module. */
 export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh: Mesh) => JwksSource, port: number): Promise<RunningService> {
   const { cfg } = infra;
-  await migrate(infra.databaseUrl, mod.name);
+  const db = infra.database(mod.name);
+  await migrate(db.directUrl, mod.name);
   // The embedded database runs one session: keep each pool tiny there.
   const pool: Pool = createPool({
-    connectionString: infra.databaseUrl,
-    max: infra.embedded ? 2 : cfg.pgPoolMax,
+    connectionString: db.url,
+    max: db.embedded ? 2 : cfg.pgPoolMax,
     application: mod.name,
-    namedStatements: cfg.pgNamedStatements && !infra.embedded,
+    namedStatements: cfg.pgNamedStatements && !db.embedded,
+    pooled: db.pooled,
   });
+  if (db.pooled) {
+    try {
+      await checkStatementTimeout(pool, mod.name);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+  }
   const tokens = serviceTokens(cfg, mod.name);
   const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);
   const verifier = new AccessTokenVerifier(jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
-  const deps: ServiceDeps = { name: mod.name as ServiceName, cfg, pool, kv: infra.kv, mesh, limits: infra.limits, tokens, verifier, now: infra.now };
+  const deps: ServiceDeps = { name: mod.name as ServiceName, cfg, database: db, pool, kv: infra.kv, mesh, limits: infra.limits, tokens, verifier, now: infra.now };
   const stopWorkers = mod.start ? await mod.start(deps) : async () => undefined;
   const server = await startServer({
     name: mod.name,
@@ -99,7 +124,7 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
     drainTimeoutMs: cfg.drainTimeoutMs,
   });
   // The embedded database lives in this process: it cannot be unreachable on its own.
-  const probe = infra.embedded ? null : new DatabaseProbe(infra.databaseUrl, mod.name, (up) => server.health.hold(DATABASE_DOWN, !up));
+  const probe = db.embedded ? null : new DatabaseProbe(db, mod.name, (up) => server.health.hold(DATABASE_DOWN, !up));
   probe?.start();
   return {
     ...server,

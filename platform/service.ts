@@ -2,6 +2,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Config, ServiceName } from "./config.js";
+import type { ResolvedDatabase } from "./database-config.js";
 import type { Pool } from "./db.js";
 import type { Kv } from "./kv.js";
 import type { Mesh } from "./mesh.js";
@@ -11,6 +12,8 @@ import type { AccessTokenVerifier, ServiceTokens } from "./tokens.js";
 export interface ServiceDeps {
   name: ServiceName;
   cfg: Config;
+  /** Where this service's data lives: its pool's URL, the direct URL for sessions, embedded or not. */
+  database: ResolvedDatabase;
   pool: Pool;
   kv: Kv;
   mesh: Mesh;

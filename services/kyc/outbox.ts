@@ -148,9 +148,9 @@ const relays = new WeakMap<object, OutboxRelay>();
 export function relayFor(deps: ServiceDeps): OutboxRelay {
   let r = relays.get(deps);
   if (!r) {
-    // The embedded database (no DATABASE_URL) serves every pool through one PGlite
-    // session; poll it less often and rely on the wake-up after each commit.
-    r = new OutboxRelay(deps.pool, deps, deps.cfg.databaseUrl ? {} : { pollMs: 1_000 });
+    // The embedded database serves every pool through one PGlite session; poll it less
+    // often and rely on the wake-up after each commit.
+    r = new OutboxRelay(deps.pool, deps, deps.database.embedded ? { pollMs: 1_000 } : {});
     relays.set(deps, r);
   }
   return r;

@@ -14,7 +14,7 @@ const hubs = new WeakMap<ServiceDeps, WatchHub>();
 export function hubOf(deps: ServiceDeps): WatchHub {
   let hub = hubs.get(deps);
   if (!hub) {
-    hub = new WatchHub(deps.pool, { notify: !!deps.cfg.databaseUrl });
+    hub = new WatchHub(deps.pool, { notify: !deps.database.embedded });
     hubs.set(deps, hub);
   }
   return hub;
@@ -27,8 +27,9 @@ export const stationModule: ServiceModule = {
   async start(deps) {
     const hub = hubOf(deps);
     let listener: ChangeListener | null = null;
-    if (deps.cfg.databaseUrl) {
-      listener = new ChangeListener(deps.cfg.databaseUrl, hub);
+    if (!deps.database.embedded) {
+      // LISTEN holds a session: the direct URL, never a pooler in transaction mode.
+      listener = new ChangeListener(deps.database.directUrl, hub);
       await listener.start();
     } else {
       log.info("station: embedded database, WatchAvailability fans out in-process (single process only)");

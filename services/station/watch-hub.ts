@@ -163,6 +163,10 @@ const LISTEN_RETRY_MAX_MS = 2_000;
 /**
  * The replica's dedicated LISTEN connection. Reconnects with backoff; after a reconnect
  * every watched station is re-read, since notifications sent meanwhile are lost.
+ * `databaseUrl` must reach PostgreSQL directly: a pooler in transaction mode (PgBouncer)
+ * would hand the LISTEN a server session only for its own statement, and notifications
+ * would go to whichever client holds that session later, or to none. Writers NOTIFY
+ * inside their transaction, which works through a pooler.
  */
 export class ChangeListener {
   private readonly pool: Pool;
