@@ -1,0 +1,54 @@
+// Whether a container with this environment would get past start-up's checks: the shared
+// configuration (platform/config.ts, every rule NODE_ENV=production adds) and then the
+// settings each service it runs reads for itself (credit, loan, transaction and payment
+// settings, KYC document storage, the notification providers' URLs). Pure: nothing
+// connects anywhere. Used by the deployment checks (docker-compose.yml, deploy/k8s).
+import { ConfigError, loadConfig, type Config } from "../../platform/config.js";
+import { settingsFromEnv as creditSettings } from "../../services/credit/common.js";
+import { storageFromEnv } from "../../services/kyc/storage/index.js";
+import { settingsFromEnv as loanSettings } from "../../services/loan/common.js";
+import { createEmailProvider } from "../../services/notification/providers/email.js";
+import { createPushProvider } from "../../services/notification/providers/push.js";
+import { createSmsProvider } from "../../services/notification/providers/sms.js";
+import { settingsFromEnv as paymentSettings } from "../../services/payment/common.js";
+import { settingsFromEnv as transactionSettings } from "../../services/transaction/settings.js";
+
+type Env = Record<string, string>;
+
+export interface StartupCheck {
+  /** The configuration, when it loaded. */
+  cfg: Config | undefined;
+  /** Every message start-up would stop with; empty = it starts. */
+  problems: string[];
+}
+
+/** Runs start-up's validation on `env` as the process in that container would. */
+export function startupCheck(env: Env): StartupCheck {
+  let cfg: Config;
+  try {
+    cfg = loadConfig(env);
+  } catch (err) {
+    return { cfg: undefined, problems: err instanceof ConfigError ? err.problems : [String(err)] };
+  }
+  const problems: string[] = [];
+  const attempt = (what: string, fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  for (const s of cfg.services) {
+    if (s === "credit") attempt("credit settings", () => creditSettings(env));
+    if (s === "loan") attempt("loan settings", () => loanSettings(env));
+    if (s === "transaction") attempt("transaction settings", () => transactionSettings(cfg.maxDeadlineMs, env));
+    if (s === "payment") attempt("payment settings", () => paymentSettings(env));
+    if (s === "kyc") attempt("KYC document storage", () => storageFromEnv(cfg.storageDir, env));
+    if (s === "notification") {
+      attempt("SMS provider", () => createSmsProvider(cfg.smsApiUrl));
+      attempt("e-mail provider", () => createEmailProvider(cfg.smtpUrl));
+      attempt("push provider", () => createPushProvider(cfg.pushApiUrl));
+    }
+  }
+  return { cfg, problems };
+}
