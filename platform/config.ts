@@ -1,6 +1,7 @@
 // Configuration from environment variables, validated once at start. Every mistake is
 // collected and reported together, so an operator fixes them all in one go.
 import { randomBytes } from "node:crypto";
+import { redisUrlFromEnv } from "./redis-url.js";
 import { serviceDatabases, type ServiceDatabase } from "./database-config.js";
 
 export const SERVICE_NAMES = [
@@ -51,6 +52,7 @@ export interface Config {
   pgNamedStatements: boolean;
   /** Mesh hops to a service in the same process skip the network (MESH_IN_PROCESS, default true). */
   meshInProcess: boolean;
+  /** REDIS_URL, or REDIS_CLUSTER_NODES as a `redis+cluster://` URL (redis-url.ts); unset = the in-process store. */
   redisUrl: string | undefined;
   /** Signs service-to-service tokens (HS256). */
   meshSecret: Uint8Array;
@@ -180,8 +182,8 @@ export function loadConfig(env: Env = process.env): Config {
   const { databaseUrl, databaseDirectUrl, databases } = serviceDatabases(env, SERVICE_NAMES, services, production, problems);
   // Named statements collide on a pooler that hands a client another session each transaction.
   const anyPooled = Object.values(databases).some((d) => d?.pooled);
-  const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
-  if (production && !redisUrl) problems.push("REDIS_URL is required when NODE_ENV=production");
+  const redisUrl = redisUrlFromEnv(env, problems);
+  if (production && !redisUrl && !env.REDIS_URL && !env.REDIS_CLUSTER_NODES) problems.push("REDIS_URL (or REDIS_CLUSTER_NODES) is required when NODE_ENV=production");
 
   const logLevel = env.LOG_LEVEL ?? "info";
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {

@@ -139,6 +139,8 @@ const PG_CLIENT_MESSAGES = [
 const REDIS_ERROR_NAMES = new Set(["MaxRetriesPerRequestError", "ClusterAllFailedError"]);
 const REDIS_MESSAGES = [
   /^Connection is closed\.?$/, /^Command timed out$/, /^Stream isn't writeable/, /^Socket timeout/, /^Redis connection is not ready$/,
+  // A Redis Cluster: not (yet, or no longer) connected, or a slot whose master stays away.
+  /^Cluster isn't ready/, /^None of startup nodes is available/, /^Too many Cluster redirections/,
 ];
 const REDIS_REPLY_PREFIXES = /^(LOADING|BUSY|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN) /;
 

@@ -32,10 +32,21 @@ export class RateLimits {
     return l;
   }
 
+  /**
+   * `limiter.consume` once the store can take commands: the limiter sends on the Redis
+   * client itself, and a cluster that is not ready refuses them at once (kv.ts), which
+   * would count a new process's first calls in the process instead.
+   */
+  private async spend(limiter: RateLimiterAbstract, key: string, points: number): Promise<RateLimiterRes> {
+    const wait = this.kv.pending();
+    if (wait) await wait;
+    return await limiter.consume(key, points);
+  }
+
   /** Spends `cost` points of `name` for `key`; throws RESOURCE_EXHAUSTED when spent out. */
   async consume(name: string, key: string, points: number, durationS: number, reason = "RATE_LIMITED", cost = 1): Promise<void> {
     try {
-      await this.limiter(name, points, durationS).consume(key, cost);
+      await this.spend(this.limiter(name, points, durationS), key, cost);
     } catch (err) {
       throw refusal(err, reason);
     }
@@ -71,7 +82,7 @@ export class RateLimits {
     // after the request left: the points are never spent past their window.
     const askedAt = this.now();
     try {
-      const res = await limiter.consume(key, ask);
+      const res = await this.spend(limiter, key, ask);
       return { points: ask, untilMs: askedAt + res.msBeforeNext };
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
