@@ -1,15 +1,18 @@
 // docker-compose.yml and the Dockerfile, checked without a Docker engine: each container's
 // environment is resolved as `docker compose` resolves it (YAML merge keys, `${…}` from
-// .env.example, the documented development values) and must pass the configuration's
-// own validation in production mode (platform/config.ts: every required secret, URL and
-// the payment webhook secrets); the documents volume must be mounted where KycService
+// .env.example, the documented development values) and must get past start-up's checks
+// in production mode (platform/config.ts: every required secret, URL and the payment
+// webhook secrets; then each service's own settings, test/helpers/container-env.ts); the
+// replicated services must be reachable by their service name, which resolves to every
+// replica, and hold no host port; the documents volume must be mounted where KycService
 // stores documents, and that directory must exist in the image owned by the user the
 // image runs as, so a named volume created from it is writable.
 import { readFileSync } from "node:fs";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
-import { ConfigError, loadConfig } from "../platform/config.js";
+import { ConfigError, DEFAULT_PORTS, loadConfig, SERVICE_NAMES } from "../platform/config.js";
+import { startupCheck } from "./helpers/container-env.js";
 
 const test = suite("deploy config");
 const root = new URL("..", import.meta.url);
@@ -19,6 +22,9 @@ interface ComposeService {
   build?: unknown;
   environment?: Record<string, string | number | boolean | null>;
   volumes?: string[];
+  ports?: (string | number | { target?: number; published?: string | number })[];
+  container_name?: string;
+  deploy?: { replicas?: number };
 }
 const compose = parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, ComposeService> };
 
@@ -56,18 +62,42 @@ test("every service and the gateway run from the image, one container each", () 
   assert.equal([...ours].sort(), ["auth", "credit", "gateway", "kyc", "loan", "notification", "payment", "station", "transaction"]);
 });
 
-test("each container's environment passes the production configuration rules with the documented development values", () => {
+test("each container starts: its environment passes the production configuration rules and its service's own settings, with the documented development values", () => {
   for (const name of ours) {
     const env = environmentOf(name, devValues);
-    let cfg;
-    try {
-      cfg = loadConfig(env);
-    } catch (err) {
-      assert.unreachable(`${name}: ${err instanceof ConfigError ? err.problems.join("; ") : String(err)}`);
-    }
+    const { cfg, problems } = startupCheck(env);
+    assert.equal(problems, [], name);
     assert.ok(cfg!.production, `${name} runs with NODE_ENV=production`);
     if (name === "gateway") assert.ok(cfg!.gateway && cfg!.services.length === 0, name);
     else assert.equal([cfg!.gateway, cfg!.services], [false, [name]], name);
+  }
+});
+
+test("credit and transaction run two replicas each; a replicated service holds no host port and no container name", () => {
+  const replicas = (name: string) => compose.services[name]?.deploy?.replicas ?? 1;
+  assert.equal([replicas("credit"), replicas("transaction")], [2, 2]);
+  for (const [name, svc] of Object.entries(compose.services)) {
+    if (replicas(name) < 2) continue;
+    assert.is(svc.container_name, undefined, `${name}: a container name is one container's`);
+    for (const p of svc.ports ?? []) {
+      const published = typeof p === "object" ? p.published : /^(?:[^:]*:)?(\d+(?:-\d+)?):\d+/.exec(String(p))?.[1];
+      assert.is(published, undefined, `${name}: ${JSON.stringify(p)} publishes a fixed host port, which a second replica cannot take`);
+    }
+  }
+});
+
+test("every service's URL names its compose service, on the port it listens on, so a call reaches every replica", () => {
+  for (const name of ours) {
+    const env = environmentOf(name, devValues);
+    const cfg = loadConfig(env);
+    for (const s of SERVICE_NAMES) {
+      const url = new URL(cfg.urls[s]);
+      assert.is(url.hostname, s, `${name}: ${s.toUpperCase()}_URL names the compose service ${s}`);
+      const target = loadConfig(environmentOf(s, devValues));
+      assert.equal(target.services, [s], `${s}: the service ${url.hostname} runs`);
+      assert.is(Number(url.port), target.ports[s], `${name}: ${s.toUpperCase()}_URL's port is the one ${s} listens on`);
+      assert.is(target.ports[s], DEFAULT_PORTS[s]);
+    }
   }
 });
 
