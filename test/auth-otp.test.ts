@@ -14,10 +14,12 @@ import { reasonOf } from "../platform/errors.js";
 import { SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { ONBOARDING_TOKEN_TYP, ServiceTokens } from "../platform/tokens.js";
 import { OTP_MAX_TRIES, phoneKey } from "../services/auth/otp-code.js";
+import { otpKeys } from "../services/auth/otp-store.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, postJson } from "./helpers/clients.js";
 import { waitForMessage } from "./helpers/inbox.js";
 import { createBank, createMerchant } from "./helpers/orgs.js";
+import { keysEverywhere } from "./helpers/redis-keys.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
 import { mintAccessToken, principal } from "./helpers/tokens.js";
 
@@ -226,7 +228,7 @@ test("Redis never holds a code or a phone in the clear", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   await fails(anon.customerVerifyOtp({ phone, code: otherCode(code) }), Code.Unauthenticated);
-  const record = await sys.infra.kv.get(`otp:${phoneKey(sys.cfg.otpHmacKey, phone)}`);
+  const record = await sys.infra.kv.get(otpKeys(phoneKey(sys.cfg.otpHmacKey, phone)).record);
   assert.ok(record, "the code's record is where AuthService keeps it");
   assert.not.ok(record!.includes(code));
   const redis = sys.infra.kv.redis;
@@ -234,7 +236,7 @@ test("Redis never holds a code or a phone in the clear", async () => {
     const codeRe = new RegExp(`(^|\\D)${code}(\\D|$)`);
     const digits = phone.slice(1);
     let scanned = 0;
-    for (const key of await redis.keys("*")) {
+    for (const key of await keysEverywhere(redis, "*")) {
       assert.not.ok(key.includes(digits), `a key names the phone: ${key}`);
       assert.not.ok(codeRe.test(key), `a key holds the code: ${key}`);
       const value = (await redis.type(key)) === "string" ? ((await redis.get(key)) ?? "") : "";

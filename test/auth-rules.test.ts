@@ -8,8 +8,9 @@ import { createMemoryKv, createRedisKv, type Kv } from "../platform/kv.js";
 import { canGrant, canManageMachine, canSeeUser, userScope } from "../services/auth/grant-rules.js";
 import { hashSecret, newClientSecret, secretMatches } from "../services/auth/machines.js";
 import { codeMac, generateCode, judgeAttempt, OTP_MAX_TRIES, OTP_TTL_MS, phoneKey, smsBody } from "../services/auth/otp-code.js";
-import { OtpStore } from "../services/auth/otp-store.js";
+import { otpKeys, OtpStore } from "../services/auth/otp-store.js";
 import { hashRefreshToken, newRefreshToken, refreshDecision } from "../services/auth/refresh-rule.js";
+import { keysEverywhere } from "./helpers/redis-keys.js";
 import { principal } from "./helpers/tokens.js";
 
 const test = suite("auth-rules");
@@ -145,11 +146,11 @@ test("OtpStore: Redis never holds the phone or the code in the clear", async () 
   const code = await store.issue(pk);
   const wrong = code === "000000" ? "000001" : "000000";
   await store.check(pk, wrong);
-  const record = await kv.get(`otp:${pk}`);
+  const record = await kv.get(otpKeys(pk).record);
   assert.ok(record, "the record exists");
   assert.not.ok(record!.includes(code));
   if (kv.redis) {
-    const keys = await kv.redis.keys(`otp:*`);
+    const keys = await keysEverywhere(kv.redis, `otp:*`);
     const digits = phone.slice(1);
     const codeRe = new RegExp(`(^|\\D)${code}(\\D|$)`);
     for (const k of keys) {
