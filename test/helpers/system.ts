@@ -11,6 +11,7 @@ import { loadConfig, type Config, type ServiceName } from "../../platform/config
 import { STATEMENT_TIMEOUT_MS } from "../../platform/db.js";
 import { startSystem, type RunningSystem } from "../../bin/system.js";
 import { PgBouncer } from "./pgbouncer.js";
+import { deleteEach, keysEverywhere } from "./redis-keys.js";
 
 export interface TestSystem extends RunningSystem {
   gatewayUrl: string;
@@ -172,11 +173,11 @@ export async function startTestSystem(opts: StartOptions = {}): Promise<TestSyst
  * Every suite calls from loopback, and a real Redis outlives suites (and runs): forget
  * the per-IP budgets loopback has spent, so that one suite's failed logins, OTPs and
  * anonymous calls (the hostile-input suite makes hundreds) never get the next suite
- * refused. Budgets per caller or per phone are keyed by ids each suite draws afresh.
+ * refused (on a Redis Cluster, on every master). Budgets per caller or per phone are
+ * keyed by ids each suite draws afresh.
  */
 async function forgetLoopbackBudgets(sys: RunningSystem): Promise<void> {
   const redis = sys.infra.kv.redis;
   if (!redis) return;
-  const keys = await redis.keys("rl:*127.0.0.1");
-  if (keys.length) await redis.del(...keys);
+  await deleteEach(redis, await keysEverywhere(redis, "rl:*127.0.0.1"));
 }
