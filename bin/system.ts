@@ -12,6 +12,8 @@ import type { Mesh } from "../platform/mesh.js";
 import { bootService, startInfra, type Infra, type RunningService } from "../platform/runtime.js";
 import type { JwksSource } from "../platform/tokens.js";
 import { startTracing } from "../platform/tracing.js";
+import { setSampleCacheMs } from "../platform/metrics.js";
+import { startMetricsServer, type MetricsServer } from "../platform/metrics-server.js";
 import { startGateway, type RunningGateway } from "../gateway/index.js";
 import { gatewayHttpRoutes } from "../gateway/http-routes.js";
 import { ALL_SERVICES, MODULES } from "../services/registry.js";
@@ -27,6 +29,8 @@ export interface RunningSystem {
   devInbox: DevInbox | null;
   /** The simulated payment gateway process, when no real one is configured. */
   paymentGateway: SimulatedGateway | null;
+  /** The Prometheus endpoint of this process (null when METRICS_PORT=-1). */
+  metrics: MetricsServer | null;
   cfg: Config;
   stop(): Promise<void>;
 }
@@ -38,8 +42,9 @@ export const jwksFromAuth = (mesh: Mesh): JwksSource => async () => {
 };
 
 export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}): Promise<RunningSystem> {
-  startTracing("fuel", cfg.otelEndpoint);
+  startTracing({ defaultService: defaultServiceName(cfg), otlpEndpoint: cfg.otelEndpoint, resourceAttributes: cfg.otelResourceAttributes });
   log.level = cfg.logLevel;
+  setSampleCacheMs(cfg.metricsCacheMs);
   // Port 0 means "any free port": pick them now so every service knows every address.
   for (const name of cfg.services) {
     if (cfg.ports[name] === 0) {
@@ -67,7 +72,9 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
   if (paymentGateway) cfg.paymentGatewayUrl = paymentGateway.url;
   const infra = await startInfra(cfg, opts.now);
   const services: Partial<Record<ServiceName, RunningService>> = {};
+  let metrics: MetricsServer | null = null;
   try {
+    metrics = cfg.metricsPort >= 0 ? await startMetricsServer(cfg.host, cfg.metricsPort) : null;
     // Migrations take the same advisory lock, so run the services' starts one by one.
     for (const name of cfg.services) {
       services[name] = await bootService(MODULES[name], infra, jwksFromAuth, cfg.ports[name]);
@@ -81,10 +88,12 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
       gateway,
       devInbox,
       paymentGateway,
+      metrics,
       cfg,
       async stop() {
         await gateway?.close();
         await Promise.all(Object.values(services).map((s) => s.close()));
+        await metrics?.close();
         await infra.close();
         await devInbox?.close();
         await paymentGateway?.close();
@@ -92,11 +101,22 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
     };
   } catch (err) {
     await Promise.all(Object.values(services).map((s) => s.close().catch(() => undefined)));
+    await metrics?.close();
     await infra.close();
     await devInbox?.close();
     await paymentGateway?.close();
     throw err;
   }
+}
+
+/**
+ * service.name of spans no service claims: OTEL_SERVICE_NAME, else the one component
+ * this process runs (a Kubernetes pod runs one), else the system's name.
+ */
+export function defaultServiceName(cfg: Config): string {
+  if (cfg.otelServiceName) return cfg.otelServiceName;
+  const parts: string[] = [...cfg.services, ...(cfg.gateway ? ["gateway"] : [])];
+  return parts.length === 1 ? parts[0]! : "fuel";
 }
 
 // Ports picked now and listened on later. A port from listen(0) is in the kernel's

@@ -18,6 +18,7 @@ import { REPLAYED_HEADER } from "../platform/interceptors/idempotency.js";
 import { TRACE_HEADER } from "../platform/interceptors/observe.js";
 import { findLocal, portOf, type LocalTarget } from "../platform/local.js";
 import { log } from "../platform/logger.js";
+import { rpcRecorder } from "../platform/metrics.js";
 import { GATEWAY_SERVICE, publicMethods } from "../platform/policy.js";
 import type { ServiceTokens } from "../platform/tokens.js";
 
@@ -34,6 +35,9 @@ interface Route {
 }
 
 type EdgeEntry = UnaryEntry & { local: LocalTarget };
+
+/** The edge's RPC metrics, as the gateway records for every call it forwards. */
+const recordEdge = rpcRecorder(GATEWAY_SERVICE);
 
 export class LocalEdge implements FastDispatcher {
   private readonly routes = new Map<string, Route>();
@@ -64,6 +68,7 @@ export class LocalEdge implements FastDispatcher {
     header.set(SERVICE_TOKEN_HEADER, await this.tokens.token());
     const started = performance.now();
     let code = "ok";
+    let status = 0;
     let traceId: string | null = null;
     try {
       const out = await local.dispatcher.dispatch(local.entry, message, header, { ...how, atEdge: true });
@@ -72,11 +77,14 @@ export class LocalEdge implements FastDispatcher {
     } catch (err) {
       const ce = ConnectError.from(err);
       code = Code[ce.code];
+      status = ce.code;
       traceId = ce.metadata.get(TRACE_HEADER);
       throw ce;
     } finally {
       // The edge's access-log line, as the gateway writes for every call it forwards.
-      const ms = Math.round((performance.now() - started) * 10) / 10;
+      const elapsedMs = performance.now() - started;
+      recordEdge(entry.method, status, elapsedMs / 1000);
+      const ms = Math.round(elapsedMs * 10) / 10;
       log.info({ service: GATEWAY_SERVICE, rpc: `${entry.service.typeName}/${entry.method.name}`, code, ms, trace_id: traceId ?? "" }, "rpc");
     }
   }

@@ -1,6 +1,7 @@
 // Configuration from environment variables, validated once at start. Every mistake is
 // collected and reported together, so an operator fixes them all in one go.
 import { randomBytes } from "node:crypto";
+import { parseResourceAttributes } from "./resource-attributes.js";
 import { redisUrlFromEnv } from "./redis-url.js";
 import { serviceDatabases, type ServiceDatabase } from "./database-config.js";
 
@@ -76,6 +77,14 @@ export interface Config {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   otelEndpoint: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES, parsed: added to every service's trace resource (k8s.pod.name, …). */
+  otelResourceAttributes: Record<string, string>;
+  /** OTEL_SERVICE_NAME: service.name of spans no service claims; default the one component this process runs, else "fuel". */
+  otelServiceName: string | undefined;
+  /** Port of the Prometheus endpoint (METRICS_PORT): 0 = any free port, -1 = off. */
+  metricsPort: number;
+  /** How long a gauge's SQL result is reused across scrapes (METRICS_CACHE_MS; 0 = every scrape reads). */
+  metricsCacheMs: number;
   logLevel: string;
   storageDir: string;
   smtpUrl: string | undefined;
@@ -197,6 +206,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push("BOOTSTRAP_ADMIN_PHONE must be an E.164 phone number like +2348000000000");
   }
   const accessTokenTtlSeconds = int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 900);
+  const resourceAttributes = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
+  problems.push(...resourceAttributes.problems);
 
   const cfg: Config = {
     production,
@@ -230,6 +241,10 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCertFile,
     tlsKeyFile,
     otelEndpoint: url("OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]),
+    otelResourceAttributes: resourceAttributes.attributes,
+    otelServiceName: env.OTEL_SERVICE_NAME || undefined,
+    metricsPort: int("METRICS_PORT", 9464, -1, 65535),
+    metricsCacheMs: int("METRICS_CACHE_MS", 5_000, 0, 60_000),
     logLevel,
     storageDir: env.STORAGE_DIR ?? ".data/documents",
     smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),

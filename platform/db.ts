@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { Pool as PgPool, PoolClient, PoolConfig, QueryResultRow } from "pg";
 import { log } from "./logger.js";
+import { trackPool } from "./metrics.js";
 
 const require = createRequire(import.meta.url);
 
@@ -116,6 +117,8 @@ export function createPool(opts: PoolOptions): Pool {
   };
   const pool = new Pool(config);
   pool.on("error", (err) => log.warn({ err }, "idle postgres client error"));
+  // Its connections and waiters on /metrics, under its application name.
+  if (opts.application) trackPool(opts.application, pool);
   return pool;
 }
 

@@ -1,9 +1,11 @@
 // Rate limits on Redis (rate-limiter-flexible), or in memory without Redis. A limiter is
 // a named budget of `points` per `durationS`; exceeding it is RESOURCE_EXHAUSTED with
 // RetryInfo saying when to come back.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { resourceExhausted } from "./errors.js";
 import type { Kv } from "./kv.js";
+import { rateLimitRefusals } from "./metrics.js";
 import { leaseAsk, leaseSize, LeaseBook, LeaseQueue, type Grant, type LeaseWait } from "./rate-lease.js";
 
 /** When a caller with too many calls waiting for its budget (WAITERS_MAX) may retry. */
@@ -48,7 +50,7 @@ export class RateLimits {
     try {
       await this.spend(this.limiter(name, points, durationS), key, cost);
     } catch (err) {
-      throw refusal(err, reason);
+      throw counted(name, refusal(err, reason));
     }
   }
 
@@ -64,12 +66,17 @@ export class RateLimits {
     const size = this.kv.kind === "redis" ? leaseSize(points) : 1;
     const slot = `${name}:${points}:${durationS}:${key}`;
     if (size === 1 || !this.queue.has(slot)) return await this.consume(name, key, points, durationS, reason);
-    await this.queue.spend(
-      slot,
-      (waiting) => this.lease(name, key, points, durationS, reason, leaseAsk(points, waiting)),
-      wait,
-      () => resourceExhausted(reason, "too many calls of this caller waiting for its budget; retry later", CROWDED_RETRY_MS),
-    );
+    try {
+      await this.queue.spend(
+        slot,
+        (waiting) => this.lease(name, key, points, durationS, reason, leaseAsk(points, waiting)),
+        wait,
+        () => resourceExhausted(reason, "too many calls of this caller waiting for its budget; retry later", CROWDED_RETRY_MS),
+      );
+    } catch (err) {
+      // Here, not where the lease is refused: every call waiting on that request is refused.
+      throw counted(name, err);
+    }
   }
 
   /**
@@ -92,6 +99,12 @@ export class RateLimits {
       return { points: left, untilMs: askedAt + err.msBeforeNext };
     }
   }
+}
+
+/** Counts a refused call on /metrics under its budget's name; passes any error on. */
+function counted(budget: string, err: unknown): unknown {
+  if (err instanceof ConnectError && err.code === Code.ResourceExhausted) rateLimitRefusals.inc({ budget });
+  return err;
 }
 
 function refusal(err: unknown, reason: string): unknown {

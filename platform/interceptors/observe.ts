@@ -2,21 +2,24 @@
 // the server span, stamps `x-trace-id` on every response (success or error), turns a
 // failure of the infrastructure (database, Redis, a socket) into a retryable UNAVAILABLE
 // and any other unexpected throw into INTERNAL, both without internals (logged with the
-// trace id), and writes one access-log line per call.
+// trace id), and writes one access-log line and one RPC metric observation per call.
 import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { LogThrottle } from "../log-throttle.js";
 import { log } from "../logger.js";
 import { classifyInfrastructure, infrastructureFailure, withTraceId } from "../errors.js";
-import { extractContext, tracer } from "../tracing.js";
+import { rpcRecorder } from "../metrics.js";
+import { extractContext, tracer, withService } from "../tracing.js";
 import { bindIterable } from "./authenticate.js";
 
 export const TRACE_HEADER = "x-trace-id";
 
 export function observe(serviceName: string): Interceptor {
+  const record = rpcRecorder(serviceName);
   return (next) => async (req) => {
     const rpc = `${req.service.typeName}/${req.method.name}`;
-    const parent = extractContext(req.header);
+    // Spans started while this call runs (its own, pg's, a hop's) carry this service's name.
+    const parent = withService(extractContext(req.header), serviceName);
     const span = tracer().startSpan(
       rpc,
       { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name, "fuel.service": serviceName } },
@@ -26,7 +29,9 @@ export function observe(serviceName: string): Interceptor {
     const started = performance.now();
     const finish = (code: Code | 0, err?: unknown) => {
       const cause = err instanceof ConnectError ? err.cause : err;
-      const ms = Math.round((performance.now() - started) * 10) / 10;
+      const elapsedMs = performance.now() - started;
+      record(req.method, code, elapsedMs / 1000);
+      const ms = Math.round(elapsedMs * 10) / 10;
       span.setAttribute("rpc.connect_rpc.error_code", code === 0 ? "ok" : Code[code]);
       if (code === Code.Internal || code === Code.Unknown) {
         span.setStatus({ code: SpanStatusCode.ERROR });

@@ -19,11 +19,13 @@ export interface StartedMesh {
 }
 
 /**
- * Starts `bin/mesh.ts` with exactly `env` (nothing inherited but what `env` names) and
- * resolves once it serves; `onLog` hears each JSON line it writes to stdout.
+ * Starts `bin/mesh.ts` with exactly `env` (nothing inherited but what `env` names; its
+ * /metrics on any free port unless `env` names METRICS_PORT, so children started
+ * together never collide) and resolves once it serves; `onLog` hears each JSON line it
+ * writes to stdout.
  */
 export async function startMesh(env: Record<string, string>, onLog?: (line: LogLine) => void): Promise<StartedMesh> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, ["--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env: { METRICS_PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   if (onLog) {
     let partial = "";
     proc.stdout!.on("data", (c: Buffer) => {

@@ -135,6 +135,7 @@ export async function startTestSystem(opts: StartOptions = {}): Promise<TestSyst
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
     PORT: "0",
     DEV_INBOX_PORT: "0",
+    METRICS_PORT: "0",
     ...Object.fromEntries(["auth", "kyc", "credit", "transaction", "loan", "payment", "station", "notification"].map((s) => [`${s.toUpperCase()}_PORT`, "0"])),
     ...opts.env,
   };
