@@ -12,8 +12,10 @@ import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import { NotificationService, SendInAppRequestSchema } from "../../gen/fuel/notification/v1/notification_pb.js";
 import { many, type Pool, type Tx } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
+import { backlogSql, countDelivery, watchOutbox } from "../../platform/outbox-metrics.js";
 import { backoffMs, PollingLoop } from "../../platform/polling-loop.js";
 import type { ServiceDeps } from "../../platform/service.js";
+import { withService } from "../../platform/tracing.js";
 
 export interface InAppMessage {
   userId: string;
@@ -76,6 +78,7 @@ export { backoffMs } from "../../platform/polling-loop.js";
 export class OutboxRelay {
   readonly opts: RelayOptions;
   private readonly loop: PollingLoop;
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly pool: Pool, private readonly deps: Pick<ServiceDeps, "mesh">, opts: Partial<RelayOptions> = {}) {
     this.opts = { ...DEFAULT_RELAY_OPTIONS, ...opts };
@@ -84,6 +87,7 @@ export class OutboxRelay {
 
   start(): void {
     this.loop.start();
+    this.unwatch ??= watchOutbox("kyc", this.pool, backlogSql("kyc.outbox", "delivered_at IS NULL AND dead_at IS NULL"));
   }
 
   /** Called after a commit that wrote outbox rows: deliver now rather than at the next poll. */
@@ -92,6 +96,8 @@ export class OutboxRelay {
   }
 
   async stop(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.loop.stop();
   }
 
@@ -115,7 +121,7 @@ export class OutboxRelay {
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
-    const parent = propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {});
+    const parent = withService(propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {}), "kyc");
     try {
       await context.with(parent, () =>
         this.deps.mesh.client(NotificationService).sendInApp(
@@ -124,16 +130,19 @@ export class OutboxRelay {
         ),
       );
       await this.pool.query(`UPDATE kyc.outbox SET delivered_at = now(), last_error = NULL WHERE outbox_id = $1`, [row.outbox_id]);
+      countDelivery("kyc", "delivered");
     } catch (err) {
       const ce = ConnectError.from(err);
       const error = `${Code[ce.code]}: ${ce.rawMessage}`.slice(0, 500);
       if (PERMANENT.has(ce.code) || row.attempts >= this.opts.maxAttempts) {
         log.error({ outbox_id: row.outbox_id, code: Code[ce.code], attempts: row.attempts }, "kyc outbox: giving up on a notification");
         await this.pool.query(`UPDATE kyc.outbox SET dead_at = now(), last_error = $2 WHERE outbox_id = $1`, [row.outbox_id, error]);
+        countDelivery("kyc", "dead");
         return;
       }
       const delay = backoffMs(row.attempts, this.opts);
       log.warn({ outbox_id: row.outbox_id, code: Code[ce.code], attempts: row.attempts, retry_in_ms: delay }, "kyc outbox: delivery failed; will retry");
+      countDelivery("kyc", "retry");
       await this.pool.query(
         `UPDATE kyc.outbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) WHERE outbox_id = $1`,
         [row.outbox_id, error, delay],

@@ -21,8 +21,10 @@ import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { NotificationService, SendInAppRequestSchema } from "../../gen/fuel/notification/v1/notification_pb.js";
 import { many, one, withTx, type Pool, type Tx } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
+import { backlogSql, countDelivery, watchOutbox } from "../../platform/outbox-metrics.js";
 import { backoffMs, PollingLoop } from "../../platform/polling-loop.js";
 import type { Mesh } from "../../platform/mesh.js";
+import { withService } from "../../platform/tracing.js";
 
 export interface RestorePayload {
   creditLineId: string;
@@ -104,6 +106,7 @@ export { backoffMs } from "../../platform/polling-loop.js";
 export class LoanOutboxRelay {
   readonly opts: RelayOptions;
   private readonly loop: PollingLoop;
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly pool: Pool, private readonly mesh: Pick<Mesh, "client">, opts: Partial<RelayOptions> = {}) {
     this.opts = { ...DEFAULT_RELAY_OPTIONS, ...opts };
@@ -112,6 +115,7 @@ export class LoanOutboxRelay {
 
   start(): void {
     this.loop.start();
+    this.unwatch ??= watchOutbox("loan", this.pool, backlogSql("loan.outbox", "delivered_at IS NULL AND dead_at IS NULL"));
   }
 
   /** Called after a commit that wrote outbox rows: deliver now rather than at the next poll. */
@@ -120,6 +124,8 @@ export class LoanOutboxRelay {
   }
 
   async stop(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.loop.stop();
   }
 
@@ -152,9 +158,10 @@ export class LoanOutboxRelay {
   }
 
   private async deliver(row: OutboxRow): Promise<void> {
-    const parent = propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {});
+    const parent = withService(propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {}), "loan");
     try {
       await context.with(parent, () => (row.kind === "RESTORE_CREDIT" ? this.restore(row) : this.notify(row)));
+      countDelivery("loan", "delivered");
     } catch (err) {
       const ce = ConnectError.from(err);
       const error = `${Code[ce.code]}: ${ce.rawMessage}`.slice(0, 500);
@@ -162,11 +169,13 @@ export class LoanOutboxRelay {
       if (row.kind === "NOTIFY" && (permanent || row.attempts >= this.opts.maxNotifyAttempts)) {
         log.error({ outbox_id: row.outbox_id, code: Code[ce.code], attempts: row.attempts }, "loan outbox: giving up on a borrower notice");
         await this.pool.query(`UPDATE loan.outbox SET dead_at = now(), last_error = $2 WHERE outbox_id = $1`, [row.outbox_id, error]);
+        countDelivery("loan", "dead");
         return;
       }
       const delay = backoffMs(row.attempts, this.opts);
       const level = permanent ? "error" : "warn";
       log[level]({ outbox_id: row.outbox_id, kind: row.kind, code: Code[ce.code], attempts: row.attempts, retry_in_ms: delay }, "loan outbox: delivery failed; will retry");
+      countDelivery("loan", "retry");
       await this.pool.query(
         `UPDATE loan.outbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) WHERE outbox_id = $1`,
         [row.outbox_id, error, delay],

@@ -1,8 +1,11 @@
 // The outbox worker: claims due deliveries with a lease, hands each to its provider
 // adapter, and records the outcome — SENT, a retry with backoff, or FAILED. It polls
-// every `pollMs` and wakes at once when a send queues something in this process.
+// every `pollMs` and wakes at once when a send queues something in this process. The
+// queue's depth and age, and each attempt's outcome, are on /metrics.
+import { Counter } from "prom-client";
 import { log } from "../../platform/logger.js";
 import type { Pool } from "../../platform/db.js";
+import { backlogSql, watchOutbox } from "../../platform/outbox-metrics.js";
 import { nextRetryDelayMs, type RetryPolicy } from "./backoff.js";
 import { ProviderError } from "./classify.js";
 import { claimDue, deletePushDevice, failExhausted, markAttemptFailed, markSent, type DeliveryRow } from "./store.js";
@@ -27,18 +30,26 @@ const SWEEP_EVERY_MS = 5_000;
 
 type Outcome = { ok: true; providerMessageId: string } | { ok: false; error: ProviderError; remainingTokens?: string[]; partialId?: string };
 
+const deliveries = new Counter({
+  name: "fuel_notification_deliveries_total",
+  help: "Delivery attempts recorded by this process's outbox worker, by channel (SMS, EMAIL, PUSH) and outcome: sent, partial (push reached some devices; the rest are gone or out of attempts), retry, failed.",
+  labelNames: ["channel", "outcome"] as const,
+});
+
 export class OutboxWorker {
   private stopped = false;
   private wakeTimer: (() => void) | null = null;
   private pending = false;
   private loop: Promise<void> | null = null;
   private lastSweep = 0;
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly o: WorkerOptions) {}
 
   start(): void {
     if (this.loop) return;
     this.loop = this.run();
+    this.unwatch = watchOutbox("notification", this.o.pool, backlogSql("notification.deliveries", "status = 'QUEUED'"));
   }
 
   /** Something was queued: deliver now rather than at the next poll. */
@@ -48,6 +59,7 @@ export class OutboxWorker {
   }
 
   async stop(): Promise<void> {
+    this.unwatch?.();
     this.stopped = true;
     this.wakeTimer?.();
     await this.loop;
@@ -105,7 +117,7 @@ export class OutboxWorker {
     const fields = { delivery_id: row.delivery_id, channel: row.channel, attempt: row.attempts, trace_id: row.trace_id };
     try {
       if (outcome.ok) {
-        await markSent(this.o.pool, row, outcome.providerMessageId, now);
+        if (await markSent(this.o.pool, row, outcome.providerMessageId, now)) deliveries.inc({ channel: row.channel, outcome: "sent" });
         log.info(fields, "notification delivered");
         return;
       }
@@ -113,17 +125,18 @@ export class OutboxWorker {
       const partialId = row.provider_message_id || outcome.partialId || "";
       if (delay === null && partialId !== "") {
         // Push: some devices got it; the rest are gone for good or out of attempts.
-        await markSent(this.o.pool, row, partialId, now);
+        if (await markSent(this.o.pool, row, partialId, now)) deliveries.inc({ channel: row.channel, outcome: "partial" });
         log.info({ ...fields, error: outcome.error.code }, "notification delivered to some devices");
         return;
       }
       const nextAttemptAt = delay === null ? null : new Date(now.getTime() + delay);
-      await markAttemptFailed(this.o.pool, row, {
+      const recorded = await markAttemptFailed(this.o.pool, row, {
         code: outcome.error.code,
         nextAttemptAt,
         remainingPushTokens: outcome.remainingTokens,
         providerMessageId: outcome.partialId,
       });
+      if (recorded) deliveries.inc({ channel: row.channel, outcome: nextAttemptAt ? "retry" : "failed" });
       if (nextAttemptAt) log.info({ ...fields, error: outcome.error.code, retry_in_ms: delay }, "notification attempt failed; will retry");
       else log.warn({ ...fields, error: outcome.error.code, retryable: outcome.error.retryable }, "notification delivery failed");
     } catch (err) {

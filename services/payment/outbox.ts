@@ -15,8 +15,10 @@ import { MoneySchema } from "../../gen/fuel/common/v1/common_pb.js";
 import { ApplyRepaymentRequestSchema, LoanService, type ApplyRepaymentResponse } from "../../gen/fuel/loan/v1/loan_pb.js";
 import { many, one, withTx, type Pool } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
+import { backlogSql, countDelivery, watchOutbox } from "../../platform/outbox-metrics.js";
 import { backoffMs, PollingLoop } from "../../platform/polling-loop.js";
 import type { ServiceDeps } from "../../platform/service.js";
+import { withService } from "../../platform/tracing.js";
 import { allocationResult } from "./amount-rule.js";
 
 interface OutboxRow {
@@ -55,6 +57,7 @@ export { backoffMs } from "../../platform/polling-loop.js";
 export class OutboxRelay {
   readonly opts: RelayOptions;
   private readonly loop: PollingLoop;
+  private unwatch: (() => void) | undefined;
 
   constructor(private readonly pool: Pool, private readonly deps: Pick<ServiceDeps, "mesh" | "now">, opts: Partial<RelayOptions> = {}) {
     this.opts = { ...DEFAULT_RELAY_OPTIONS, ...opts };
@@ -63,6 +66,7 @@ export class OutboxRelay {
 
   start(): void {
     this.loop.start();
+    this.unwatch ??= watchOutbox("payment", this.pool, backlogSql("payment.outbox", "delivered_at IS NULL AND dead_at IS NULL"));
   }
 
   /** Called after a commit that queued repayments: deliver now rather than at the next poll. */
@@ -71,6 +75,8 @@ export class OutboxRelay {
   }
 
   async stop(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.loop.stop();
   }
 
@@ -101,9 +107,10 @@ export class OutboxRelay {
     );
     if (!alloc) {
       await this.pool.query(`UPDATE payment.outbox SET dead_at = now(), last_error = 'allocation missing' WHERE outbox_id = $1`, [row.outbox_id]);
+      countDelivery("payment", "dead");
       return;
     }
-    const parent = propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {});
+    const parent = withService(propagation.extract(ROOT_CONTEXT, row.trace_carrier ?? {}), "payment");
     let res: ApplyRepaymentResponse;
     try {
       res = await context.with(parent, () =>
@@ -128,6 +135,7 @@ export class OutboxRelay {
       const delay = backoffMs(row.attempts, this.opts);
       const level = row.attempts >= this.opts.alertAfterAttempts ? "error" : "warn";
       log[level]({ outbox_id: row.outbox_id, code: Code[ce.code], attempts: row.attempts, retry_in_ms: delay }, "payment outbox: ApplyRepayment failed; will retry");
+      countDelivery("payment", "retry");
       await this.pool.query(
         `UPDATE payment.outbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) WHERE outbox_id = $1`,
         [row.outbox_id, error, delay],
@@ -141,7 +149,7 @@ export class OutboxRelay {
   private async settle(row: OutboxRow, amount: bigint, r: { unapplied: bigint; repaymentId: string | null; error: string | null }): Promise<void> {
     const { applied, status } = allocationResult(amount, r.unapplied);
     const rest = amount - applied;
-    await withTx(this.pool, async (tx) => {
+    const finished = await withTx(this.pool, async (tx) => {
       // Lock order: payment, then its allocation and outbox row.
       await tx.query(`SELECT 1 FROM payment.payments WHERE payment_id = $1 FOR UPDATE`, [row.payment_id]);
       const done = await tx.query(
@@ -149,7 +157,7 @@ export class OutboxRelay {
           WHERE outbox_id = $1 AND delivered_at IS NULL AND dead_at IS NULL RETURNING 1`,
         [row.outbox_id, r.error],
       );
-      if (done.rowCount !== 1) return; // another relay finished it first
+      if (done.rowCount !== 1) return false; // another relay finished it first
       await tx.query(
         `UPDATE payment.allocations SET status = $3, applied_minor = $4, repayment_id = $5 WHERE payment_id = $1 AND loan_id = $2`,
         [row.payment_id, row.loan_id, status, applied, r.repaymentId],
@@ -167,6 +175,8 @@ export class OutboxRelay {
       } else {
         await tx.query(`UPDATE payment.payments SET update_time = $2 WHERE payment_id = $1`, [row.payment_id, this.deps.now()]);
       }
+      return true;
     });
+    if (finished) countDelivery("payment", r.error === null ? "delivered" : "dead");
   }
 }
