@@ -43,6 +43,10 @@ export interface CreditSettings {
   riskHistoryPageSize: number;
   /** The longest loan history a risk assessment reads; a longer one is refused, never cut. */
   riskHistoryMaxLoans: number;
+  /** Time from the end of one ledger audit to the start of the next (0 = no audits). */
+  ledgerAuditIntervalMs: number;
+  /** Credit lines the ledger audit checks per transaction. */
+  ledgerAuditChunkLines: number;
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): CreditSettings {
@@ -53,5 +57,7 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     expiryBatch: int("CREDIT_EXPIRY_BATCH", 500, 1, 5000),
     riskHistoryPageSize: int("CREDIT_RISK_HISTORY_PAGE_SIZE", 200, 1, 200),
     riskHistoryMaxLoans: int("CREDIT_RISK_HISTORY_MAX_LOANS", 20_000, 1, 1_000_000),
+    ledgerAuditIntervalMs: int("LEDGER_AUDIT_INTERVAL_MS", 60_000, 0, 86_400_000),
+    ledgerAuditChunkLines: int("LEDGER_AUDIT_CHUNK_LINES", 500, 1, 1000),
   };
 }

@@ -11,6 +11,7 @@ import * as v from "../../platform/validate.js";
 import { viewerOf } from "./access.js";
 import { guardedTx, type CreditSettings } from "./common.js";
 import { holdToProto } from "./convert.js";
+import { holdsExpired } from "./metrics.js";
 import { expireDue } from "./resolve.js";
 import { moreExpired } from "./store.js";
 
@@ -34,6 +35,7 @@ export function startExpirySweeper(deps: ServiceDeps, settings: CreditSettings):
   const sweep = async () => {
     for (let round = 0; round < 100 && !stopped; round++) {
       const n = await withTx(deps.pool, async (tx) => (await expireDue(tx, deps.now(), settings.expiryBatch, "credit-sweeper")).length);
+      holdsExpired.inc(n);
       if (n > 0) log.info({ expired: n }, "credit holds expired");
       if (n < settings.expiryBatch) break;
     }
