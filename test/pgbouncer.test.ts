@@ -124,13 +124,15 @@ test("measured: short transactions per second through PgBouncer against direct, 
   const CLIENTS = 8;
   const ROUNDS = 5;
   const ROUND_MS = 600;
-  const setup = new pg.Client({ connectionString: sys.databaseUrl });
+  // A database of the measurement's own, so PgBouncer's server sessions to it are the measurement's.
+  const db = (await freshDatabase())!;
+  const setup = new pg.Client({ connectionString: db.url });
   await setup.connect();
   await setup.query(`CREATE TABLE bench_counters (id int PRIMARY KEY, n bigint NOT NULL DEFAULT 0)`);
   await setup.query(`INSERT INTO bench_counters (id) SELECT generate_series(0, $1::int - 1)`, [CLIENTS]);
   await setup.end();
-  const direct = createPool({ connectionString: sys.databaseUrl, max: CLIENTS, application: "bench-direct" });
-  const pooled = createPool({ connectionString: sys.pgbouncer!.url(sys.databaseUrl), max: CLIENTS, application: "bench-pgbouncer", pooled: true });
+  const direct = createPool({ connectionString: db.url, max: CLIENTS, application: "bench-direct" });
+  const pooled = createPool({ connectionString: sys.pgbouncer!.url(db.url), max: CLIENTS, application: "bench-pgbouncer", pooled: true });
   try {
     // Warm both paths (connections, PgBouncer's server pool) before either is timed, then
     // alternate short rounds so a burst of load on the machine hits both alike.
@@ -147,13 +149,18 @@ test("measured: short transactions per second through PgBouncer against direct, 
     const total = await direct.query<{ n: bigint }>(`SELECT sum(n)::int8 AS n FROM bench_counters`);
     assert.ok(median(d) > 0 && median(p) > 0);
     assert.ok(total.rows[0]!.n >= BigInt(counted), `every counted transaction committed (${total.rows[0]!.n} ≥ ${counted})`);
+    const sessions = await sys.pgbouncer!.servers(db.name);
+    assert.ok(sessions >= 1 && sessions <= CLIENTS, `PgBouncer served ${CLIENTS} clients with ${sessions} server sessions`);
     console.log(
       `  pgbouncer: ${CLIENTS} clients, BEGIN/UPDATE/COMMIT, median of ${ROUNDS} alternating rounds: ` +
-        `direct ${median(d).toFixed(0)}/s, through PgBouncer ${median(p).toFixed(0)}/s (ratio ${(median(p) / median(d)).toFixed(2)})`,
+        `direct ${median(d).toFixed(0)}/s (${CLIENTS} server sessions), through PgBouncer ${median(p).toFixed(0)}/s ` +
+        `(${sessions} server sessions); ratio ${(median(p) / median(d)).toFixed(2)}`,
     );
   } finally {
     await direct.end();
     await pooled.end();
+    await sys.pgbouncer!.reconnect(db.name);
+    await db.drop();
   }
 });
 

@@ -100,6 +100,12 @@ export class PgBouncer {
     return { transactions: BigInt(row?.total_xact_count ?? 0), queries: BigInt(row?.total_query_count ?? 0) };
   }
 
+  /** How many server sessions PgBouncer holds open to `database` (SHOW SERVERS). */
+  async servers(database: string): Promise<number> {
+    const rows = await this.console<{ database: string }>("SHOW SERVERS");
+    return rows.filter((r) => r.database === database).length;
+  }
+
   /** application_name of each client PgBouncer holds for `database` (SHOW CLIENTS). */
   async clients(database: string): Promise<string[]> {
     const rows = await this.console<{ database: string; application_name: string }>("SHOW CLIENTS");
