@@ -43,13 +43,13 @@ export interface RunningGateway {
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const { cfg } = opts;
   const tokens = new ServiceTokens(cfg.meshSecret, GATEWAY_SERVICE);
-  const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);
+  const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess, cfg.meshResolveIntervalMs);
   const verifier = new AccessTokenVerifier(opts.jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
   const health = new HealthState(opts.services.map((s) => s.typeName), { mirrorProcess: true });
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal); // one listener per in-flight call
   // Webhooks reach internal methods under their own mesh identity, never the gateway's.
-  const relay = new Mesh(cfg.urls, new ServiceTokens(cfg.meshSecret, WEBHOOK_RELAY_SERVICE), "grpc", cfg.meshInProcess);
+  const relay = new Mesh(cfg.urls, new ServiceTokens(cfg.meshSecret, WEBHOOK_RELAY_SERVICE), "grpc", cfg.meshInProcess, cfg.meshResolveIntervalMs);
   const plain = opts.httpRoutes?.(mesh, relay, cfg) ?? {};
 
   const rpc = connectHandler(

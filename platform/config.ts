@@ -17,6 +17,9 @@ export const SERVICE_NAMES = [
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/** How often a mesh client re-resolves a service's name by default (MESH_RESOLVE_INTERVAL_MS). */
+export const DEFAULT_MESH_RESOLVE_INTERVAL_MS = 5_000;
+
 /** Default port of each service when started together (`npm start`). */
 export const DEFAULT_PORTS: Record<ServiceName | "gateway", number> = {
   gateway: 8080,
@@ -53,6 +56,12 @@ export interface Config {
   pgNamedStatements: boolean;
   /** Mesh hops to a service in the same process skip the network (MESH_IN_PROCESS, default true). */
   meshInProcess: boolean;
+  /**
+   * How often a mesh client resolves a service URL's name again to find its replicas, in ms
+   * (MESH_RESOLVE_INTERVAL_MS, default 5000); 0 = no client-side balancing: one connection
+   * to the name as given, for a service mesh or proxy that balances calls itself.
+   */
+  meshResolveIntervalMs: number;
   /** REDIS_URL, or REDIS_CLUSTER_NODES as a `redis+cluster://` URL (redis-url.ts); unset = the in-process store. */
   redisUrl: string | undefined;
   /** Signs service-to-service tokens (HS256). */
@@ -223,6 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgPoolMax: int("PG_POOL_MAX", 10, 1, 200),
     pgNamedStatements: flag("PG_NAMED_STATEMENTS", !anyPooled),
     meshInProcess: flag("MESH_IN_PROCESS", true),
+    meshResolveIntervalMs: int("MESH_RESOLVE_INTERVAL_MS", DEFAULT_MESH_RESOLVE_INTERVAL_MS, 0, 300_000),
     redisUrl,
     meshSecret: secret("MESH_SECRET"),
     otpHmacKey: secret("OTP_HMAC_KEY"),
@@ -263,6 +273,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (!GATEWAY_NAME_PATTERN.test(cfg.paymentGatewayName)) problems.push("PAYMENT_GATEWAY_NAME must be 1 to 40 characters of a-z, 0-9, _ and -");
   if (cfg.webhookSecrets.some((x) => x.length < 16)) problems.push("PAYMENT_WEBHOOK_SECRETS entries must be at least 16 characters");
+  if (cfg.meshResolveIntervalMs > 0 && cfg.meshResolveIntervalMs < 100) {
+    problems.push("MESH_RESOLVE_INTERVAL_MS must be 0 (no client-side balancing) or at least 100 (a DNS lookup per call is too many)");
+  }
   if (cfg.defaultDeadlineMs > cfg.maxDeadlineMs) problems.push("DEFAULT_DEADLINE_MS must not exceed MAX_DEADLINE_MS");
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

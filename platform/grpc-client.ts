@@ -4,8 +4,9 @@
 // cost more CPU than the handler's own database work. Mesh hops are almost all unary, so
 // a unary call here is one HTTP/2 stream written directly: a length-prefixed message out,
 // headers, one message and trailers back. The interceptors still run around it with
-// Connect's own request/response shapes, and streaming calls go to connect-node.
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
+// Connect's own request/response shapes, and streaming calls go to connect-node. Each call
+// goes to one replica of the service, picked per call (peers.ts).
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from "node:http2";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   Code,
@@ -20,30 +21,45 @@ import {
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { frame, grpcTimeout, headerObject, headersOf, unframe } from "./grpc-wire.js";
 import { callLocal, findLocal, portOf } from "./local.js";
+import { balancedTransport, everConnected, Peers, type Peer } from "./peers.js";
 
 export interface FastGrpcOptions {
   baseUrl: string;
   interceptors: Interceptor[];
-  /** Streams (and anything this client does not do) go here. */
-  fallback: Transport;
+  /**
+   * Streams (and anything this client does not do) go here: one transport, or a maker
+   * of one per replica (given the node options that reach it), so that each stream picks
+   * a replica as each unary call does.
+   */
+  fallback: Transport | ((nodeOptions: SecureClientSessionOptions) => Transport);
   readMaxBytes: number;
   writeMaxBytes: number;
   /** Serve calls in-process when the target service runs in this process (local.ts). */
   inProcess?: boolean;
+  /** How often the URL's name is resolved again to find the service's replicas (peers.ts); 0 = never. */
+  resolveIntervalMs?: number;
 }
+
+/**
+ * A call that fails before it was sent is tried on another replica, up to this many
+ * replicas in all; one that may have reached a server is never sent again from here
+ * (its caller retries with its idempotency key).
+ */
+export const MAX_ATTEMPTS = 3;
 
 type Next = (req: UnaryRequest) => Promise<UnaryResponse>;
 
 /** A Transport whose unary calls take the fast path and whose streams use `fallback`. */
 export function fastGrpcTransport(opts: FastGrpcOptions): Transport {
-  const sessions = new SessionPool(opts.baseUrl);
+  const peers = new Peers(opts.baseUrl, opts.resolveIntervalMs);
   const base = opts.baseUrl.replace(/\/$/, "");
   const port = portOf(opts.baseUrl);
+  const streams = typeof opts.fallback === "function" ? balancedTransport(peers, opts.fallback) : opts.fallback;
   let chain: Next | undefined;
   const compose = (): Next => {
     let next = ((req: UnaryRequest & { timeoutMs?: number }) => {
       const local = opts.inProcess ? findLocal(req.service.typeName, req.method.name, port) : undefined;
-      return local ? callLocal(local, req, req.timeoutMs) : send(sessions, req, opts);
+      return local ? callLocal(local, req, req.timeoutMs) : send(peers, req, opts);
     }) as unknown as Next;
     for (const i of [...opts.interceptors].reverse()) next = i(next as never) as unknown as Next;
     return next;
@@ -72,37 +88,11 @@ export function fastGrpcTransport(opts: FastGrpcOptions): Transport {
       } as unknown as UnaryRequest<I, O>;
       return (await chain(req as never)) as unknown as UnaryResponse<I, O>;
     },
-    stream: (...args) => opts.fallback.stream(...args),
+    stream: (...args) => streams.stream(...args),
   };
 }
 
-/** One HTTP/2 session per target, replaced when it closes or is told to go away. */
-class SessionPool {
-  private session: ClientHttp2Session | undefined;
-  constructor(private readonly url: string) {}
-
-  get(): ClientHttp2Session {
-    const s = this.session;
-    if (s && !s.closed && !s.destroyed) return s;
-    const next = http2.connect(this.url, { maxSessionMemory: 64 });
-    const forget = () => {
-      if (this.session === next) this.session = undefined;
-    };
-    next.on("goaway", forget);
-    next.on("close", forget);
-    // A session error fails the streams on it (they see it themselves); never the process.
-    next.on("error", forget);
-    next.setTimeout(IDLE_SESSION_MS, () => next.close());
-    // Idle sessions must not keep a process alive; open streams do.
-    next.unref();
-    this.session = next;
-    return next;
-  }
-}
-
-const IDLE_SESSION_MS = 5 * 60_000;
-
-function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number }, opts: FastGrpcOptions): Promise<UnaryResponse> {
+function send(peers: Peers, req: UnaryRequest & { timeoutMs?: number }, opts: FastGrpcOptions): Promise<UnaryResponse> {
   const bytes = toBinary(req.method.input, req.message);
   if (bytes.length > opts.writeMaxBytes) {
     return Promise.reject(new ConnectError(`message size ${bytes.length} is larger than configured writeMaxBytes ${opts.writeMaxBytes}`, Code.ResourceExhausted));
@@ -118,21 +108,15 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
   Object.assign(headers, headerObject(req.header));
   const timeoutMs = req.timeoutMs;
   if (timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(timeoutMs);
+  const body = frame(bytes);
 
   return new Promise<UnaryResponse>((resolve, reject) => {
-    let stream: ClientHttp2Stream;
-    try {
-      stream = sessions.get().request(headers, { endStream: false });
-    } catch (err) {
-      reject(new ConnectError(`cannot reach ${req.url}: ${(err as Error).message}`, Code.Unavailable));
-      return;
-    }
     let settled = false;
-    let status = 0;
-    let responseHeaders: Headers | undefined;
-    let trailers: Headers | undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
+    /** The stream of the attempt under way. */
+    let stream: ClientHttp2Stream | undefined;
+    /** Replicas this call could not be sent to (allocated on the first such failure). */
+    let tried: Peer[] | undefined;
+    let unsentError: ConnectError | undefined;
 
     const finish = (err: ConnectError | undefined, res?: UnaryResponse) => {
       if (settled) return;
@@ -140,7 +124,7 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
       if (timer) clearTimeout(timer);
       req.signal.removeEventListener("abort", onAbort);
       if (err) {
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(err);
       } else resolve(res!);
     };
@@ -148,31 +132,75 @@ function send(sessions: SessionPool, req: UnaryRequest & { timeoutMs?: number },
     req.signal.addEventListener("abort", onAbort, { once: true });
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(new ConnectError(`the operation timed out after ${timeoutMs} ms`, Code.DeadlineExceeded)), timeoutMs);
 
-    stream.on("response", (h: IncomingHttpHeaders) => {
-      status = Number(h[":status"] ?? 0);
-      responseHeaders = headersOf(h);
-    });
-    stream.on("trailers", (t: IncomingHttpHeaders) => {
-      trailers = headersOf(t);
-    });
-    stream.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > opts.readMaxBytes + 5) {
-        finish(new ConnectError(`message larger than ${opts.readMaxBytes} bytes`, Code.ResourceExhausted));
+    /** The attempt on `peer` failed before anything reached it: try another replica, if any is left. */
+    const unsent = (peer: Peer, err: Error) => {
+      unsentError = new ConnectError(`cannot reach ${req.url} at ${peer.address}: ${err.message}`, Code.Unavailable);
+      (tried ??= []).push(peer);
+      if (tried.length >= MAX_ATTEMPTS) finish(unsentError);
+      else attempt();
+    };
+
+    const attempt = () => {
+      if (settled) return;
+      const peer = peers.pick(tried);
+      if (!peer) {
+        finish(unsentError ?? new ConnectError(`no address for ${req.url}`, Code.Unavailable));
         return;
       }
-      chunks.push(c);
-    });
-    stream.on("error", (err: Error) => finish(new ConnectError(`hop to ${req.url} failed: ${err.message}`, Code.Unavailable)));
-    stream.on("close", () => {
-      if (settled) return;
+      let session: ClientHttp2Session;
+      let s: ClientHttp2Stream;
       try {
-        finish(undefined, complete(req, status, responseHeaders, trailers, chunks));
+        session = peers.session(peer);
+        s = session.request(headers, { endStream: false });
       } catch (err) {
-        finish(ConnectError.from(err));
+        // A session that is closing takes no new stream: nothing was sent.
+        unsent(peer, err as Error);
+        return;
       }
-    });
-    stream.end(frame(bytes));
+      stream = s;
+      let status = 0;
+      let responseHeaders: Headers | undefined;
+      let trailers: Headers | undefined;
+      const chunks: Buffer[] = [];
+      let size = 0;
+
+      s.on("response", (h: IncomingHttpHeaders) => {
+        status = Number(h[":status"] ?? 0);
+        responseHeaders = headersOf(h);
+      });
+      s.on("trailers", (t: IncomingHttpHeaders) => {
+        trailers = headersOf(t);
+      });
+      s.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > opts.readMaxBytes + 5) {
+          finish(new ConnectError(`message larger than ${opts.readMaxBytes} bytes`, Code.ResourceExhausted));
+          return;
+        }
+        chunks.push(c);
+      });
+      s.on("error", (err: Error) => {
+        if (settled || stream !== s) return;
+        // Nothing was sent if the connection was never made, and the server says it did
+        // not process a stream it refused (REFUSED_STREAM, or above a GOAWAY's last id).
+        const neverSent = !responseHeaders && (!everConnected(session) || s.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM);
+        if (neverSent) unsent(peer, err);
+        else finish(new ConnectError(`hop to ${req.url} failed: ${err.message}`, Code.Unavailable));
+      });
+      s.on("close", () => {
+        if (settled || stream !== s) return;
+        try {
+          finish(undefined, complete(req, status, responseHeaders, trailers, chunks));
+        } catch (err) {
+          finish(ConnectError.from(err));
+        }
+      });
+      s.end(body);
+    };
+
+    const waiting = peers.pending();
+    if (waiting) waiting.then(attempt, (err: unknown) => finish(ConnectError.from(err, Code.Unavailable)));
+    else attempt();
   });
 }
 

@@ -1,13 +1,16 @@
 // Clients for mesh hops. Every hop carries: the W3C trace context (a client span is
 // opened per call), the end user's access token, this service's own service token,
 // the end client's IP, and what remains of the caller's deadline.
+import type { SecureClientSessionOptions } from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { DEFAULT_MESH_RESOLVE_INTERVAL_MS } from "./config.js";
 import { currentCall } from "./context.js";
 import { fastGrpcTransport } from "./grpc-client.js";
 import { CLIENT_IP_HEADER, SERVICE_TOKEN_HEADER } from "./interceptors/authenticate.js";
+import { balancedTransport, Peers } from "./peers.js";
 import type { ServiceTokens } from "./tokens.js";
 import { injectContext, tracer } from "./tracing.js";
 
@@ -40,7 +43,17 @@ export function meshInterceptor(tokens: ServiceTokens | null): Interceptor {
 
 export type Protocol = "grpc" | "connect";
 
-export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, protocol: Protocol = "grpc", inProcess = false): Transport {
+/**
+ * Calls to the service at `baseUrl`, balanced per call over the replicas its name resolves
+ * to (peers.ts), re-resolved every `resolveIntervalMs` (0: one connection to the name).
+ */
+export function meshTransport(
+  baseUrl: string,
+  tokens: ServiceTokens | null,
+  protocol: Protocol = "grpc",
+  inProcess = false,
+  resolveIntervalMs = DEFAULT_MESH_RESOLVE_INTERVAL_MS,
+): Transport {
   const options = {
     baseUrl,
     httpVersion: "2" as const,
@@ -49,8 +62,11 @@ export function meshTransport(baseUrl: string, tokens: ServiceTokens | null, pro
     readMaxBytes: 32 * 1024 * 1024,
     writeMaxBytes: 32 * 1024 * 1024,
   };
-  if (protocol === "connect") return createConnectTransport(options);
-  return fastGrpcTransport({ ...options, fallback: createGrpcTransport(options), inProcess });
+  if (protocol === "connect") {
+    return balancedTransport(new Peers(baseUrl, resolveIntervalMs), (nodeOptions) => createConnectTransport({ ...options, nodeOptions }));
+  }
+  const fallback = (nodeOptions: SecureClientSessionOptions) => createGrpcTransport({ ...options, nodeOptions });
+  return fastGrpcTransport({ ...options, fallback, inProcess, resolveIntervalMs });
 }
 
 /**
@@ -82,6 +98,8 @@ export class Mesh {
     private readonly protocol: Protocol = "grpc",
     /** Call services running in this process directly (see local.ts). */
     private readonly inProcess = true,
+    /** How often a service URL's name is resolved again to find its replicas (MESH_RESOLVE_INTERVAL_MS). */
+    private readonly resolveIntervalMs = DEFAULT_MESH_RESOLVE_INTERVAL_MS,
   ) {}
 
   client<S extends DescService>(service: S): Client<S> {
@@ -90,7 +108,7 @@ export class Mesh {
     const name = service.typeName.split(".")[1] ?? "";
     const url = this.urls[name];
     if (!url) throw new Error(`no address configured for ${service.typeName}`);
-    const c = meshClient(service, meshTransport(url, this.tokens, this.protocol, this.inProcess));
+    const c = meshClient(service, meshTransport(url, this.tokens, this.protocol, this.inProcess, this.resolveIntervalMs));
     this.cache.set(service.typeName, c);
     return c;
   }

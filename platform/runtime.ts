@@ -102,7 +102,7 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
     }
   }
   const tokens = serviceTokens(cfg, mod.name);
-  const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess);
+  const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess, cfg.meshResolveIntervalMs);
   const verifier = new AccessTokenVerifier(jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
   const deps: ServiceDeps = { name: mod.name as ServiceName, cfg, database: db, pool, kv: infra.kv, mesh, limits: infra.limits, tokens, verifier, now: infra.now };
   const stopWorkers = mod.start ? await mod.start(deps) : async () => undefined;
