@@ -7,7 +7,7 @@
 // an environment each container starts with (the configuration's production rules and
 // each service's own settings). Without a usable kubectl the rendering checks cannot run:
 // outside CI the suite says so and runs the rest; in CI (CI=true) that is a failure.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -29,7 +29,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1
 import { MODULES } from "../services/registry.js";
 import { GrpcJsClient } from "./helpers/clients.js";
 import { startupCheck } from "./helpers/container-env.js";
-import { exited, startMesh, type StartedMesh } from "./helpers/mesh-child.js";
+import { sandboxed, startPod, type Pod } from "./helpers/pod-process.js";
 import { freshDatabase } from "./helpers/system.js";
 import { containerEnv, dataOf, type Container } from "./helpers/k8s-env.js";
 import { describe, findKubectl, render, type K8sObject } from "./helpers/k8s-render.js";
@@ -448,7 +448,7 @@ function renderingChecks(): void {
     }
   });
 
-  test("the pods start: each dev Deployment's environment, with only addresses moved to this machine, starts a real process that answers its rendered probes SERVING", async () => {
+  test("the pods start: each dev Deployment's environment, addresses moved to this machine, starts the image's command under a read-only root as uid 1000, and its rendered probes answer SERVING", async () => {
     const db = await freshDatabase();
     if (!db || !process.env.REDIS_URL) {
       // The production rules refuse to start without a real PostgreSQL and Redis.
@@ -456,21 +456,29 @@ function renderingChecks(): void {
       process.stdout.write("\n  k8s manifests: DATABASE_URL / REDIS_URL unset; the pods' start-up ran only as configuration checks here.\n");
       return;
     }
+    if (!sandboxed()) {
+      assert.ok(process.env.CI !== "true", "CI runs the pods under bubblewrap (.ci/run installs it)");
+      process.stdout.write("\n  k8s manifests: bubblewrap (bwrap) missing or not root; the pods start as plain processes, not under a read-only root.\n");
+    }
     const scratch = mkdtempSync(`${tmpdir()}/fuel-k8s-`);
+    // The documents volume: writable by the pod's user, as fsGroup makes it.
+    mkdirSync(`${scratch}/documents`);
+    chmodSync(`${scratch}/documents`, 0o777);
     const ports = {} as Record<Workload, number>;
     for (const w of WORKLOADS) ports[w] = await freePort();
-    const local: Record<string, string> = { DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, HOST: "127.0.0.1", PORT: String(ports.gateway), METRICS_PORT: "0", STORAGE_DIR: `${scratch}/documents`, TMPDIR: scratch };
+    const local: Record<string, string> = { DATABASE_URL: db.url, REDIS_URL: process.env.REDIS_URL, HOST: "127.0.0.1", PORT: String(ports.gateway), METRICS_PORT: "0", STORAGE_DIR: `${scratch}/documents` };
+    if (!sandboxed()) local.TMPDIR = scratch;
     for (const s of SERVICE_NAMES) {
       local[`${s.toUpperCase()}_PORT`] = String(ports[s]);
       local[`${s.toUpperCase()}_URL`] = `http://127.0.0.1:${ports[s]}`;
     }
-    const started: StartedMesh[] = [];
+    const started: Pod[] = [];
     const clients: GrpcJsClient<typeof Health>[] = [];
     try {
       for (const d of ours(rendered.dev)) {
         const w = workloadOf(d);
         const { env } = containerEnv(mainContainer(d), rendered.dev);
-        started.push(await startMesh({ ...env, ...local }));
+        started.push(await startPod({ ...env, ...local }, [`${scratch}/documents`]));
         const health = new GrpcJsClient(Health, `127.0.0.1:${ports[w]}`);
         clients.push(health);
         for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"] as const) {
@@ -481,8 +489,7 @@ function renderingChecks(): void {
       }
     } finally {
       for (const c of clients) c.close();
-      for (const m of started) m.proc.kill("SIGTERM");
-      await Promise.all(started.map((m) => exited(m.proc)));
+      await Promise.all(started.map((p) => p.stop()));
       await db.drop();
       rmSync(scratch, { recursive: true, force: true });
     }
