@@ -5,6 +5,8 @@
 // Loans are processed in batches under FOR UPDATE SKIP LOCKED, so concurrent runs split the
 // work and each loan is processed once per run; a repeat at the same instant finds nothing
 // to change and notifies nobody twice (the stored status and reminder mark are the memory).
+// Only aging and repayments lock a loan row; a loan a repayment holds is aged by the next
+// run, after the repayment, which may have cured it.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";

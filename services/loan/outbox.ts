@@ -205,7 +205,7 @@ export class LoanOutboxRelay {
 
   private async notify(row: OutboxRow): Promise<void> {
     const p = row.payload as NotifyPayload;
-    const userId = await this.borrowerUserId(row.loan_id, p.driverId);
+    const userId = await this.borrowerUserId(p.driverId);
     await this.mesh.client(NotificationService).sendInApp(
       create(SendInAppRequestSchema, { userId, title: p.title, body: p.body, kind: p.kind }),
       { headers: { "idempotency-key": row.outbox_id }, timeoutMs: 10_000 },
@@ -213,13 +213,14 @@ export class LoanOutboxRelay {
     await this.pool.query(`UPDATE loan.outbox SET delivered_at = now(), last_error = NULL WHERE outbox_id = $1`, [row.outbox_id]);
   }
 
-  private async borrowerUserId(loanId: string, driverId: string): Promise<string> {
-    const known = await one<{ borrower_user_id: string | null }>(this.pool, `SELECT borrower_user_id FROM loan.loans WHERE loan_id = $1`, [loanId]);
-    if (known?.borrower_user_id) return known.borrower_user_id;
+  /** The driver's user account: asked of KycService once, then kept in loan.borrowers (never on loan rows, which aging locks). */
+  private async borrowerUserId(driverId: string): Promise<string> {
+    const known = await one<{ user_id: string }>(this.pool, `SELECT user_id FROM loan.borrowers WHERE driver_id = $1`, [driverId]);
+    if (known) return known.user_id;
     const res = await this.mesh.client(KycService).getDriver({ driverId }, { timeoutMs: 10_000 });
     const userId = res.driver?.userId ?? "";
     if (!userId) throw new ConnectError("driver has no user account", Code.FailedPrecondition);
-    await this.pool.query(`UPDATE loan.loans SET borrower_user_id = $2 WHERE driver_id = $1 AND borrower_user_id IS NULL`, [driverId, userId]);
+    await this.pool.query(`INSERT INTO loan.borrowers (driver_id, user_id) VALUES ($1, $2) ON CONFLICT (driver_id) DO NOTHING`, [driverId, userId]);
     return userId;
   }
 }
