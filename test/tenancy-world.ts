@@ -19,6 +19,7 @@ import { TransactionService, TransactionStatus } from "../gen/fuel/transaction/v
 import { driverSignUp, machineSignIn, staffSignIn, type Actor, type Protocol, type Wire } from "./helpers/actors.js";
 import { createAgency, createBank, createMerchant, stationInput } from "./helpers/orgs.js";
 import type { TestSystem } from "./helpers/system.js";
+import { until } from "./helpers/until.js";
 
 export const CCY = "NGN";
 export const PRICE = 70_000n;
@@ -109,16 +110,6 @@ export async function bounded<T, R>(items: T[], limit: number, fn: (item: T, i: 
     }),
   );
   return out;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export class WorldBuilder {

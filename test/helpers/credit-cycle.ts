@@ -16,6 +16,7 @@ import { connectJson } from "./clients.js";
 import { authorizeRequest, qrPayload, saleWorld, settleRequest, PETROL_PRICE } from "./sale-world.js";
 import type { TestSystem } from "./system.js";
 import { mintAccessToken, principal } from "./tokens.js";
+import { until } from "./until.js";
 
 /** What one cycle did, for a suite's own assertions. */
 export interface CycleResult {
@@ -27,17 +28,6 @@ export interface CycleResult {
   settledMinor: bigint;
   /** Wall time of the cycle from the QR to the restored limit. */
   ms: number;
-}
-
-/** Polls `fn` every 50 ms until it returns a value, for up to `timeoutMs`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const key = () => ({ headers: { "idempotency-key": randomUUID() } });

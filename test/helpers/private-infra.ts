@@ -32,6 +32,27 @@ export function postgresBinDir(): string | null {
 
 export const redisServerPath = (): string | null => ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p)) ?? null;
 
+/** Starts redis-server with `args` and resolves once it accepts connections; `what` names it in errors. */
+export async function spawnRedis(args: string[], what: string): Promise<ChildProcess> {
+  const bin = redisServerPath();
+  if (!bin) throw new Error("no redis-server");
+  const p = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start`)), START_MS);
+    p.stdout!.on("data", (c: Buffer) => {
+      if (c.toString().includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    p.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited ${code}`));
+    });
+  });
+  return p;
+}
+
 const isRoot = () => process.getuid?.() === 0;
 
 /** Runs a PostgreSQL binary, as the postgres user when we are root. */
@@ -126,24 +147,7 @@ export class PrivateRedis {
 
   /** Starts an empty server (nothing is saved, so a restart starts empty too). */
   async start(): Promise<void> {
-    const bin = redisServerPath();
-    if (!bin) throw new Error("no redis-server");
-    const p = spawn(bin, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("redis-server did not start")), START_MS);
-      p.stdout!.on("data", (c: Buffer) => {
-        if (c.toString().includes("Ready to accept connections")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      p.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited ${code}`));
-      });
-    });
+    const p = await spawnRedis(["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], "redis-server");
     p.stdout!.resume();
     this.proc = p;
   }

@@ -2,7 +2,7 @@
 // --cluster-enabled yes), joined by `redis-cli --cluster create`, no replicas. The suite
 // may kill a master and start it again (it keeps its node id and slots through its
 // nodes.conf, but no data: nothing is saved), without touching the shared servers.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { freePort } from "../../bin/system.js";
 import { exited } from "./mesh-child.js";
-import { redisServerPath } from "./private-infra.js";
+import { redisServerPath, spawnRedis } from "./private-infra.js";
 
 const run = promisify(execFile);
 /** How long a server or the cluster may take to come up before the helper gives up. */
@@ -65,24 +65,11 @@ export class PrivateRedisCluster {
   async start(port: number): Promise<void> {
     const running = this.procs.get(port);
     if (running && running.exitCode === null && running.signalCode === null) return;
-    const p = spawn(redisServerPath()!, [
+    const p = await spawnRedis([
       "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-port", String(this.busPorts.get(port)),
       "--cluster-config-file", join(this.dir, `nodes-${port}.conf`), "--cluster-node-timeout", String(this.nodeTimeoutMs),
       "--dir", this.dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
-    ], { stdio: ["ignore", "pipe", "pipe"] });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start`)), START_MS);
-      p.stdout!.on("data", (c: Buffer) => {
-        if (c.toString().includes("Ready to accept connections")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      p.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server on ${port} exited ${code}`));
-      });
-    });
+    ], `redis-server on ${port}`);
     p.stdout!.resume();
     p.stderr!.resume();
     this.procs.set(port, p);
