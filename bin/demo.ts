@@ -14,7 +14,7 @@ import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
 import { Decision, DocumentType, KycOverallStatus, KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { NotificationService } from "../gen/fuel/notification/v1/notification_pb.js";
 import { loadConfig } from "../platform/config.js";
-import { freshDatabase } from "../test/helpers/system.js";
+import { freshDatabase } from "./fresh-database.js";
 import { startSystem, type RunningSystem } from "./system.js";
 import { stationsDemo } from "./demo-stations.js";
 import { creditCycleDemo } from "./demo-cycle.js";

@@ -17,8 +17,8 @@ import { startMetricsServer, type MetricsServer } from "../platform/metrics-serv
 import { startGateway, type RunningGateway } from "../gateway/index.js";
 import { gatewayHttpRoutes } from "../gateway/http-routes.js";
 import { ALL_SERVICES, MODULES } from "../services/registry.js";
-import { startDevInbox, type DevInbox } from "../services/notification/providers/dev-inbox.js";
-import { startSimulatedGateway, type SimulatedGateway } from "../services/payment/simulator/index.js";
+import { startDevInbox, type DevInbox } from "../dev/inbox.js";
+import { startSimulatedGateway, type SimulatedGateway } from "../dev/payment-gateway/index.js";
 import { randomBytes } from "node:crypto";
 
 export interface RunningSystem {

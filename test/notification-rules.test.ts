@@ -7,7 +7,7 @@ import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { DEFAULT_RETRY_POLICY, nextRetryDelayMs, validateRetryPolicy, type RetryPolicy } from "../services/notification/backoff.js";
 import { classify, ProviderError } from "../services/notification/classify.js";
 import { deviceToken, kind, messageText, pushData } from "../services/notification/rules.js";
-import { parseMail } from "../services/notification/providers/dev-inbox.js";
+import { parseMail } from "../dev/inbox.js";
 
 const test = suite("notification-rules");
 

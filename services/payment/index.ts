@@ -1,6 +1,6 @@
 // PaymentService: payments repaying loans through a payment gateway, the gateway's signed
-// webhooks, reconciliation, and the simulated gateway (simulator/) used when no real one
-// is configured.
+// webhooks and reconciliation. Without a configured gateway, bin/system.ts runs the
+// simulated one (dev/payment-gateway/) as a process of its own.
 // Background work: the repayment outbox relay (LoanService.ApplyRepayment) and the job
 // asking the gateway about payments stuck in PENDING (PAYMENT_SYNC_INTERVAL_MS, default
 // 60 s; PAYMENT_SYNC_MIN_AGE_SECONDS, default 600). Settings: see common.ts.

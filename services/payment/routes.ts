@@ -5,7 +5,7 @@
 //   sync.ts       SyncPendingPayments + the scheduled job
 //   apply-event.ts  applies one gateway event once (status-rule.ts), for webhook and sync
 //   outbox.ts     the relay turning a success into LoanService.ApplyRepayment calls
-//   gateway-client.ts  the payment gateway adapter; simulator/ the simulated gateway
+//   gateway-client.ts  the payment gateway adapter (dev/payment-gateway/ simulates one)
 // SQL lives in store.ts.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { PaymentService } from "../../gen/fuel/payment/v1/payment_pb.js";

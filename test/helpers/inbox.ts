@@ -1,7 +1,7 @@
 // Reads what the dev provider received: OTP SMS, e-mails, pushes. Polls the inbox
 // every 25 ms until a message for `to` on `channel` arrives (optionally only messages
 // received at or after `after`), or fails after `timeoutMs` (default 5 s).
-import type { DevInbox, DevInboxMessage } from "../../services/notification/providers/dev-inbox.js";
+import type { DevInbox, DevInboxMessage } from "../../dev/inbox.js";
 
 export interface InboxFilter {
   channel: DevInboxMessage["channel"];

@@ -5,10 +5,10 @@
 // (`ownDatabases`); with TEST_PGBOUNCER=1 (or `pgbouncer: true`) the services' pools go
 // through a PgBouncer in transaction mode started for the system, while migrations,
 // LISTEN and the test's own assertions reach PostgreSQL directly.
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { loadConfig, type Config, type ServiceName } from "../../platform/config.js";
 import { STATEMENT_TIMEOUT_MS } from "../../platform/db.js";
+import { freshDatabase } from "../../bin/fresh-database.js";
 import { startSystem, type RunningSystem } from "../../bin/system.js";
 import { PgBouncer } from "./pgbouncer.js";
 import { deleteEach, keysEverywhere } from "./redis-keys.js";
@@ -38,28 +38,7 @@ export const realRedis = () => !!process.env.REDIS_URL;
 /** Services' pools go through a PgBouncer of the suite's own (`.ci/run` runs some suites so). */
 export const viaPgBouncer = () => process.env.TEST_PGBOUNCER === "1" || process.env.TEST_PGBOUNCER === "true";
 
-/** Creates an empty database on the server named by DATABASE_URL; returns its URL and a dropper. */
-export async function freshDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> } | null> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return null;
-  const name = `fuel_test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    name,
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+export { freshDatabase } from "../../bin/fresh-database.js";
 
 export interface StartOptions {
   services?: ServiceName[];

@@ -27,9 +27,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { MoneySchema } from "../../../gen/fuel/common/v1/common_pb.js";
-import { WebhookEventSchema, WebhookEventType } from "../../../gen/fuel/payment/v1/payment_pb.js";
-import { signatureHeader } from "../signature.js";
+import { MoneySchema } from "../../gen/fuel/common/v1/common_pb.js";
+import { WebhookEventSchema, WebhookEventType } from "../../gen/fuel/payment/v1/payment_pb.js";
+import { signatureHeader } from "../../services/payment/signature.js";
 
 export type SimStatus = "pending" | "succeeded" | "failed" | "expired";
 export type Outcome = "succeeded" | "failed" | "expired";

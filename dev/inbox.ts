@@ -13,7 +13,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
-import { log } from "../../../platform/logger.js";
+import { log } from "../platform/logger.js";
 
 export interface DevInboxMessage {
   id: string;

@@ -1,5 +1,5 @@
 // Entry point of the simulated payment gateway process:
-//   node --import tsx services/payment/simulator/server.ts
+//   node --import tsx dev/payment-gateway/server.ts
 // Environment:
 //   SIM_GATEWAY_HOST (127.0.0.1), SIM_GATEWAY_PORT (0 = any free port)
 //   SIM_WEBHOOK_URL     where to post webhooks (required)

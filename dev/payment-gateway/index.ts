@@ -25,7 +25,7 @@ export interface SimulatedGatewayOptions {
 }
 
 const SERVER = fileURLToPath(new URL("./server.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export async function startSimulatedGateway(opts: SimulatedGatewayOptions): Promise<SimulatedGateway> {
   const env: Record<string, string> = {
