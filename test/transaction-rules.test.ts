@@ -10,7 +10,7 @@ import { TransactionStatus } from "../gen/fuel/transaction/v1/transaction_pb.js"
 import { mayOperate, scopeOf, visible } from "../services/transaction/access.js";
 import { divRoundHalfEven, saleAmount, volumeFor } from "../services/transaction/amount.js";
 import { deriveQrKey, encodeQr, verifyQr, type QrClaims } from "../services/transaction/qr-payload.js";
-import { canTransition, checkTransition, isTerminal, publicStatus, STATES, statesOf, UNFINISHED } from "../services/transaction/state.js";
+import { canTransition, checkInitial, checkTransition, INITIAL, isTerminal, publicStatus, STATES, statesOf, SWEPT, UNFINISHED } from "../services/transaction/state.js";
 import type { TxnRow } from "../services/transaction/store.js";
 import { principal } from "./helpers/tokens.js";
 
@@ -177,6 +177,12 @@ test("state machine: transitions, terminal states, public status", () => {
   assert.throws(() => checkTransition(["AUTHORIZED"], "SETTLED"), /AUTHORIZED → SETTLED/);
   assert.throws(() => checkTransition(["CAPTURING", "CAPTURED"], "EXPIRED"), /CAPTURED → EXPIRED/);
   checkTransition(["AUTHORIZED", "CAPTURING", "VOIDING"], "EXPIRED");
+  // Born PENDING or DECLINED only; the sweeper claims every unfinished state and AUTHORIZED, no terminal one.
+  for (const s of INITIAL) checkInitial(s);
+  assert.throws(() => checkInitial("AUTHORIZED"), /starts AUTHORIZED/);
+  for (const s of UNFINISHED) assert.ok(SWEPT.includes(s), s);
+  assert.ok(SWEPT.includes("AUTHORIZED"));
+  for (const s of SWEPT) assert.not.ok(isTerminal(s), s);
   assert.equal(statesOf(TransactionStatus.AUTHORIZED).sort(), ["AUTHORIZED", "CAPTURING", "VOIDING"]);
   // Every state is reachable from PENDING.
   const seen = new Set(["PENDING"]);

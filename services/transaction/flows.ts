@@ -14,7 +14,7 @@ import { volumeFor } from "./amount.js";
 import * as hops from "./hops.js";
 import { HopRefused } from "./hops.js";
 import { crashPoint, type TransactionSettings } from "./settings.js";
-import { captureKey, holdKey, loanKey, voidKey, type State } from "./state.js";
+import { captureKey, holdKey, loanKey, UNFINISHED, voidKey, type State } from "./state.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
 
@@ -229,6 +229,8 @@ export async function advance(deps: ServiceDeps, s: TransactionSettings, row: Tx
         row = await finishVoid(deps, row);
         break;
       default:
+        // Every unfinished state has its step above; one without is a machine nobody finishes.
+        if (UNFINISHED.includes(row.state)) throw new Error(`transaction state machine: no step finishes ${row.state}`);
         return row;
     }
   }

@@ -42,6 +42,17 @@ export function checkTransition(from: readonly State[], to: State): void {
 /** States a step was started in but not finished: the sweeper's work. */
 export const UNFINISHED: readonly State[] = ["PENDING", "CAPTURING", "CAPTURED", "VOIDING"];
 
+/** States a transaction is born in: PENDING awaiting its hold, or DECLINED on the spot (the driver may not buy). */
+export const INITIAL: readonly State[] = ["PENDING", "DECLINED"];
+
+/** States the sweeper claims: the unfinished ones, and AUTHORIZED (its hold may expire). */
+export const SWEPT: readonly State[] = [...UNFINISHED, "AUTHORIZED"];
+
+/** A transaction born in `s` is a bug unless `s` is an initial state. */
+export function checkInitial(s: State): void {
+  if (!INITIAL.includes(s)) throw new Error(`transaction state machine: no transaction starts ${s}`);
+}
+
 export function isTerminal(s: State): boolean {
   return NEXT[s].length === 0;
 }

@@ -1,7 +1,7 @@
 // TransactionService SQL. Every statement is schema-qualified (transaction.*); no
 // search_path tricks (the embedded database runs one shared session).
 import { many, one, type Pool, type Tx } from "../../platform/db.js";
-import { checkTransition, type State } from "./state.js";
+import { checkInitial, checkTransition, SWEPT, type State } from "./state.js";
 
 export const IDEMPOTENCY_TABLE = "transaction.idempotency_keys";
 
@@ -95,6 +95,7 @@ const NEW_TXN_TYPES: Record<keyof NewTxn, string> = {
 };
 
 export async function startTransaction(tx: Tx, qrCodeId: string, scope: string, key: string, r: NewTxn): Promise<TxnRow | undefined> {
+  checkInitial(r.state);
   const cols = Object.keys(r);
   const vals = Object.values(r);
   const n = vals.length;
@@ -256,9 +257,9 @@ export async function claimDue(db: Pool, now: Date, leaseMs: number, limit: numb
     `UPDATE transaction.transactions t SET recover_after = $2, recover_attempts = t.recover_attempts + 1
       WHERE t.transaction_id IN (
         SELECT transaction_id FROM transaction.transactions
-         WHERE state IN ('PENDING','CAPTURING','CAPTURED','VOIDING','AUTHORIZED') AND recover_after <= $1
+         WHERE state = ANY($4::text[]) AND recover_after <= $1
          ORDER BY recover_after LIMIT $3 FOR UPDATE SKIP LOCKED)
       RETURNING t.*`,
-    [now, new Date(now.getTime() + leaseMs), limit],
+    [now, new Date(now.getTime() + leaseMs), limit, SWEPT],
   );
 }
