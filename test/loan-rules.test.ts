@@ -10,7 +10,7 @@ import { DAY_MS, dueTime, fullDaysBetween } from "../services/loan/due-date.js";
 import { dailyInterest, loanFee, replayLoan, totalOutstanding } from "../services/loan/interest.js";
 import { noticeFor } from "../services/loan/notices.js";
 import { backoffMs } from "../services/loan/outbox.js";
-import { applyBps, roundHalfEven } from "../services/loan/rounding.js";
+import { applyBps, roundHalfEven } from "../platform/money.js";
 import type { LoanRow } from "../services/loan/store.js";
 
 const test = suite("loan rules");

@@ -14,7 +14,7 @@
 // its statement and the amount a repayment may take can never disagree.
 import { allocate, type Allocation } from "./allocation.js";
 import { DAY_MS } from "./due-date.js";
-import { applyBps } from "./rounding.js";
+import { applyBps } from "../../platform/money.js";
 
 export interface LoanTerms {
   principal: bigint;

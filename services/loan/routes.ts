@@ -5,7 +5,7 @@
 //   repay.ts        RepayLoan, ApplyRepayment (internal)
 //   aging.ts        RunAging + the periodic job
 //   outbox.ts       credit restores and borrower notices, relayed to other services
-// Pure rules: rounding.ts (half-even), interest.ts (fee, daily interest, balance replay),
+// Pure rules: interest.ts (fee, daily interest, balance replay),
 // allocation.ts (fees → interest → principal), aging-rule.ts, due-date.ts.
 // SQL lives in store.ts; rows become messages in convert.ts; access.ts scopes reads.
 import type { ConnectRouter } from "@connectrpc/connect";
