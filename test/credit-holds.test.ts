@@ -182,6 +182,9 @@ test("Hold idempotency: same key ×5 → one hold, identical responses", async (
   const credit = creditAsService(sys);
   const again = await credit.hold(req);
   assert.is(again.hold!.holdId, JSON.parse(responses[0]!.body).hold.holdId);
+  // Hold names the line's bank, first time and again, so its caller never asks for the line.
+  assert.is(JSON.parse(responses[0]!.body).bankId, line.bankId);
+  assert.is(again.bankId, line.bankId);
   await rejects(credit.hold({ ...req, amount: ngn(999n) }), Code.AlreadyExists, "HOLD_EXISTS_FOR_TRANSACTION");
 });
 

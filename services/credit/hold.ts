@@ -58,11 +58,12 @@ const declined = (reason: DeclineReason, spendableNow: bigint, currency: string)
   create(HoldResponseSchema, { approved: false, declineReason: reason, spendable: money(spendableNow, currency) });
 
 /** The answer for a transaction that already has a hold: the same hold, or ALREADY_EXISTS. */
-function existingHold(h: store.HoldRow, requestHash: string): HoldResponse {
+function existingHold(h: store.HoldRow & { bank_id: string }, requestHash: string): HoldResponse {
   if (h.request_hash !== requestHash) {
     throw alreadyExists("HOLD_EXISTS_FOR_TRANSACTION", "this transaction already has a hold for a different request");
   }
-  return create(HoldResponseSchema, { approved: true, hold: holdToProto(h) });
+  const { bank_id: bankId, ...row } = h;
+  return create(HoldResponseSchema, { approved: true, hold: holdToProto(row), bankId });
 }
 
 export function hold(deps: ServiceDeps, settings: CreditSettings) {
@@ -76,7 +77,7 @@ export function hold(deps: ServiceDeps, settings: CreditSettings) {
         // One round trip: the driver's line and its parent, locked in the fixed order
         // (parent, then child), and this transaction's hold if it already has one.
         const pre = await store.lockHoldContext(tx, h.driverId, h.transactionId);
-        if (pre.priorHoldId) return existingHold((await store.getHold(tx, pre.priorHoldId))!, h.requestHash);
+        if (pre.priorHoldId) return existingHold((await store.holdOfTransactionWithBank(tx, h.transactionId))!, h.requestHash);
         if (!pre.line) return declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency);
         const lineRow = pre.line;
         const parentRow = pre.parent;
@@ -106,12 +107,13 @@ export function hold(deps: ServiceDeps, settings: CreditSettings) {
           approved: true,
           hold: holdToProto(row),
           spendable: money(spendable(lineAfter, parentAfter).amount, row.currency),
+          bankId: lineRow.bank_id,
         });
       });
     } catch (err) {
       // Another request placed this transaction's hold first (under another key).
       if (sqlState(err) === UNIQUE_VIOLATION) {
-        const winner = await store.holdOfTransaction(deps.pool, h.transactionId);
+        const winner = await store.holdOfTransactionWithBank(deps.pool, h.transactionId);
         if (winner) return existingHold(winner, h.requestHash);
       }
       throw err;

@@ -258,6 +258,16 @@ export async function holdOfTransaction(db: Db, transactionId: string): Promise<
   return await one<HoldRow>(db, `SELECT ${HOLD_COLS} FROM credit.holds WHERE transaction_id = $1`, [transactionId]);
 }
 
+/** A hold of a transaction with its line's bank (a line's bank never changes). */
+export async function holdOfTransactionWithBank(db: Db, transactionId: string): Promise<(HoldRow & { bank_id: string }) | undefined> {
+  return await one<HoldRow & { bank_id: string }>(
+    db,
+    `SELECT ${HOLD_COLS.split(",").map((c) => `h.${c.trim()}`).join(", ")}, l.bank_id
+       FROM credit.holds h JOIN credit.lines l ON l.line_id = h.line_id WHERE h.transaction_id = $1`,
+    [transactionId],
+  );
+}
+
 /**
  * Resolves a PENDING hold, exactly once: the conditional update is the claim, so of two
  * concurrent resolutions only one gets the row back.

@@ -75,7 +75,8 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
     })) ?? (await reread(deps, row.transaction_id));
   }
   const hold = res.hold;
-  const bankId = await hops.bankOfLine(deps, hold.creditLineId);
+  // Hold answers with the line's bank; a reply from before it did (a stored replay) has none.
+  const bankId = res.bankId || (await hops.bankOfLine(deps, hold.creditLineId));
   await crashPoint("after-hold");
   const approved = hold.amount!.amountMinor;
   const expire = hold.expireTime ? new Date(Number(hold.expireTime.seconds) * 1000 + Math.floor(hold.expireTime.nanos / 1e6)) : null;

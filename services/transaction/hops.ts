@@ -87,24 +87,13 @@ export async function voidHold(deps: ServiceDeps, holdId: string, reason: string
   return await hop("CreditService", () => deps.mesh.client(CreditService).void({ holdId, reason }, keyed(key)));
 }
 
-// A credit line's bank never changes, so line → bank is cached in process: bounded
-// (oldest entry dropped first) and with a TTL, so a line id never reported stays cheap.
-const BANK_CACHE_MAX = 10_000;
-const BANK_CACHE_TTL_MS = 10 * 60_000;
-const bankCache = new Map<string, { bankId: string; until: number }>();
-
+/**
+ * The bank of a line, asked of CreditService: only for a Hold reply stored before Hold
+ * named its line's bank (HoldResponse.bank_id), so rare enough to need no cache.
+ */
 export async function bankOfLine(deps: ServiceDeps, creditLineId: string): Promise<string> {
-  const at = Date.now();
-  const hit = bankCache.get(creditLineId);
-  if (hit && hit.until > at) return hit.bankId;
   const r = await hop("CreditService", () => deps.mesh.client(CreditService).getCreditLine({ creditLineId }));
-  const bankId = r.creditLine?.bankId ?? "";
-  if (bankId) {
-    bankCache.delete(creditLineId);
-    if (bankCache.size >= BANK_CACHE_MAX) bankCache.delete(bankCache.keys().next().value!);
-    bankCache.set(creditLineId, { bankId, until: at + BANK_CACHE_TTL_MS });
-  }
-  return bankId;
+  return r.creditLine?.bankId ?? "";
 }
 
 /** The driver's open line, or null when they have none (NO_CREDIT_LINE). */
