@@ -103,6 +103,20 @@ export function mayOperate(p: Principal, r: TxnRow, allowSystemAdmin: boolean): 
   }
 }
 
+/** mayOperate as conditions on the row (store.startStep); null when this caller may move none. */
+export function operatorOf(p: Principal, allowSystemAdmin: boolean): { stationId: string | null; merchantId: string | null } | null {
+  switch (p.role) {
+    case Role.POS_TERMINAL:
+      return p.stationId && p.merchantId ? { stationId: p.stationId, merchantId: p.merchantId } : null;
+    case Role.MERCHANT_ADMIN:
+      return p.merchantId ? { stationId: null, merchantId: p.merchantId } : null;
+    case Role.SYSTEM_ADMIN:
+      return allowSystemAdmin ? { stationId: null, merchantId: null } : null;
+    default:
+      return null;
+  }
+}
+
 export const transactionNotFound = () => notFound("transaction", "TRANSACTION_NOT_FOUND");
 
 export function visibleOr404(s: Scope, r: TxnRow | undefined): TxnRow {

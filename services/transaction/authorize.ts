@@ -1,12 +1,13 @@
 // Authorize (POS terminal): QR → station → driver → hold → AUTHORIZED | DECLINED.
 //
 // Order of work, for crash safety: everything that only reads (QR signature and expiry,
-// station, price, driver) happens first; then ONE database transaction consumes the QR,
-// records the transaction as PENDING with the exact hold request, and claims the
-// idempotency key; only after that commits is CreditService asked for the hold (keyed by
-// the transaction id), and its answer is recorded in a second transaction. A crash in
-// between leaves a PENDING row that a retry with the same key, or the sweeper, finishes
-// with the same hold request — CreditService returns the one hold of the transaction.
+// station, price, driver) happens first; then ONE statement consumes the QR, records the
+// transaction as PENDING with the exact hold request, and claims the idempotency key
+// (step.ts runStep); only after that commits is CreditService asked for the hold (keyed
+// by the transaction id), and its answer is recorded, with this call's answer kept on the
+// key, in a second statement. A crash in between leaves a PENDING row that a retry with
+// the same key, or the sweeper, finishes with the same hold request — CreditService
+// returns the one hold of the transaction.
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
@@ -14,22 +15,22 @@ import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
 import { DeclineReason } from "../../gen/fuel/credit/v1/credit_line_pb.js";
 import { HoldRequestSchema } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { KycOverallStatus, ProfileStatus, type Driver } from "../../gen/fuel/kyc/v1/kyc_pb.js";
-import { StationStatus } from "../../gen/fuel/station/v1/station_pb.js";
+import { StationStatus, type Station, type StationAvailability } from "../../gen/fuel/station/v1/station_pb.js";
 import { AuthorizeResponseSchema, type AuthorizeRequest, type AuthorizeResponse } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import { principalOf } from "../../platform/context.js";
-import { failedPrecondition, invalidArgument, notFound, permissionDenied, rpcError } from "../../platform/errors.js";
-import { guardedWork, ticketOf } from "../../platform/pg-guard.js";
+import { failedPrecondition, invalidArgument, notFound, permissionDenied } from "../../platform/errors.js";
+import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { moneyIn } from "./common.js";
 import { txnToProto } from "./convert.js";
 import * as hops from "./hops.js";
 import { HopRefused } from "./hops.js";
-import { finish, priorOf } from "./keyed.js";
 import { verifyQr, type QrClaims } from "./qr-payload.js";
-import { crashPoint, type TransactionSettings } from "./settings.js";
+import type { TransactionSettings } from "./settings.js";
+import { refuseUnlessKnown, runStep, type KeyedCall } from "./step.js";
 import * as store from "./store.js";
-import type { TxnRow } from "./store.js";
+import type { QrRow, TxnRow } from "./store.js";
 
 const respond = (row: TxnRow): AuthorizeResponse => create(AuthorizeResponseSchema, { transaction: txnToProto(row) });
 
@@ -70,75 +71,23 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       throw permissionDenied("TERMINAL_STATION_MISMATCH", "station_id is not this terminal's station");
     }
 
-    // The reads below are independent of each other: start them together (the key's prior
-    // state, the QR row, the station, the driver), then decide in the same order as before —
-    // a replay or resume wins over anything the other reads find, and nothing is written
-    // until the intent transaction below.
-    const ticket = ticketOf(ctx);
+    // The reads below are independent of each other: start them together (the QR row, the
+    // station, the driver). No key is read first: the intent below claims it, and a
+    // refusal found here is answered only once the key proves never to have run.
+    const call: KeyedCall<typeof AuthorizeResponseSchema> = { ticket: ticketOf(ctx), schema: AuthorizeResponseSchema, respond, crashAt: "after-authorize-intent" };
     const verdict = verifyQr(qrKey, req.qrPayload, now);
     const claims = verdict.ok ? verdict.claims : null;
-    const priorP = settled(priorOf(deps, ticket, AuthorizeResponseSchema));
     const issuedP = claims ? settled(store.getQr(deps.pool, claims.qrCodeId)) : null;
     const stationP = claims ? settled(hops.getStation(deps, stationId)) : null;
     const driverP = claims ? settled(hops.getDriver(deps, claims.driverId)) : null;
 
-    // A retry of a key we already saw: replay, or finish what a crash interrupted.
-    const prior = await unwrap(priorP);
-    if (prior.kind === "replay") return prior.response;
-    if (prior.kind === "resume") return await finish(deps, s, ticket, AuthorizeResponseSchema, prior.row, respond);
-
-    // The QR: signature, expiry, restrictions, then single use (checked again atomically below).
-    if (!verdict.ok) throw qrRefusal(verdict.problem);
-    const qr: QrClaims = verdict.claims;
-    if (qr.stationId && qr.stationId !== stationId) {
-      throw permissionDenied("QR_STATION_MISMATCH", "the QR code is restricted to another station");
-    }
-    if (qr.fuelType !== 0 && qr.fuelType !== fuelType) {
-      throw failedPrecondition("QR_FUEL_TYPE_MISMATCH", `the QR code is restricted to ${FuelType[qr.fuelType] ?? qr.fuelType}`);
-    }
-    let holdAmount = requested.amount;
-    if (qr.maxAmount) {
-      if (qr.maxAmount.currency !== requested.currency) throw invalidArgument("requested_amount.currency", `must be the QR's currency ${qr.maxAmount.currency}`);
-      if (requested.amount > qr.maxAmount.amount) {
-        if (!req.allowPartialApproval || (minAmount ?? 1n) > qr.maxAmount.amount) {
-          throw failedPrecondition("AMOUNT_EXCEEDS_QR_MAX", "requested_amount is above the QR code's max_amount", { max_amount_minor: qr.maxAmount.amount.toString() });
-        }
-        holdAmount = qr.maxAmount.amount;
-      }
-    }
-    const issued = await unwrap(issuedP!);
-    if (!issued || issued.driver_id !== qr.driverId) throw qrRefusal("MALFORMED");
-    if (issued.status === "USED") throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-
-    // The station: the terminal's, open, selling this fuel; its price.
-    let station;
+    let intent: Intent;
     try {
-      station = await unwrap(stationP!);
+      intent = await decide(req, p, { stationId, requested, minAmount, fuelType, verdict, issuedP, stationP, driverP });
     } catch (err) {
-      if (err instanceof HopRefused && err.code === Code.NotFound) throw notFound("station", "STATION_NOT_FOUND");
-      throw err;
+      return await refuseUnlessKnown(deps, s, call, err);
     }
-    if (p.merchantId && station.station.merchantId !== p.merchantId) {
-      throw permissionDenied("TERMINAL_STATION_MISMATCH", "the station does not belong to this terminal's merchant");
-    }
-    if (station.station.status !== StationStatus.ACTIVE || !station.availability.openNow) {
-      throw failedPrecondition("STATION_CLOSED", "the station is closed");
-    }
-    const fuel = station.availability.fuels.find((f) => f.fuelType === fuelType);
-    if (!fuel || !fuel.inStock || fuel.priceMinorPerLitre <= 0n) {
-      throw failedPrecondition("FUEL_NOT_AVAILABLE", `the station has no ${FuelType[fuelType]} to sell now`);
-    }
-    const currency = fuel.currency || station.station.currency;
-    if (requested.currency !== currency) throw invalidArgument("requested_amount.currency", `must be the station's currency ${currency}`);
-
-    // The driver: active and KYC verified, else a recorded decline.
-    let driver: Driver | null = null;
-    try {
-      driver = await unwrap(driverP!);
-    } catch (err) {
-      if (!(err instanceof HopRefused && err.code === Code.NotFound)) throw err;
-    }
-    const decline = driverDecline(driver);
+    const { qr, holdAmount, currency, station, fuel, driver, decline } = intent;
 
     const transactionId = randomUUID();
     const holdRequest = toBinary(HoldRequestSchema, create(HoldRequestSchema, {
@@ -148,44 +97,113 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       allowPartial: req.allowPartialApproval,
       minAmount: req.allowPartialApproval && minAmount !== null ? { amountMinor: minAmount, currency } : undefined,
       stationId,
-      merchantId: station.station.merchantId,
+      merchantId: station.merchantId,
       fuelType,
       // 0: CreditService's hold window (CREDIT_HOLD_TTL_SECONDS) — the hold's lifetime is its rule.
       ttlSeconds: 0,
     }));
 
-    const started = await guardedWork(deps.pool, store.IDEMPOTENCY_TABLE, ticket, async (tx) => {
-      // One statement: consume the QR (ACTIVE → USED), record the transaction and link the
-      // key to it — nothing is inserted when the QR was not ACTIVE.
-      const row = await store.startTransaction(tx, qr.qrCodeId, ticket.scope, ticket.key, {
-        transaction_id: transactionId,
-        state: decline ? "DECLINED" : "PENDING",
-        driver_id: qr.driverId,
-        agency_id: driver?.agencyId || null,
-        station_id: stationId,
-        merchant_id: station.station.merchantId,
-        pump_id: pumpId,
-        qr_code_id: qr.qrCodeId,
-        fuel_type: fuelType,
-        currency,
-        requested_amount: requested.amount,
-        decline_reason: decline,
-        hold_request: Buffer.from(holdRequest),
-        authorized_price: fuel.priceMinorPerLitre,
-        terminal_reference: terminalReference,
-        create_time: now,
-        update_time: now,
-        recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
-      });
-      if (!row) throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-      // A decline decided here is final: its response is stored with it.
-      return { value: row, response: decline ? toBinary(AuthorizeResponseSchema, respond(row)) : new Uint8Array() };
-    });
-    if (started.replayed) return await asRetry(deps, s, ticket);
-    if (started.value.state === "DECLINED") return respond(started.value);
-    await crashPoint("after-authorize-intent");
-    return await finish(deps, s, ticket, AuthorizeResponseSchema, started.value, respond);
+    // One statement: consume the QR (ACTIVE → USED), record the transaction and claim the
+    // key for it — nothing is written when the QR was not ACTIVE or the key is taken.
+    return await runStep(deps, s, call, () => store.startTransaction(deps.pool, qr.qrCodeId, call.ticket, {
+      transaction_id: transactionId,
+      state: decline ? "DECLINED" : "PENDING",
+      driver_id: qr.driverId,
+      agency_id: driver?.agencyId || null,
+      station_id: stationId,
+      merchant_id: station.merchantId,
+      pump_id: pumpId,
+      qr_code_id: qr.qrCodeId,
+      fuel_type: fuelType,
+      currency,
+      requested_amount: requested.amount,
+      decline_reason: decline,
+      hold_request: Buffer.from(holdRequest),
+      authorized_price: fuel.priceMinorPerLitre,
+      terminal_reference: terminalReference,
+      create_time: now,
+      update_time: now,
+      recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
+    }), async () => failedPrecondition("QR_ALREADY_USED", "the QR code was already used"));
   };
+}
+
+interface Reads {
+  stationId: string;
+  requested: { amount: bigint; currency: string };
+  minAmount: bigint | null;
+  fuelType: FuelType;
+  verdict: ReturnType<typeof verifyQr>;
+  issuedP: Settled<QrRow | undefined> | null;
+  stationP: Settled<Awaited<ReturnType<typeof hops.getStation>>> | null;
+  driverP: Settled<Driver> | null;
+}
+
+interface Intent {
+  qr: QrClaims;
+  holdAmount: bigint;
+  currency: string;
+  station: Station;
+  fuel: StationAvailability["fuels"][number];
+  driver: Driver | null;
+  decline: DeclineReason;
+}
+
+/** Everything Authorize decides before it writes: the QR, the station, the driver, in that order. */
+async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, r: Reads): Promise<Intent> {
+  const { stationId, requested, minAmount, fuelType, verdict } = r;
+  // The QR: signature, expiry, restrictions, then single use (checked again atomically by the intent).
+  if (!verdict.ok) throw qrRefusal(verdict.problem);
+  const qr: QrClaims = verdict.claims;
+  if (qr.stationId && qr.stationId !== stationId) {
+    throw permissionDenied("QR_STATION_MISMATCH", "the QR code is restricted to another station");
+  }
+  if (qr.fuelType !== 0 && qr.fuelType !== fuelType) {
+    throw failedPrecondition("QR_FUEL_TYPE_MISMATCH", `the QR code is restricted to ${FuelType[qr.fuelType] ?? qr.fuelType}`);
+  }
+  let holdAmount = requested.amount;
+  if (qr.maxAmount) {
+    if (qr.maxAmount.currency !== requested.currency) throw invalidArgument("requested_amount.currency", `must be the QR's currency ${qr.maxAmount.currency}`);
+    if (requested.amount > qr.maxAmount.amount) {
+      if (!req.allowPartialApproval || (minAmount ?? 1n) > qr.maxAmount.amount) {
+        throw failedPrecondition("AMOUNT_EXCEEDS_QR_MAX", "requested_amount is above the QR code's max_amount", { max_amount_minor: qr.maxAmount.amount.toString() });
+      }
+      holdAmount = qr.maxAmount.amount;
+    }
+  }
+  const issued = await unwrap(r.issuedP!);
+  if (!issued || issued.driver_id !== qr.driverId) throw qrRefusal("MALFORMED");
+  if (issued.status === "USED") throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
+
+  // The station: the terminal's, open, selling this fuel; its price.
+  let station;
+  try {
+    station = await unwrap(r.stationP!);
+  } catch (err) {
+    if (err instanceof HopRefused && err.code === Code.NotFound) throw notFound("station", "STATION_NOT_FOUND");
+    throw err;
+  }
+  if (p.merchantId && station.station.merchantId !== p.merchantId) {
+    throw permissionDenied("TERMINAL_STATION_MISMATCH", "the station does not belong to this terminal's merchant");
+  }
+  if (station.station.status !== StationStatus.ACTIVE || !station.availability.openNow) {
+    throw failedPrecondition("STATION_CLOSED", "the station is closed");
+  }
+  const fuel = station.availability.fuels.find((f) => f.fuelType === fuelType);
+  if (!fuel || !fuel.inStock || fuel.priceMinorPerLitre <= 0n) {
+    throw failedPrecondition("FUEL_NOT_AVAILABLE", `the station has no ${FuelType[fuelType]} to sell now`);
+  }
+  const currency = fuel.currency || station.station.currency;
+  if (requested.currency !== currency) throw invalidArgument("requested_amount.currency", `must be the station's currency ${currency}`);
+
+  // The driver: active and KYC verified, else a recorded decline.
+  let driver: Driver | null = null;
+  try {
+    driver = await unwrap(r.driverP!);
+  } catch (err) {
+    if (!(err instanceof HopRefused && err.code === Code.NotFound)) throw err;
+  }
+  return { qr, holdAmount, currency, station: station.station, fuel, driver, decline: driverDecline(driver) };
 }
 
 type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; err: unknown }>;
@@ -199,12 +217,4 @@ async function unwrap<T>(p: Settled<T>): Promise<T> {
   const r = await p;
   if (!r.ok) throw r.err;
   return r.value;
-}
-
-/** The same key committed first in a concurrent request: answer as that request's retry. */
-async function asRetry(deps: ServiceDeps, s: TransactionSettings, ticket: ReturnType<typeof ticketOf>): Promise<AuthorizeResponse> {
-  const again = await priorOf(deps, ticket, AuthorizeResponseSchema);
-  if (again.kind === "replay") return again.response;
-  if (again.kind === "resume") return await finish(deps, s, ticket, AuthorizeResponseSchema, again.row, respond);
-  throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_PROGRESS", "a request with this idempotency key is still running; retry later");
 }

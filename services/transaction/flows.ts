@@ -24,7 +24,7 @@ import type { TxnRow } from "./store.js";
  * from the row as it will be (null when that row means an error), `stored` is set to the
  * bytes once the statement wrote them.
  */
-export interface Finalizer {
+export interface KeptAnswer {
   scope: string;
   key: string;
   build: (row: TxnRow) => Uint8Array | null;
@@ -32,17 +32,17 @@ export interface Finalizer {
 }
 
 /** The final transition of a step: with a finalizer, the response is written with it. */
-async function settleRow(deps: ServiceDeps, row: TxnRow, from: State[], to: State, patch: store.TxnPatch, fin?: Finalizer): Promise<TxnRow | undefined> {
-  if (!fin) return await store.transition(deps.pool, row.transaction_id, from, to, patch);
+async function settleRow(deps: ServiceDeps, row: TxnRow, from: State[], to: State, patch: store.TxnPatch, kept?: KeptAnswer): Promise<TxnRow | undefined> {
+  if (!kept) return await store.transition(deps.pool, row.transaction_id, from, to, patch);
   let response: Uint8Array | null = null;
   try {
-    response = fin.build({ ...row, ...patch, state: to } as TxnRow);
+    response = kept.build({ ...row, ...patch, state: to } as TxnRow);
   } catch {
     response = null;
   }
   if (!response) return await store.transition(deps.pool, row.transaction_id, from, to, patch);
-  const done = await store.transitionStoring(deps.pool, row.transaction_id, from, to, fin.scope, fin.key, response, patch);
-  if (done) fin.stored = response;
+  const done = await store.transitionStoring(deps.pool, row.transaction_id, from, to, kept.scope, kept.key, response, patch);
+  if (done) kept.stored = response;
   return done;
 }
 
@@ -59,7 +59,7 @@ async function reread(deps: ServiceDeps, id: string): Promise<TxnRow> {
 }
 
 /** PENDING → AUTHORIZED | DECLINED: (re-)places the hold with the stored request. */
-async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, fin?: Finalizer): Promise<TxnRow> {
+async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
   let res;
   try {
     res = await hops.placeHold(deps, row.hold_request, holdKey(row.transaction_id));
@@ -92,7 +92,7 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
     update_time: now,
     // The sweeper looks again when the hold should have expired.
     recover_after: expire ?? later(deps, s),
-  }, fin);
+  }, kept);
   if (done) return done;
   const now2 = await reread(deps, row.transaction_id);
   if (now2.hold_id !== hold.holdId) {
@@ -162,7 +162,7 @@ async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: Txn
  * be created now (LoanService down, no loan product yet) does not fail the settlement: the
  * row stays CAPTURED and the sweeper keeps trying.
  */
-async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, fin?: Finalizer): Promise<TxnRow> {
+async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
   try {
     const loan = await hops.createLoan(deps, {
       transactionId: row.transaction_id,
@@ -177,7 +177,7 @@ async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow
     await crashPoint("after-loan");
     return (await settleRow(deps, row, ["CAPTURED"], "SETTLED", {
       loan_id: loan.loanId, update_time: deps.now(), recover_after: null,
-    }, fin)) ?? (await reread(deps, row.transaction_id));
+    }, kept)) ?? (await reread(deps, row.transaction_id));
   } catch (err) {
     log.warn({ err, transactionId: row.transaction_id }, "loan not created yet; the sweeper will retry");
     return (await store.patchTransaction(deps.pool, row.transaction_id, { recover_after: later(deps, s) })) ?? row;
@@ -215,17 +215,17 @@ async function checkExpiry(deps: ServiceDeps, s: TransactionSettings, row: TxnRo
  * state, or CAPTURED when the loan cannot be created yet. Throws when a hop fails (the row
  * keeps its state for the next retry).
  */
-export async function advance(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, fin?: Finalizer): Promise<TxnRow> {
+export async function advance(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
   for (let i = 0; i < 5; i++) {
     switch (row.state) {
       case "PENDING":
-        row = await finishPending(deps, s, row, fin);
+        row = await finishPending(deps, s, row, kept);
         break;
       case "CAPTURING":
         row = await finishCapture(deps, s, row);
         break;
       case "CAPTURED":
-        return await finishLoan(deps, s, row, fin);
+        return await finishLoan(deps, s, row, kept);
       case "VOIDING":
         row = await finishVoid(deps, row);
         break;

@@ -1,24 +1,24 @@
 // Settle (terminal of the station, or its merchant admin): capture what was dispensed,
 // mark SETTLED, create the loan. Intent first (AUTHORIZED → CAPTURING with the amount, in
-// one transaction with the idempotency key), then Capture keyed "capture:<txn>", then the
+// one statement with the idempotency key's row), then Capture keyed "capture:<txn>", then the
 // result (CAPTURED), then the loan keyed "loan:<txn>" (SETTLED). A crash anywhere leaves a
 // state that a retry with the same key or the sweeper finishes.
 import { create } from "@bufbuild/protobuf";
-import { Code, type HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import { SettleResponseSchema, TransactionStatus, type SettleRequest, type SettleResponse } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import { principalOf } from "../../platform/context.js";
-import { failedPrecondition, invalidArgument, rpcError } from "../../platform/errors.js";
-import { guardedWork, ticketOf, type IdempotencyTicket } from "../../platform/pg-guard.js";
+import { failedPrecondition, invalidArgument } from "../../platform/errors.js";
+import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
-import { mayOperate, transactionNotFound } from "./access.js";
+import { mayOperate, operatorOf, transactionNotFound } from "./access.js";
 import { saleAmount } from "./amount.js";
 import { moneyIn } from "./common.js";
 import { txnToProto } from "./convert.js";
 import { holdExpiredError } from "./flows.js";
-import { finish, priorOf } from "./keyed.js";
-import { crashPoint, type TransactionSettings } from "./settings.js";
+import type { TransactionSettings } from "./settings.js";
 import { publicStatus } from "./state.js";
+import { runStep, type KeyedCall } from "./step.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
 
@@ -69,51 +69,35 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
     const p = principalOf(ctx);
     const id = v.uuid("transaction_id", req.transactionId);
     const dispensed = dispensedOf(req);
-    const ticket = ticketOf(ctx);
-    // Both reads at once; the row's access check still decides first.
-    const priorP = priorOf(deps, ticket, SettleResponseSchema).then(
-      (value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, err }));
-    const row = await store.getTransaction(deps.pool, id);
-    if (!row || !mayOperate(p, row, false)) throw transactionNotFound();
-
-    const priorR = await priorP;
-    if (!priorR.ok) throw priorR.err;
-    const prior = priorR.value;
-    if (prior.kind === "replay") return prior.response;
-    if (prior.kind === "resume") return await finish(deps, s, ticket, SettleResponseSchema, prior.row, respond);
-
-    if (dispensed.currency !== undefined && dispensed.currency !== row.currency) {
-      throw invalidArgument("amount.currency", `must be the transaction's currency ${row.currency}`);
-    }
-    if (row.state !== "AUTHORIZED") throw notAuthorized(row);
-    if (dispensed.amount > row.approved_amount) {
-      throw failedPrecondition("AMOUNT_EXCEEDS_APPROVED", `the amount ${dispensed.amount} is above the approved ${row.approved_amount}`, {
-        approved_minor: row.approved_amount.toString(),
-        amount_minor: dispensed.amount.toString(),
-      });
-    }
+    const call: KeyedCall<typeof SettleResponseSchema> = { ticket: ticketOf(ctx), schema: SettleResponseSchema, respond, crashAt: "after-settle-intent" };
+    const operator = operatorOf(p, false);
     const now = deps.now();
-    const started = await guardedWork(deps.pool, store.IDEMPOTENCY_TABLE, ticket, async (tx) => {
-      const moved = await store.transitionLinked(tx, id, ["AUTHORIZED"], "CAPTURING", ticket.scope, ticket.key, {
+    // The intent without reading first: the row moves only if this caller may, it is
+    // AUTHORIZED and the amount fits; otherwise the row (and the key) say why not.
+    const intent = async () => operator ? await store.startStep(deps.pool, id, "CAPTURING", call.ticket, operator,
+      { approvedAtLeast: dispensed.amount, currency: dispensed.currency ?? null }, {
         settled_amount: dispensed.amount,
         settled_volume_ml: dispensed.volumeMl,
         settled_price: dispensed.price,
         settle_time: now,
         update_time: now,
         recover_after: new Date(now.getTime() + s.recoveryGraceMs),
-      });
-      if (!moved) throw notAuthorized((await store.getTransaction(tx, id))!);
-      return { value: moved, response: new Uint8Array() };
+      }) : undefined;
+    return await runStep(deps, s, call, intent, async () => {
+      const row = await store.getTransaction(deps.pool, id);
+      if (!row || !mayOperate(p, row, false)) return transactionNotFound();
+      if (dispensed.currency !== undefined && dispensed.currency !== row.currency) {
+        return invalidArgument("amount.currency", `must be the transaction's currency ${row.currency}`);
+      }
+      if (row.state !== "AUTHORIZED") return notAuthorized(row);
+      if (dispensed.amount > row.approved_amount) {
+        return failedPrecondition("AMOUNT_EXCEEDS_APPROVED", `the amount ${dispensed.amount} is above the approved ${row.approved_amount}`, {
+          approved_minor: row.approved_amount.toString(),
+          amount_minor: dispensed.amount.toString(),
+        });
+      }
+      // AUTHORIZED and fitting, yet not moved: another writer moved it in between.
+      return notAuthorized((await store.getTransaction(deps.pool, id))!);
     });
-    if (started.replayed) return await asRetry(deps, s, ticket);
-    await crashPoint("after-settle-intent");
-    return await finish(deps, s, ticket, SettleResponseSchema, started.value, respond);
   };
-}
-
-async function asRetry(deps: ServiceDeps, s: TransactionSettings, ticket: IdempotencyTicket): Promise<SettleResponse> {
-  const again = await priorOf(deps, ticket, SettleResponseSchema);
-  if (again.kind === "replay") return again.response;
-  if (again.kind === "resume") return await finish(deps, s, ticket, SettleResponseSchema, again.row, respond);
-  throw rpcError(Code.Aborted, "IDEMPOTENCY_KEY_IN_PROGRESS", "a request with this idempotency key is still running; retry later");
 }

@@ -81,11 +81,19 @@ export type NewTxn = Pick<TxnRow,
   "currency" | "requested_amount" | "decline_reason" | "hold_request" | "authorized_price" | "terminal_reference" | "create_time" |
   "update_time" | "recover_after">;
 
+/** The idempotency key a keyed call claims with its intent: the key row is the intent's record. */
+export interface KeyClaim {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
 /**
  * Authorize's intent, in one statement: consumes the QR (ACTIVE → USED, with the
- * transaction id and `create_time` as its use time), inserts the transaction, and links
- * the idempotency key (scope, key) to it. undefined — and nothing written — when the QR
- * was not ACTIVE.
+ * transaction id and `create_time` as its use time), inserts the transaction, and claims
+ * the idempotency key for it. undefined — and nothing written — when the QR was not
+ * ACTIVE. A key already taken fails the whole statement (UNIQUE_VIOLATION): no QR is
+ * consumed for a request whose key belongs to another.
  */
 const NEW_TXN_TYPES: Record<keyof NewTxn, string> = {
   transaction_id: "uuid", state: "text", driver_id: "uuid", agency_id: "uuid", station_id: "uuid", merchant_id: "uuid",
@@ -94,22 +102,51 @@ const NEW_TXN_TYPES: Record<keyof NewTxn, string> = {
   update_time: "timestamptz", recover_after: "timestamptz",
 };
 
-export async function startTransaction(tx: Tx, qrCodeId: string, scope: string, key: string, r: NewTxn): Promise<TxnRow | undefined> {
+export async function startTransaction(db: Pool | Tx, qrCodeId: string, claim: KeyClaim, r: NewTxn): Promise<TxnRow | undefined> {
   checkInitial(r.state);
   const cols = Object.keys(r);
   const vals = Object.values(r);
   const n = vals.length;
   return await one<TxnRow>(
-    tx,
-    `WITH q AS (UPDATE transaction.qr_codes SET status = 'USED', use_time = $${n + 4}::timestamptz, transaction_id = $${n + 5}::uuid
+    db,
+    `WITH q AS (UPDATE transaction.qr_codes SET status = 'USED', use_time = $${n + 5}::timestamptz, transaction_id = $${n + 6}::uuid
                  WHERE qr_code_id = $${n + 1} AND status = 'ACTIVE' RETURNING 1),
           ins AS (INSERT INTO transaction.transactions (${cols.join(", ")})
                   SELECT ${cols.map((c, i) => `$${i + 1}::${NEW_TXN_TYPES[c as keyof NewTxn]}`).join(", ")} WHERE EXISTS (SELECT 1 FROM q)
                   RETURNING *),
-          lk AS (UPDATE ${IDEMPOTENCY_TABLE} k SET transaction_id = ins.transaction_id FROM ins
-                  WHERE k.scope = $${n + 2} AND k.key = $${n + 3} RETURNING 1)
-     SELECT ins.* FROM ins LEFT JOIN (SELECT count(*) AS linked FROM lk) l ON true`,
-    [...vals, qrCodeId, scope, key, r.create_time, r.transaction_id],
+          k AS (INSERT INTO ${IDEMPOTENCY_TABLE} (scope, key, request_hash, transaction_id)
+                  SELECT $${n + 2}, $${n + 3}, $${n + 4}, ins.transaction_id FROM ins RETURNING 1)
+     SELECT ins.* FROM ins LEFT JOIN (SELECT count(*) AS claimed FROM k) c ON true`,
+    [...vals, qrCodeId, claim.scope, claim.key, claim.requestHash, r.create_time, r.transaction_id],
+  );
+}
+
+/** Who may move a transaction, as conditions on its row (access.ts mayOperate, in SQL). */
+export interface Operator {
+  stationId: string | null;
+  merchantId: string | null;
+}
+
+/**
+ * The intent of Settle or Void, in one statement: moves the row AUTHORIZED → `to` with
+ * `patch` if `operator` may and `approvedAtLeast` fits, and claims the idempotency key for
+ * it. undefined — nothing written — when the row was not so; a key already taken fails the
+ * whole statement (UNIQUE_VIOLATION).
+ */
+export async function startStep(db: Pool | Tx, id: string, to: State, claim: KeyClaim, operator: Operator, fits: { approvedAtLeast: bigint; currency: string | null }, patch: TxnPatch): Promise<TxnRow | undefined> {
+  checkTransition(["AUTHORIZED"], to);
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 10}`);
+  return await one<TxnRow>(
+    db,
+    `WITH mv AS (UPDATE transaction.transactions SET state = $2${sets.length ? ", " + sets.join(", ") : ""}
+                  WHERE transaction_id = $1 AND state = 'AUTHORIZED' AND approved_amount >= $8 AND ($9::text IS NULL OR currency = $9::text)
+                    AND ($6::uuid IS NULL OR station_id = $6::uuid) AND ($7::uuid IS NULL OR merchant_id = $7::uuid)
+                  RETURNING *),
+          k AS (INSERT INTO ${IDEMPOTENCY_TABLE} (scope, key, request_hash, transaction_id)
+                  SELECT $3, $4, $5, mv.transaction_id FROM mv RETURNING 1)
+     SELECT mv.* FROM mv LEFT JOIN (SELECT count(*) AS claimed FROM k) c ON true`,
+    [id, to, claim.scope, claim.key, claim.requestHash, operator.stationId, operator.merchantId, fits.approvedAtLeast, fits.currency, ...entries.map(([, v]) => v)],
   );
 }
 
@@ -135,23 +172,7 @@ export async function transition(db: Pool | Tx, id: string, from: State[], to: S
   );
 }
 
-/** `transition`, and in the same statement links the idempotency key (scope, key) to the moved row. */
-export async function transitionLinked(tx: Tx, id: string, from: State[], to: State, scope: string, key: string, patch: TxnPatch): Promise<TxnRow | undefined> {
-  checkTransition(from, to);
-  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
-  const sets = entries.map(([k], i) => `${k} = $${i + 6}`);
-  return await one<TxnRow>(
-    tx,
-    `WITH mv AS (UPDATE transaction.transactions SET state = $3${sets.length ? ", " + sets.join(", ") : ""}
-                  WHERE transaction_id = $1 AND state = ANY($2::text[]) RETURNING *),
-          lk AS (UPDATE ${IDEMPOTENCY_TABLE} k SET transaction_id = mv.transaction_id FROM mv
-                  WHERE k.scope = $4 AND k.key = $5 RETURNING 1)
-     SELECT mv.* FROM mv LEFT JOIN (SELECT count(*) AS linked FROM lk) l ON true`,
-    [id, from, to, scope, key, ...entries.map(([, v]) => v)],
-  );
-}
-
-/** `transition`, and in the same statement stores `response` on the idempotency key (scope, key) if the row moved. */
+/** `transition`, and in the same statement stores `response` on the idempotency key (scope, key) if the row moved: a call's answer is kept by the move that brings its row to rest. */
 export async function transitionStoring(db: Pool | Tx, id: string, from: State[], to: State, scope: string, key: string, response: Uint8Array, patch: TxnPatch): Promise<TxnRow | undefined> {
   checkTransition(from, to);
   const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
@@ -173,7 +194,7 @@ export async function patchTransaction(db: Pool | Tx, id: string, patch: TxnPatc
   return await one<TxnRow>(db, `UPDATE transaction.transactions SET ${sets.join(", ")} WHERE transaction_id = $1 RETURNING *`, [id, ...entries.map(([, v]) => v)]);
 }
 
-// --- idempotency keys (the row itself is inserted by platform/pg-guard.ts guardedWork) ---
+// --- idempotency keys (a key row is inserted by the intent it guards: startTransaction, startStep) ---
 
 export interface KeyRow {
   scope: string;
@@ -185,10 +206,6 @@ export interface KeyRow {
 
 export async function keyRow(db: Pool | Tx, scope: string, key: string): Promise<KeyRow | undefined> {
   return await one<KeyRow>(db, `SELECT scope, key, request_hash, response, transaction_id FROM ${IDEMPOTENCY_TABLE} WHERE scope = $1 AND key = $2`, [scope, key]);
-}
-
-export async function linkKey(tx: Tx, scope: string, key: string, txnId: string): Promise<void> {
-  await tx.query(`UPDATE ${IDEMPOTENCY_TABLE} SET transaction_id = $3 WHERE scope = $1 AND key = $2`, [scope, key, txnId]);
 }
 
 export async function storeResponse(db: Pool | Tx, scope: string, key: string, response: Uint8Array): Promise<void> {
