@@ -3,7 +3,7 @@
 // start() runs).
 import type { ServiceDeps } from "../../platform/service.js";
 import { settingsFromEnv } from "./common.js";
-import { LoanOutboxRelay } from "./outbox.js";
+import { loanRelay, type LoanOutboxRelay } from "./outbox.js";
 
 const relays = new WeakMap<object, LoanOutboxRelay>();
 
@@ -11,7 +11,7 @@ export function relayFor(deps: ServiceDeps): LoanOutboxRelay {
   let r = relays.get(deps);
   if (!r) {
     const s = settingsFromEnv();
-    r = new LoanOutboxRelay(deps.pool, deps.mesh, { pollMs: s.relayPollMs, baseBackoffMs: s.relayBaseBackoffMs });
+    r = loanRelay(deps.pool, deps.mesh, { pollMs: s.relayPollMs, baseBackoffMs: s.relayBaseBackoffMs });
     relays.set(deps, r);
   }
   return r;
