@@ -13,7 +13,7 @@ import type { ServiceDeps } from "../../platform/service.js";
 import { settingsFromEnv, type PaymentSettings } from "./common.js";
 import { GatewayError, HttpPaymentGateway, type PaymentGateway } from "./gateway-client.js";
 import { initiatePayment } from "./initiate.js";
-import { OutboxRelay } from "./outbox.js";
+import { paymentRelay, type OutboxRelay } from "./outbox.js";
 import { getPayment, listPayments } from "./read.js";
 import { reconcileWebhook } from "./reconcile.js";
 import { syncPendingPayments } from "./sync.js";
@@ -53,7 +53,7 @@ export function runtimeFor(deps: ServiceDeps): PaymentRuntime {
     r = {
       settings,
       gateway: url ? new HttpPaymentGateway(url, settings.gatewayTimeoutMs, name, settings.gatewayApiKey) : new UnconfiguredGateway(name),
-      relay: new OutboxRelay(deps.pool, deps),
+      relay: paymentRelay(deps.pool, deps),
     };
     runtimes.set(deps, r);
   }

@@ -1,8 +1,8 @@
 // PaymentService SQL. Every statement names its schema (payment.*): the embedded
 // database runs one shared session, so search_path is never relied upon.
 import { randomUUID } from "node:crypto";
-import { context, propagation } from "@opentelemetry/api";
 import { many, one, type Pool, type Tx } from "../../platform/db.js";
+import { traceCarrier } from "../../platform/outbox.js";
 import type { AllocationResult } from "./amount-rule.js";
 import type { PayStatus } from "./status-rule.js";
 
@@ -326,8 +326,7 @@ export async function pendingPayments(db: Pool, olderThan: Date, limit: number):
 
 /** Queues one ApplyRepayment per allocation, carrying the current trace context. */
 export async function enqueueRepayments(tx: Tx, paymentId: string, loanIds: string[]): Promise<void> {
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
+  const carrier = traceCarrier();
   for (const loanId of loanIds) {
     await tx.query(
       `INSERT INTO payment.outbox (outbox_id, payment_id, loan_id, trace_carrier) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id, loan_id) DO NOTHING`,
