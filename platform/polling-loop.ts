@@ -1,13 +1,7 @@
-// The loop behind every outbox relay and background job: run a pass, and when it found
-// less than a full batch, sleep until the next poll — or until `wake()`, which a writer
-// calls right after committing work so it goes out now rather than at the next tick.
+// The loop behind every outbox (platform/outbox.ts): run a pass, and when it found less
+// than a full batch, sleep until the next poll — or until `wake()`, which a writer calls
+// right after committing work so it goes out now rather than at the next tick.
 import { log } from "./logger.js";
-
-/** Delay before retry number `attempts` (1-based): exponential, capped, with jitter. Pure but for `rand`. */
-export function backoffMs(attempts: number, o: { baseBackoffMs: number; maxBackoffMs: number }, rand = Math.random): number {
-  const exp = Math.min(o.maxBackoffMs, o.baseBackoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
-  return Math.round(exp / 2 + (exp / 2) * rand());
-}
 
 export class PollingLoop {
   private stopped = true;

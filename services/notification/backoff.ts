@@ -1,5 +1,6 @@
 // When the next delivery attempt is due: exponential backoff with jitter, capped, and a
 // fixed maximum number of attempts. Pure: the random source is passed in.
+import { backoffMs, type Backoff } from "../../platform/outbox-rules.js";
 
 export interface RetryPolicy {
   /** Attempts in all (the first one included); after the last failure the delivery is FAILED. */
@@ -23,17 +24,19 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   jitter: 0.25,
 };
 
+/** The policy's delays as the outbox's backoff settings (platform/outbox-rules.ts). */
+export function retryBackoff(p: RetryPolicy): Required<Backoff> {
+  return { baseBackoffMs: p.baseDelayMs, maxBackoffMs: p.maxDelayMs, factor: p.factor, jitter: p.jitter };
+}
+
 /**
  * The delay before the next attempt after `attemptsMade` failed attempts (≥ 1), or null
- * when no attempt is left. `random` returns a number in [0, 1).
+ * when no attempt is left. `random` returns a number in [0, 1); 0 = no jitter.
  */
 export function nextRetryDelayMs(attemptsMade: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY, random: () => number = Math.random): number | null {
   if (!Number.isInteger(attemptsMade) || attemptsMade < 1) throw new RangeError("attemptsMade must be a positive integer");
   if (attemptsMade >= policy.maxAttempts) return null;
-  const exp = policy.baseDelayMs * Math.pow(policy.factor, attemptsMade - 1);
-  const capped = Math.min(exp, policy.maxDelayMs);
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.max(0, Math.round(capped * (1 - policy.jitter * r)));
+  return backoffMs(attemptsMade, retryBackoff(policy), () => 1 - random());
 }
 
 /** Checks a policy at start, so a bad override fails loudly rather than looping. */

@@ -8,7 +8,7 @@ import { createPushProvider } from "./providers/push.js";
 import { createSmsProvider } from "./providers/sms.js";
 import { PROVIDER_TIMEOUT_MS, type Providers } from "./providers/types.js";
 import { routes } from "./routes.js";
-import { OutboxWorker } from "./worker.js";
+import { deliveryOutbox, type DeliveryOutbox } from "./worker.js";
 
 export interface NotificationOptions {
   retry?: Partial<RetryPolicy>;
@@ -28,7 +28,7 @@ export function createNotificationModule(opts: NotificationOptions = {}): Servic
   const timeoutMs = opts.providerTimeoutMs ?? PROVIDER_TIMEOUT_MS;
   const leaseMs = opts.leaseMs ?? Math.max(60_000, timeoutMs * 4);
   // start() and routes() receive the same deps object: that is how a send wakes the worker.
-  const workers = new WeakMap<ServiceDeps, OutboxWorker>();
+  const workers = new WeakMap<ServiceDeps, DeliveryOutbox>();
   return {
     name: "notification",
     services: [NotificationService],
@@ -39,7 +39,7 @@ export function createNotificationModule(opts: NotificationOptions = {}): Servic
         email: createEmailProvider(deps.cfg.smtpUrl, timeoutMs),
         push: createPushProvider(deps.cfg.pushApiUrl, timeoutMs),
       };
-      const worker = new OutboxWorker({
+      const worker = deliveryOutbox({
         pool: deps.pool,
         providers,
         now: deps.now,
@@ -55,6 +55,7 @@ export function createNotificationModule(opts: NotificationOptions = {}): Servic
       return async () => {
         workers.delete(deps);
         await worker.stop();
+        providers.email.close?.();
       };
     },
   };

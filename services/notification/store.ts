@@ -68,9 +68,13 @@ export interface NewDelivery {
   sentTime?: Date | null;
 }
 
-const DELIVERY_COLUMNS = `delivery_id, channel, user_id, recipient, subject, body, html_body, data, push_tokens, status,
-  attempts, last_error, provider_message_id, next_attempt_time, locked_until, idem_scope, idem_key, request_hash,
-  trace_id, create_time, sent_time`;
+/** Every column of a delivery, in the order the outbox claims them. */
+export const DELIVERY_COLUMN_NAMES = [
+  "delivery_id", "channel", "user_id", "recipient", "subject", "body", "html_body", "data", "push_tokens", "status",
+  "attempts", "last_error", "provider_message_id", "next_attempt_time", "locked_until", "idem_scope", "idem_key", "request_hash",
+  "trace_id", "create_time", "sent_time",
+] as const;
+const DELIVERY_COLUMNS = DELIVERY_COLUMN_NAMES.join(", ");
 
 /**
  * Inserts a delivery unless (scope, key) already exists; returns the row and whether it
@@ -252,81 +256,4 @@ export async function listDeliveries(
      ORDER BY create_time DESC, delivery_id DESC LIMIT $1`,
     params,
   );
-}
-
-// --- the outbox worker ---
-
-/**
- * Claims up to `limit` due deliveries: takes a lease (locked_until) and counts the
- * attempt, in one short transaction. Rows locked by another worker are skipped; a
- * worker that dies mid-delivery leaves a lease that expires, and the row is claimed again.
- */
-export async function claimDue(db: Pool, now: Date, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
-  // One statement (an implicit transaction): no BEGIN/COMMIT round trips on every poll.
-  const leaseEnd = new Date(now.getTime() + leaseMs);
-  return await many<DeliveryRow>(
-    db,
-    `WITH due AS (
-       SELECT delivery_id FROM notification.deliveries
-       WHERE status = 'QUEUED' AND next_attempt_time <= $1 AND (locked_until IS NULL OR locked_until <= $1)
-       ORDER BY next_attempt_time, delivery_id
-       LIMIT $2
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE notification.deliveries AS d
-     SET locked_until = $3, attempts = d.attempts + 1
-     FROM due
-     WHERE d.delivery_id = due.delivery_id
-     RETURNING ${DELIVERY_COLUMNS.split(",").map((c) => `d.${c.trim()}`).join(", ")}`,
-    [now, limit, leaseEnd],
-  );
-}
-
-/** Records a successful delivery and forgets the content. Only the lease holder may. */
-export async function markSent(db: Pool, row: DeliveryRow, providerMessageId: string, now: Date): Promise<boolean> {
-  const res = await db.query(
-    `UPDATE notification.deliveries
-     SET status = 'SENT', provider_message_id = $3, sent_time = $4, last_error = '', next_attempt_time = NULL,
-         locked_until = NULL, body = '', html_body = NULL, data = '{}'::jsonb, push_tokens = '{}'
-     WHERE delivery_id = $1 AND locked_until = $2 AND status = 'QUEUED'`,
-    [row.delivery_id, row.locked_until, providerMessageId, now],
-  );
-  return (res.rowCount ?? 0) === 1;
-}
-
-/** Records a failed attempt: schedules the next one, or ends the delivery as FAILED. */
-export async function markAttemptFailed(
-  db: Pool,
-  row: DeliveryRow,
-  failure: { code: string; nextAttemptAt: Date | null; remainingPushTokens?: string[]; providerMessageId?: string },
-): Promise<boolean> {
-  const final = failure.nextAttemptAt === null;
-  const res = await db.query(
-    final
-      ? `UPDATE notification.deliveries
-         SET status = 'FAILED', last_error = $3, next_attempt_time = NULL, locked_until = NULL,
-             body = '', html_body = NULL, data = '{}'::jsonb, push_tokens = '{}'
-         WHERE delivery_id = $1 AND locked_until = $2 AND status = 'QUEUED'`
-      : `UPDATE notification.deliveries
-         SET last_error = $3, next_attempt_time = $4, locked_until = NULL,
-             push_tokens = COALESCE($5::text[], push_tokens),
-             provider_message_id = CASE WHEN provider_message_id = '' THEN COALESCE($6, '') ELSE provider_message_id END
-         WHERE delivery_id = $1 AND locked_until = $2 AND status = 'QUEUED'`,
-    final
-      ? [row.delivery_id, row.locked_until, failure.code]
-      : [row.delivery_id, row.locked_until, failure.code, failure.nextAttemptAt, failure.remainingPushTokens ?? null, failure.providerMessageId ?? null],
-  );
-  return (res.rowCount ?? 0) === 1;
-}
-
-/** Ends a delivery whose lease expired on its last attempt (the worker died mid-way). */
-export async function failExhausted(db: Pool, maxAttempts: number, now: Date): Promise<number> {
-  const res = await db.query(
-    `UPDATE notification.deliveries
-     SET status = 'FAILED', last_error = CASE WHEN last_error = '' THEN 'DELIVERY_INTERRUPTED' ELSE last_error END,
-         next_attempt_time = NULL, locked_until = NULL, body = '', html_body = NULL, data = '{}'::jsonb, push_tokens = '{}'
-     WHERE status = 'QUEUED' AND attempts >= $1 AND locked_until IS NOT NULL AND locked_until <= $2`,
-    [maxAttempts, now],
-  );
-  return res.rowCount ?? 0;
 }
