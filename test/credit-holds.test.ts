@@ -6,10 +6,13 @@ import * as assert from "uvu/assert";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
 import { DeclineReason } from "../gen/fuel/credit/v1/credit_line_pb.js";
-import { HoldStatus } from "../gen/fuel/credit/v1/ledger_pb.js";
 import { HoldRequestSchema } from "../gen/fuel/credit/v1/credit_pb.js";
 import { create, toJsonString } from "@bufbuild/protobuf";
+import pg from "pg";
+import { HoldStatus, JournalEntryKind } from "../gen/fuel/credit/v1/ledger_pb.js";
 import { reasonOf } from "../platform/errors.js";
+import { writeMovementIfUnchanged } from "../services/credit/ledger-store.js";
+import { holdPostings } from "../services/credit/postings.js";
 import { barrier, creditAsService, creditSuite, Fixtures, ngn, rawServiceCall } from "./credit-fixtures.js";
 import { realPostgres, realRedis, startTestSystem, type TestSystem } from "./helpers/system.js";
 
@@ -157,6 +160,37 @@ test("two concurrent expiry sweeps release each hold once", async () => {
   assert.is(l.available!.amountMinor, 100_000n);
   const entries = await fx.creditAdmin().listLedgerEntries({ creditLineId: line.creditLineId, kinds: [5], pageSize: 200 });
   assert.is(entries.entries.length, n, "one EXPIRY entry per hold");
+  await assertLedgerClean();
+});
+
+test("a hold decided on lines that moved meanwhile writes nothing; the next hold decides again", async () => {
+  const { driverId, line } = await driverWithLine(5000n);
+  const pool = new pg.Pool({ connectionString: sys.databaseOf("credit"), max: 1 });
+  try {
+    const row = (await pool.query(`SELECT version FROM credit.lines WHERE line_id = $1`, [line.creditLineId])).rows[0] as { version: string };
+    const stale = BigInt(row.version) - 1n;
+    const entryId = randomUUID();
+    const key = randomUUID();
+    const written = await writeMovementIfUnchanged(pool, [{
+      entryId, kind: JournalEntryKind.HOLD, currency: "NGN", description: "stale", actorId: "test",
+      postings: holdPostings([line.creditLineId], 1000n),
+    }], new Date(), undefined, {
+      versions: new Map([[line.creditLineId, stale]]),
+      key: { table: "credit.idempotency_keys", scope: "test", key, requestHash: "h", response: new Uint8Array([1]) },
+    });
+    assert.is(written, null);
+    const facts = (await pool.query(
+      `SELECT (SELECT count(*)::int FROM credit.journal_entries WHERE entry_id = $1) AS entries,
+              (SELECT count(*)::int FROM credit.idempotency_keys WHERE scope = 'test' AND key = $2) AS keys,
+              (SELECT held::text FROM credit.lines WHERE line_id = $3) AS held`,
+      [entryId, key, line.creditLineId],
+    )).rows[0];
+    assert.equal(facts, { entries: 0, keys: 0, held: "0" });
+  } finally {
+    await pool.end();
+  }
+  const credit = creditAsService(sys);
+  assert.ok((await credit.hold(holdReq(driverId, 1000n))).approved);
   await assertLedgerClean();
 });
 

@@ -11,15 +11,16 @@ import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
 import { DeclineReason } from "../../gen/fuel/credit/v1/credit_line_pb.js";
 import { HoldRequestSchema, HoldResponseSchema, type HoldRequest, type HoldResponse } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { JournalEntryKind } from "../../gen/fuel/credit/v1/ledger_pb.js";
-import { sqlState, UNIQUE_VIOLATION } from "../../platform/db.js";
+import { sqlState, UNIQUE_VIOLATION, type Pool, type Tx } from "../../platform/db.js";
 import { alreadyExists, invalidArgument } from "../../platform/errors.js";
+import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { viewerOf } from "./access.js";
-import { guardedTx, moneyIn, type CreditSettings } from "./common.js";
+import { guardedTx, IDEMPOTENCY_TABLE, moneyIn, type CreditSettings } from "./common.js";
 import { holdToProto, money } from "./convert.js";
 import { afterHold, decideHold, spendable, type HoldAsk } from "./hold-rule.js";
-import { writeMovement } from "./ledger-store.js";
+import { writeMovement, writeMovementIfUnchanged, type EntryDraft } from "./ledger-store.js";
 import { lineState } from "./line-state.js";
 import { holdPostings } from "./postings.js";
 import * as store from "./store.js";
@@ -66,11 +67,80 @@ function existingHold(h: store.HoldRow & { bank_id: string }, requestHash: strin
   return create(HoldResponseSchema, { approved: true, hold: holdToProto(row), bankId });
 }
 
+/** A hold decided and built, not yet written: the row, its HOLD entry and the answer. */
+type Decided =
+  | { approved: false; response: HoldResponse }
+  | { approved: true; row: store.HoldRow; entry: EntryDraft; response: HoldResponse; versions: Map<string, bigint> };
+
+/** The decision on the lines as read (locked or not) and everything its write needs. */
+async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actorId: string, now: Date): Promise<Decided> {
+  if (!pre.line) return { approved: false, response: declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency) };
+  const lineRow = pre.line;
+  const parentRow = pre.parent;
+  const ids = parentRow ? [parentRow.line_id, lineRow.line_id] : [lineRow.line_id];
+  const line = await lineState(db, lineRow, false, now);
+  const parent = parentRow ? await lineState(db, parentRow, true, now) : null;
+  const decision = decideHold(h.ask, line, parent);
+  if (!decision.approved) return { approved: false, response: declined(decision.reason, spendable(line, parent).amount, lineRow.currency) };
+
+  const entryId = randomUUID();
+  const row: store.HoldRow = {
+    hold_id: randomUUID(), line_id: lineRow.line_id, parent_line_id: parentRow?.line_id ?? null, driver_id: h.driverId,
+    transaction_id: h.transactionId, request_hash: h.requestHash, status: "PENDING", currency: lineRow.currency,
+    amount: decision.amount, requested_amount: h.ask.amount, captured_amount: 0n, released_amount: 0n,
+    station_id: h.ask.purchase.stationId, merchant_id: h.ask.purchase.merchantId || null, fuel_type: h.ask.purchase.fuelType,
+    expire_time: new Date(now.getTime() + h.ttlSeconds * 1000), create_time: now, resolve_time: null,
+    hold_entry_id: entryId, resolve_entry_id: null,
+  };
+  const entry: EntryDraft = {
+    entryId, kind: JournalEntryKind.HOLD, currency: row.currency, holdId: row.hold_id, transactionId: row.transaction_id,
+    description: `hold ${decision.amount} of ${h.ask.amount} requested`, actorId,
+    postings: holdPostings(ids, decision.amount),
+  };
+  const [lineAfter, parentAfter] = afterHold(line, parent, decision.amount);
+  const response = create(HoldResponseSchema, {
+    approved: true,
+    hold: holdToProto(row),
+    spendable: money(spendable(lineAfter, parentAfter).amount, row.currency),
+    bankId: lineRow.bank_id,
+  });
+  const versions = new Map([lineRow, ...(parentRow ? [parentRow] : [])].map((l) => [l.line_id, l.version]));
+  return { approved: true, row, entry, response, versions };
+}
+
+/**
+ * The usual hold in two round trips and one commit: read the lines without a lock, decide,
+ * and write the hold, its balanced entry, the counters and the idempotency key with the
+ * answer in one statement that applies only if neither line moved meanwhile. null when the
+ * locked path must answer: a retry (the key or the transaction's hold exists), a decline
+ * (kept for replay there), or a line that moved (a busy line decides under its lock).
+ */
+async function holdUnlocked(deps: ServiceDeps, ctx: HandlerContext, h: ValidHold, actorId: string, now: Date): Promise<HoldResponse | null> {
+  const pre = await store.holdContext(deps.pool, h.driverId, h.transactionId);
+  if (pre.priorHoldId) return null;
+  const d = await decide(deps.pool, pre, h, actorId, now);
+  if (!d.approved) return null;
+  const t = ticketOf(ctx);
+  try {
+    const written = await writeMovementIfUnchanged(deps.pool, [d.entry], now, d.row, {
+      versions: d.versions,
+      key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(HoldResponseSchema, d.response) },
+    });
+    return written ? d.response : null;
+  } catch (err) {
+    // The key, or this transaction's hold, was taken meanwhile: the locked path answers as a retry.
+    if (sqlState(err) === UNIQUE_VIOLATION) return null;
+    throw err;
+  }
+}
+
 export function hold(deps: ServiceDeps, settings: CreditSettings) {
   return async (req: HoldRequest, ctx: HandlerContext) => {
     const now = deps.now();
     const h = validateHold(req, settings, now);
     const actorId = viewerOf(ctx).actorId;
+    const quick = await holdUnlocked(deps, ctx, h, actorId, now);
+    if (quick) return quick;
     try {
       return await guardedTx(deps, ctx, HoldResponseSchema, async (tx) => {
         // Inside the guard, so a replay of this key gets its stored response byte for byte.
@@ -78,37 +148,11 @@ export function hold(deps: ServiceDeps, settings: CreditSettings) {
         // (parent, then child), and this transaction's hold if it already has one.
         const pre = await store.lockHoldContext(tx, h.driverId, h.transactionId);
         if (pre.priorHoldId) return existingHold((await store.holdOfTransactionWithBank(tx, h.transactionId))!, h.requestHash);
-        if (!pre.line) return declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency);
-        const lineRow = pre.line;
-        const parentRow = pre.parent;
-        const ids = parentRow ? [parentRow.line_id, lineRow.line_id] : [lineRow.line_id];
-        const line = await lineState(tx, lineRow, false, now);
-        const parent = parentRow ? await lineState(tx, parentRow, true, now) : null;
-        const decision = decideHold(h.ask, line, parent);
-        if (!decision.approved) return declined(decision.reason, spendable(line, parent).amount, lineRow.currency);
-
-        const entryId = randomUUID();
-        const row: store.HoldRow = {
-          hold_id: randomUUID(), line_id: lineRow.line_id, parent_line_id: parentRow?.line_id ?? null, driver_id: h.driverId,
-          transaction_id: h.transactionId, request_hash: h.requestHash, status: "PENDING", currency: lineRow.currency,
-          amount: decision.amount, requested_amount: h.ask.amount, captured_amount: 0n, released_amount: 0n,
-          station_id: h.ask.purchase.stationId, merchant_id: h.ask.purchase.merchantId || null, fuel_type: h.ask.purchase.fuelType,
-          expire_time: new Date(now.getTime() + h.ttlSeconds * 1000), create_time: now, resolve_time: null,
-          hold_entry_id: entryId, resolve_entry_id: null,
-        };
+        const d = await decide(tx, pre, h, actorId, now);
+        if (!d.approved) return d.response;
         // The hold row is inserted by the same statement as its balanced HOLD entry.
-        await writeMovement(tx, [{
-          entryId, kind: JournalEntryKind.HOLD, currency: row.currency, holdId: row.hold_id, transactionId: row.transaction_id,
-          description: `hold ${decision.amount} of ${h.ask.amount} requested`, actorId,
-          postings: holdPostings(ids, decision.amount),
-        }], now, row);
-        const [lineAfter, parentAfter] = afterHold(line, parent, decision.amount);
-        return create(HoldResponseSchema, {
-          approved: true,
-          hold: holdToProto(row),
-          spendable: money(spendable(lineAfter, parentAfter).amount, row.currency),
-          bankId: lineRow.bank_id,
-        });
+        await writeMovement(tx, [d.entry], now, d.row);
+        return d.response;
       });
     } catch (err) {
       // Another request placed this transaction's hold first (under another key).

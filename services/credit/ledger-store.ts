@@ -25,6 +25,15 @@ export interface EntryDraft {
 const HOLD_FIELDS = HOLD_COLS.split(",").map((c) => c.trim()) as (keyof HoldRow)[];
 
 /**
+ * What makes a movement conditional (writeMovementIfUnchanged): the versions its lines had
+ * when the decision was made, and the idempotency key row to claim with it.
+ */
+export interface MovementGuard {
+  versions: Map<string, bigint>;
+  key: { table: string; scope: string; key: string; requestHash: string; response: Uint8Array };
+}
+
+/**
  * Writes `entries` and applies their counter changes to the lines they touch, in one
  * statement. Lines are locked first, in the fixed order (root lines, then sub-lines, by
  * id), before any is changed. Each entry is asserted balanced before anything is sent.
@@ -33,10 +42,33 @@ const HOLD_FIELDS = HOLD_COLS.split(",").map((c) => c.trim()) as (keyof HoldRow)
  */
 export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date, newHold?: HoldRow): Promise<Map<string, LineRow>> {
   if (entries.length === 0) return new Map();
+  const { text, values, lines } = movementSql(entries, now, newHold);
+  const res = await tx.query<LineRow>(text, values);
+  if (res.rows.length !== lines) throw new LedgerInvariantError(`expected ${lines} lines updated, got ${res.rows.length}`);
+  return new Map(res.rows.map((r) => [r.line_id, r]));
+}
+
+/**
+ * `writeMovement` as one statement of its own, for a decision made on lines read without
+ * a lock: it applies only if every line still has the version the decision saw, and then
+ * also claims the idempotency key with the call's answer. null — nothing written — when a
+ * line moved meanwhile (decide again, under the lock). A key already taken fails the whole
+ * statement (UNIQUE_VIOLATION), as does a second hold of the same transaction.
+ */
+export async function writeMovementIfUnchanged(db: Db, entries: EntryDraft[], now: Date, newHold: HoldRow | undefined, guard: MovementGuard): Promise<Map<string, LineRow> | null> {
+  const { text, values, lines } = movementSql(entries, now, newHold, guard);
+  const res = await db.query<LineRow>(text, values);
+  if (res.rows.length === 0) return null;
+  if (res.rows.length !== lines) throw new LedgerInvariantError(`expected ${lines} lines updated, got ${res.rows.length}`);
+  return new Map(res.rows.map((r) => [r.line_id, r]));
+}
+
+function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?: MovementGuard): { text: string; values: unknown[]; lines: number } {
   const all: PostingDraft[] = [];
   for (const e of entries) all.push(...assertBalanced(e.postings));
   const deltas = [...counterDeltas(all)];
   const ids = deltas.map(([id]) => id);
+  if (guard && ids.some((id) => !guard.versions.has(id))) throw new LedgerInvariantError("a conditional movement must know every line's version");
 
   const eCols: unknown[][] = [[], [], [], [], [], [], [], [], []];
   for (const e of entries) {
@@ -47,31 +79,37 @@ export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date, ne
   for (const e of entries) {
     e.postings.forEach((p, seq) => [e.entryId, seq, p.lineId, p.account, p.amount].forEach((v, i) => pCols[i]!.push(v)));
   }
-
-  const res = await tx.query<LineRow>(
-    `WITH lk AS (SELECT line_id FROM credit.lines WHERE line_id = ANY($1::uuid[])
+  const values: unknown[] = [ids, deltas.map(([, d]) => d.limit), deltas.map(([, d]) => d.held), deltas.map(([, d]) => d.used), now, ...eCols, ...pCols];
+  const at = (v: unknown) => `$${values.push(v)}`;
+  // Nothing is inserted unless every line was updated: in a statement of its own (no
+  // transaction to roll back) a movement must apply whole or not at all.
+  const whole = `(SELECT count(*) FROM up) = cardinality($1::uuid[])`;
+  // The versions are compared on the locked rows, before any line changes: all or none.
+  const versionsOk = guard
+    ? ` AND (SELECT count(*) FROM lk WHERE lk.version = (${at(ids.map((id) => guard.versions.get(id)!))}::bigint[])[array_position($1::uuid[], lk.line_id)]) = cardinality($1::uuid[])`
+    : "";
+  const hold = newHold ? `,
+          h AS (INSERT INTO credit.holds (${HOLD_COLS})
+                SELECT ${HOLD_FIELDS.map((f) => at(newHold[f])).join(", ")} WHERE ${whole} RETURNING 1)` : "";
+  const key = guard ? `,
+          k AS (INSERT INTO ${guard.key.table} (scope, key, request_hash, response)
+                SELECT ${at(guard.key.scope)}, ${at(guard.key.key)}, ${at(guard.key.requestHash)}, ${at(Buffer.from(guard.key.response))}::bytea WHERE ${whole} RETURNING 1)` : "";
+  const text = `WITH lk AS (SELECT line_id, version FROM credit.lines WHERE line_id = ANY($1::uuid[])
                   ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE),
           d AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(line_id, dl, dh, du)),
           up AS (UPDATE credit.lines l
                     SET limit_minor = l.limit_minor + d.dl, held = l.held + d.dh, used = l.used + d.du,
                         version = l.version + 1, update_time = $5
-                   FROM d WHERE l.line_id = d.line_id AND (SELECT count(*) FROM lk) = cardinality($1::uuid[])
+                   FROM d WHERE l.line_id = d.line_id AND (SELECT count(*) FROM lk) = cardinality($1::uuid[])${versionsOk}
                  RETURNING ${LINE_COLS.split(",").map((c) => "l." + c.trim()).join(", ")}),
           e AS (INSERT INTO credit.journal_entries (entry_id, kind, currency, hold_id, transaction_id, loan_id, repayment_id, description, actor_id, create_time)
                 SELECT t.*, $5 FROM unnest($6::uuid[], $7::int2[], $8::text[], $9::uuid[], $10::uuid[], $11::uuid[], $12::uuid[], $13::text[], $14::text[]) AS t
-                RETURNING 1),
+                WHERE ${whole} RETURNING 1),
           p AS (INSERT INTO credit.postings (entry_id, seq, line_id, account, amount)
                 SELECT * FROM unnest($15::uuid[], $16::int2[], $17::uuid[], $18::int2[], $19::bigint[])
-                RETURNING 1)
-${newHold ? `,
-          h AS (INSERT INTO credit.holds (${HOLD_COLS})
-                VALUES (${HOLD_FIELDS.map((_, i) => `$${i + 20}`).join(", ")}) RETURNING 1)` : ""}
-     SELECT * FROM up, (SELECT count(*) FROM e) ce, (SELECT count(*) FROM p) cp${newHold ? ", (SELECT count(*) FROM h) ch" : ""}`,
-    [ids, deltas.map(([, d]) => d.limit), deltas.map(([, d]) => d.held), deltas.map(([, d]) => d.used), now, ...eCols, ...pCols,
-      ...(newHold ? HOLD_FIELDS.map((f) => newHold[f]) : [])],
-  );
-  if (res.rows.length !== ids.length) throw new LedgerInvariantError(`expected ${ids.length} lines updated, got ${res.rows.length}`);
-  return new Map(res.rows.map((r) => [r.line_id, r]));
+                WHERE ${whole} RETURNING 1)${hold}${key}
+     SELECT * FROM up, (SELECT count(*) FROM e) ce, (SELECT count(*) FROM p) cp${newHold ? ", (SELECT count(*) FROM h) ch" : ""}${guard ? ", (SELECT count(*) FROM k) ck" : ""}`;
+  return { text, values, lines: ids.length };
 }
 
 // ---- reading ------------------------------------------------------------------------

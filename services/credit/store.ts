@@ -58,10 +58,17 @@ export async function driverLineWithParent(db: Db, driverId: string): Promise<{ 
 }
 
 /**
- * What Hold reads before its transaction, in one round trip: the driver's open line, its
- * parent, and the id of the hold already placed for `transactionId`, if any.
+ * What Hold decides on without a lock, in one round trip: the driver's open line, its
+ * parent, and the id of the hold already placed for `transactionId`, if any. The write
+ * that follows applies only if the lines still have these versions.
  */
-export async function holdContext(db: Db, driverId: string, transactionId: string | null): Promise<{ line: LineRow | null; parent: LineRow | null; priorHoldId: string | null }> {
+export interface HoldContext {
+  line: LineRow | null;
+  parent: LineRow | null;
+  priorHoldId: string | null;
+}
+
+export async function holdContext(db: Db, driverId: string, transactionId: string | null): Promise<HoldContext> {
   const row = await one<Record<string, unknown>>(
     db,
     `SELECT ${lineCols("c", "c_")}, ${lineCols("p", "p_")},
@@ -85,7 +92,7 @@ export async function holdContext(db: Db, driverId: string, transactionId: strin
  * sub-lines, each by id) and read as locked, plus the id of the hold already placed for
  * `transactionId`, if any.
  */
-export async function lockHoldContext(tx: Tx, driverId: string, transactionId: string): Promise<{ line: LineRow | null; parent: LineRow | null; priorHoldId: string | null }> {
+export async function lockHoldContext(tx: Tx, driverId: string, transactionId: string): Promise<HoldContext> {
   const rows = await many<LineRow & { prior_hold_id: string | null }>(
     tx,
     // The ids are computed first, as one array (an InitPlan), and the lock's condition
