@@ -9,6 +9,7 @@ import * as v from "../../platform/validate.js";
 import { viewerOf } from "./access.js";
 import { guardedTx, moneyIn } from "./common.js";
 import { holdToProto } from "./convert.js";
+import { resolveAtOnce } from "./resolve-at-once.js";
 import { captureHold, expireOne, holdExpired, HoldOverdue } from "./resolve.js";
 
 export function capture(deps: ServiceDeps) {
@@ -16,6 +17,12 @@ export function capture(deps: ServiceDeps) {
     const holdId = v.uuid("hold_id", req.holdId);
     const amount = moneyIn("amount", req.amount, { min: 0n });
     const actorId = viewerOf(ctx).actorId;
+    const quick = await resolveAtOnce(deps, ctx, {
+      holdId, to: "CAPTURED", captured: amount.amount, currency: amount.currency, actorId, schema: CaptureResponseSchema,
+      description: (h) => `capture ${amount.amount} of hold ${h.amount}, release ${h.amount - amount.amount}`,
+      respond: (h, entryId) => create(CaptureResponseSchema, { hold: holdToProto(h), journalEntryId: entryId }),
+    });
+    if (quick) return quick;
     try {
       return await guardedTx(deps, ctx, CaptureResponseSchema, async (tx) => {
         const { hold, entryId } = await captureHold(tx, holdId, amount.amount, actorId, deps.now());

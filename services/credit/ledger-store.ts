@@ -29,7 +29,10 @@ const HOLD_FIELDS = HOLD_COLS.split(",").map((c) => c.trim()) as (keyof HoldRow)
  * when the decision was made, and the idempotency key row to claim with it.
  */
 export interface MovementGuard {
-  versions: Map<string, bigint>;
+  /** The versions the lines had when the decision was made on them unlocked (a new hold). */
+  versions?: Map<string, bigint>;
+  /** The PENDING, unexpired hold this movement resolves (capture, void): claimed first, in the same statement. */
+  resolves?: { holdId: string; to: "CAPTURED" | "VOIDED"; captured: bigint; entryId: string };
   key: { table: string; scope: string; key: string; requestHash: string; response: Uint8Array };
 }
 
@@ -68,7 +71,7 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
   for (const e of entries) all.push(...assertBalanced(e.postings));
   const deltas = [...counterDeltas(all)];
   const ids = deltas.map(([id]) => id);
-  if (guard && ids.some((id) => !guard.versions.has(id))) throw new LedgerInvariantError("a conditional movement must know every line's version");
+  if (guard?.versions && ids.some((id) => !guard.versions!.has(id))) throw new LedgerInvariantError("a conditional movement must know every line's version");
 
   const eCols: unknown[][] = [[], [], [], [], [], [], [], [], []];
   for (const e of entries) {
@@ -85,16 +88,24 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
   // transaction to roll back) a movement must apply whole or not at all.
   const whole = `(SELECT count(*) FROM up) = cardinality($1::uuid[])`;
   // The versions are compared on the locked rows, before any line changes: all or none.
-  const versionsOk = guard
-    ? ` AND (SELECT count(*) FROM lk WHERE lk.version = (${at(ids.map((id) => guard.versions.get(id)!))}::bigint[])[array_position($1::uuid[], lk.line_id)]) = cardinality($1::uuid[])`
+  const versionsOk = guard?.versions
+    ? ` AND (SELECT count(*) FROM lk WHERE lk.version = (${at(ids.map((id) => guard.versions!.get(id)!))}::bigint[])[array_position($1::uuid[], lk.line_id)]) = cardinality($1::uuid[])`
     : "";
+  // The hold is claimed before the lines are locked (its EXISTS runs first, as an InitPlan):
+  // the order every resolution uses, hold then lines.
+  const r = guard?.resolves;
+  const resolve = r ? `hr AS (UPDATE credit.holds SET status = ${at(r.to)}, captured_amount = ${at(r.captured)}, released_amount = amount - ${at(r.captured)},
+                         resolve_entry_id = ${at(r.entryId)}, resolve_time = $5
+                   WHERE hold_id = ${at(r.holdId)} AND status = 'PENDING' AND amount >= ${at(r.captured)} AND expire_time > $5 RETURNING 1),
+          ` : "";
+  const claimed = r ? ` AND EXISTS (SELECT 1 FROM hr)` : "";
   const hold = newHold ? `,
           h AS (INSERT INTO credit.holds (${HOLD_COLS})
                 SELECT ${HOLD_FIELDS.map((f) => at(newHold[f])).join(", ")} WHERE ${whole} RETURNING 1)` : "";
   const key = guard ? `,
           k AS (INSERT INTO ${guard.key.table} (scope, key, request_hash, response)
                 SELECT ${at(guard.key.scope)}, ${at(guard.key.key)}, ${at(guard.key.requestHash)}, ${at(Buffer.from(guard.key.response))}::bytea WHERE ${whole} RETURNING 1)` : "";
-  const text = `WITH lk AS (SELECT line_id, version FROM credit.lines WHERE line_id = ANY($1::uuid[])
+  const text = `WITH ${resolve}lk AS (SELECT line_id, version FROM credit.lines WHERE line_id = ANY($1::uuid[])${claimed}
                   ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE),
           d AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(line_id, dl, dh, du)),
           up AS (UPDATE credit.lines l

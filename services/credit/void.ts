@@ -7,6 +7,7 @@ import * as v from "../../platform/validate.js";
 import { viewerOf } from "./access.js";
 import { guardedTx, reasonText } from "./common.js";
 import { holdToProto } from "./convert.js";
+import { resolveAtOnce } from "./resolve-at-once.js";
 import { expireOne, holdExpired, HoldOverdue, voidHold } from "./resolve.js";
 
 export function voidHoldRpc(deps: ServiceDeps) {
@@ -14,6 +15,12 @@ export function voidHoldRpc(deps: ServiceDeps) {
     const holdId = v.uuid("hold_id", req.holdId);
     const reason = reasonText("reason", req.reason);
     const actorId = viewerOf(ctx).actorId;
+    const quick = await resolveAtOnce(deps, ctx, {
+      holdId, to: "VOIDED", captured: 0n, currency: null, actorId, schema: VoidResponseSchema,
+      description: () => `void: ${reason}`,
+      respond: (h, entryId) => create(VoidResponseSchema, { hold: holdToProto(h), journalEntryId: entryId }),
+    });
+    if (quick) return quick;
     try {
       return await guardedTx(deps, ctx, VoidResponseSchema, async (tx) => {
         const { hold, entryId } = await voidHold(tx, holdId, reason, actorId, deps.now());

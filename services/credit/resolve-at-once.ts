@@ -1,0 +1,60 @@
+// Capture and Void of a hold in the usual case, in two round trips and one commit: read
+// the hold, then one statement claims it (PENDING, unexpired, enough held), writes the
+// balanced entry, moves the lines' counters and claims the idempotency key with the
+// answer. Anything unusual — a retry (the key is taken), a hold already resolved, overdue
+// or of another currency, an amount above it — goes the locked way (resolve.ts), which
+// answers with the right error or the stored response.
+import { randomUUID } from "node:crypto";
+import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { JournalEntryKind } from "../../gen/fuel/credit/v1/ledger_pb.js";
+import { sqlState, UNIQUE_VIOLATION } from "../../platform/db.js";
+import { ticketOf } from "../../platform/pg-guard.js";
+import type { ServiceDeps } from "../../platform/service.js";
+import { IDEMPOTENCY_TABLE } from "./common.js";
+import { writeMovementIfUnchanged } from "./ledger-store.js";
+import { capturePostings, releasePostings } from "./postings.js";
+import { linesOf } from "./resolve.js";
+import * as store from "./store.js";
+
+export interface AtOnce<S extends DescMessage> {
+  holdId: string;
+  to: "CAPTURED" | "VOIDED";
+  /** What to capture (0 for a void). */
+  captured: bigint;
+  /** The currency the caller names, or null (a void names none). */
+  currency: string | null;
+  description: (h: store.HoldRow) => string;
+  actorId: string;
+  schema: S;
+  /** The answer from the hold as resolved and its entry. */
+  respond: (h: store.HoldRow, entryId: string) => MessageShape<S>;
+}
+
+/** The answer, or null when the locked way must answer. */
+export async function resolveAtOnce<S extends DescMessage>(deps: ServiceDeps, ctx: HandlerContext, a: AtOnce<S>): Promise<MessageShape<S> | null> {
+  const now = deps.now();
+  const h = await store.getHold(deps.pool, a.holdId);
+  if (!h || h.status !== "PENDING" || h.expire_time <= now || a.captured > h.amount) return null;
+  if (a.currency !== null && a.currency !== h.currency) return null;
+  const entryId = randomUUID();
+  const resolved: store.HoldRow = {
+    ...h, status: a.to, captured_amount: a.captured, released_amount: h.amount - a.captured, resolve_entry_id: entryId, resolve_time: now,
+  };
+  const response = a.respond(resolved, entryId);
+  const t = ticketOf(ctx);
+  try {
+    const written = await writeMovementIfUnchanged(deps.pool, [{
+      entryId, kind: a.to === "CAPTURED" ? JournalEntryKind.CAPTURE : JournalEntryKind.VOID, currency: h.currency, holdId: h.hold_id,
+      transactionId: h.transaction_id, description: a.description(h), actorId: a.actorId,
+      postings: a.to === "CAPTURED" ? capturePostings(linesOf(h), h.amount, a.captured) : releasePostings(linesOf(h), h.amount),
+    }], now, undefined, {
+      resolves: { holdId: h.hold_id, to: a.to, captured: a.captured, entryId },
+      key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(a.schema, response) },
+    });
+    return written ? response : null;
+  } catch (err) {
+    if (sqlState(err) === UNIQUE_VIOLATION) return null;
+    throw err;
+  }
+}
