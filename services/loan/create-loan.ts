@@ -52,12 +52,14 @@ export function createLoanFromSettlement(deps: ServiceDeps) {
       return create(CreateLoanFromSettlementResponseSchema, { loan: loanToProto(row, reps, deps.now()) });
     };
 
-    const prior = await existing(deps.pool, await store.loanByTransaction(deps.pool, transactionId));
-    if (prior) return prior;
-
+    // No read first: the insert's ON CONFLICT (transaction_id) finds the loan a retry under
+    // another key asks for again.
     const out = await guardedTx(deps, ctx, CreateLoanFromSettlementResponseSchema, async (tx) => {
       const product = productId ? await store.getProduct(tx, productId) : await store.defaultProduct(tx, bankId, principal.currency);
       if (!product || product.bank_id !== bankId || product.status !== "ACTIVE" || product.currency !== principal.currency) {
+        // The loan made before the product went away is still the answer.
+        const made = await existing(tx, await store.loanByTransaction(tx, transactionId));
+        if (made) return made;
         throw failedPrecondition(
           "LOAN_PRODUCT_NOT_FOUND",
           productId ? "the loan product is not an active product of this bank in this currency" : `the bank has no active default loan product in ${principal.currency}`,

@@ -30,7 +30,7 @@ import { verifyQr, type QrClaims } from "./qr-payload.js";
 import type { TransactionSettings } from "./settings.js";
 import { refuseUnlessKnown, runStep, type KeyedCall } from "./step.js";
 import * as store from "./store.js";
-import type { QrRow, TxnRow } from "./store.js";
+import type { TxnRow } from "./store.js";
 
 const respond = (row: TxnRow): AuthorizeResponse => create(AuthorizeResponseSchema, { transaction: txnToProto(row) });
 
@@ -71,19 +71,19 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       throw permissionDenied("TERMINAL_STATION_MISMATCH", "station_id is not this terminal's station");
     }
 
-    // The reads below are independent of each other: start them together (the QR row, the
-    // station, the driver). No key is read first: the intent below claims it, and a
-    // refusal found here is answered only once the key proves never to have run.
+    // The reads below are independent of each other: start them together (the station, the
+    // driver). Neither the QR's row nor the key is read first: the intent below consumes the
+    // one and claims the other, and a refusal found here is answered only once the key
+    // proves never to have run.
     const call: KeyedCall<typeof AuthorizeResponseSchema> = { ticket: ticketOf(ctx), schema: AuthorizeResponseSchema, respond, crashAt: "after-authorize-intent" };
     const verdict = verifyQr(qrKey, req.qrPayload, now);
     const claims = verdict.ok ? verdict.claims : null;
-    const issuedP = claims ? settled(store.getQr(deps.pool, claims.qrCodeId)) : null;
     const stationP = claims ? settled(hops.getStation(deps, stationId)) : null;
     const driverP = claims ? settled(hops.getDriver(deps, claims.driverId)) : null;
 
     let intent: Intent;
     try {
-      intent = await decide(req, p, { stationId, requested, minAmount, fuelType, verdict, issuedP, stationP, driverP });
+      intent = await decide(req, p, { stationId, requested, minAmount, fuelType, verdict, stationP, driverP });
     } catch (err) {
       return await refuseUnlessKnown(deps, s, call, err);
     }
@@ -103,8 +103,8 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       ttlSeconds: 0,
     }));
 
-    // One statement: consume the QR (ACTIVE → USED), record the transaction and claim the
-    // key for it — nothing is written when the QR was not ACTIVE or the key is taken.
+    // One statement: consume the QR (ACTIVE and the driver's → USED), record the transaction
+    // and claim the key for it — nothing is written when the QR was not so or the key is taken.
     return await runStep(deps, s, call, () => store.startTransaction(deps.pool, qr.qrCodeId, call.ticket, {
       transaction_id: transactionId,
       state: decline ? "DECLINED" : "PENDING",
@@ -124,7 +124,11 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       create_time: now,
       update_time: now,
       recover_after: decline ? null : new Date(now.getTime() + s.recoveryGraceMs),
-    }), async () => failedPrecondition("QR_ALREADY_USED", "the QR code was already used"));
+    }), async () => {
+      const issued = await store.getQr(deps.pool, qr.qrCodeId);
+      if (!issued || issued.driver_id !== qr.driverId) return qrRefusal("MALFORMED");
+      return failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
+    });
   };
 }
 
@@ -134,7 +138,6 @@ interface Reads {
   minAmount: bigint | null;
   fuelType: FuelType;
   verdict: ReturnType<typeof verifyQr>;
-  issuedP: Settled<QrRow | undefined> | null;
   stationP: Settled<Awaited<ReturnType<typeof hops.getStation>>> | null;
   driverP: Settled<Driver> | null;
 }
@@ -152,7 +155,7 @@ interface Intent {
 /** Everything Authorize decides before it writes: the QR, the station, the driver, in that order. */
 async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, r: Reads): Promise<Intent> {
   const { stationId, requested, minAmount, fuelType, verdict } = r;
-  // The QR: signature, expiry, restrictions, then single use (checked again atomically by the intent).
+  // The QR: signature, expiry, restrictions; its single use is the intent's to check.
   if (!verdict.ok) throw qrRefusal(verdict.problem);
   const qr: QrClaims = verdict.claims;
   if (qr.stationId && qr.stationId !== stationId) {
@@ -171,10 +174,6 @@ async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, 
       holdAmount = qr.maxAmount.amount;
     }
   }
-  const issued = await unwrap(r.issuedP!);
-  if (!issued || issued.driver_id !== qr.driverId) throw qrRefusal("MALFORMED");
-  if (issued.status === "USED") throw failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-
   // The station: the terminal's, open, selling this fuel; its price.
   let station;
   try {

@@ -89,10 +89,10 @@ export interface KeyClaim {
 }
 
 /**
- * Authorize's intent, in one statement: consumes the QR (ACTIVE → USED, with the
- * transaction id and `create_time` as its use time), inserts the transaction, and claims
- * the idempotency key for it. undefined — and nothing written — when the QR was not
- * ACTIVE. A key already taken fails the whole statement (UNIQUE_VIOLATION): no QR is
+ * Authorize's intent, in one statement: consumes the QR (ACTIVE and issued to the
+ * transaction's driver → USED, with the transaction id and `create_time` as its use time),
+ * inserts the transaction, and claims the idempotency key for it. undefined — and nothing
+ * written — when the QR was not so. A key already taken fails the whole statement (UNIQUE_VIOLATION): no QR is
  * consumed for a request whose key belongs to another.
  */
 const NEW_TXN_TYPES: Record<keyof NewTxn, string> = {
@@ -110,14 +110,14 @@ export async function startTransaction(db: Pool | Tx, qrCodeId: string, claim: K
   return await one<TxnRow>(
     db,
     `WITH q AS (UPDATE transaction.qr_codes SET status = 'USED', use_time = $${n + 5}::timestamptz, transaction_id = $${n + 6}::uuid
-                 WHERE qr_code_id = $${n + 1} AND status = 'ACTIVE' RETURNING 1),
+                 WHERE qr_code_id = $${n + 1} AND status = 'ACTIVE' AND driver_id = $${n + 7}::uuid RETURNING 1),
           ins AS (INSERT INTO transaction.transactions (${cols.join(", ")})
                   SELECT ${cols.map((c, i) => `$${i + 1}::${NEW_TXN_TYPES[c as keyof NewTxn]}`).join(", ")} WHERE EXISTS (SELECT 1 FROM q)
                   RETURNING *),
           k AS (INSERT INTO ${IDEMPOTENCY_TABLE} (scope, key, request_hash, transaction_id)
                   SELECT $${n + 2}, $${n + 3}, $${n + 4}, ins.transaction_id FROM ins RETURNING 1)
      SELECT ins.* FROM ins LEFT JOIN (SELECT count(*) AS claimed FROM k) c ON true`,
-    [...vals, qrCodeId, claim.scope, claim.key, claim.requestHash, r.create_time, r.transaction_id],
+    [...vals, qrCodeId, claim.scope, claim.key, claim.requestHash, r.create_time, r.transaction_id, r.driver_id],
   );
 }
 
