@@ -7,6 +7,8 @@ export interface OutboxTable {
   /** Schema-qualified name. */
   table: string;
   id: string;
+  /** The id's SQL type (default uuid). */
+  idType?: string;
   /** The order rows were written in: claim tie-break, and the order within a key. */
   seq: string;
   attempts: string;
@@ -127,4 +129,20 @@ export function recordStatement(t: OutboxTable, clock: Clock, id: unknown, attem
   let set = b.set(cols);
   if (r.outcome === "retry") set += `, ${t.dueAt} = ${later(b, r.delayMs)}`;
   return { text: `UPDATE ${t.table} SET ${set} WHERE ${where}`, values: b.values };
+}
+
+/**
+ * Records plain deliveries (no columns of their own) of many rows in one statement, each
+ * fenced by its attempt as in recordStatement; returns the ids it marked.
+ */
+export function deliveredManyStatement(t: OutboxTable, clock: Clock, rows: ReadonlyArray<{ id: unknown; attempts: number }>): Statement {
+  const b = new Builder(clock);
+  const ids = b.param(rows.map((r) => r.id));
+  const attempts = b.param(rows.map((r) => r.attempts));
+  const set = b.set({ ...t.onDelivered, ...(t.leaseUntil ? { [t.leaseUntil]: null } : {}) });
+  const text = `UPDATE ${t.table} r SET ${set}
+       FROM unnest(${ids}::${t.idType ?? "uuid"}[], ${attempts}::int[]) AS u(claimed_id, claimed_attempts)
+      WHERE r.${t.id} = u.claimed_id AND r.${t.attempts} = u.claimed_attempts AND (${t.waiting})
+      RETURNING r.${t.id} AS id`;
+  return { text, values: b.values };
 }

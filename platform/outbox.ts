@@ -7,6 +7,7 @@
 //            context stored with the row, with bounded concurrency;
 //   record   delivered, retry after a backoff, or dead (a permanent answer, or out of
 //            attempts), fenced by the attempt number so a late answer changes nothing;
+//            a batch's plain deliveries are marked in one statement;
 //   report   fuel_outbox_backlog / _oldest_age_seconds / _deliveries_total.
 // No transaction stays open across a delivery. A pass runs when woken (after a commit
 // that wrote rows) or every pollMs; stop() waits for the deliveries in flight.
@@ -16,7 +17,7 @@ import { many, withTx, type Pool, type Tx } from "./db.js";
 import { log } from "./logger.js";
 import { backlogSql, countDelivery, watchOutbox } from "./outbox-metrics.js";
 import { connectFailure, isInterrupted, outboxOptions, verdict, type Failure, type GiveUpPolicy, type OutboxOptions } from "./outbox-rules.js";
-import { claimStatement, NOW, raw, recordStatement, type Columns, type OutboxTable, type Recording } from "./outbox-sql.js";
+import { claimStatement, deliveredManyStatement, NOW, raw, recordStatement, type Columns, type OutboxTable, type Recording } from "./outbox-sql.js";
 import { PollingLoop } from "./polling-loop.js";
 import { withService } from "./tracing.js";
 
@@ -131,12 +132,36 @@ export class Outbox<Row extends ClaimedRow> {
   async runOnce(): Promise<number> {
     const claim = claimStatement(this.spec.table, this.now(), this.opts.batchSize, this.opts.leaseMs);
     const rows = await many<Row & Record<string, unknown>>(this.spec.pool, claim.text, claim.values);
+    const plain: Array<Row & Record<string, unknown>> = [];
     let next = 0;
     const worker = async () => {
-      while (next < rows.length) await this.handle(rows[next++]!);
+      while (next < rows.length) {
+        const row = rows[next++]!;
+        if (await this.handle(row)) plain.push(row);
+      }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, rows.length) }, worker));
+    if (plain.length) await this.recordDelivered(plain);
     return rows.length;
+  }
+
+  /** Marks the batch's plain deliveries in one statement rather than one each. */
+  private async recordDelivered(rows: Array<Row & Record<string, unknown>>): Promise<void> {
+    const t = this.spec.table;
+    let marked: Set<unknown>;
+    try {
+      const s = deliveredManyStatement(t, this.now(), rows.map((r) => ({ id: r[t.id], attempts: r.attempts })));
+      marked = new Set((await many<{ id: unknown }>(this.spec.pool, s.text, s.values)).map((r) => r.id));
+    } catch (err) {
+      // The leases run out and the rows are claimed again: nothing is lost.
+      log.warn({ outbox: this.spec.name, rows: rows.length, err }, `${this.spec.name} outbox: could not record deliveries`);
+      return;
+    }
+    for (const row of rows) {
+      if (!marked.has(row[t.id])) continue;
+      this.counted(row, "delivered", { delivered: true });
+      log.debug({ outbox: this.spec.name, id: row[t.id], attempts: row.attempts, ...this.spec.logFields?.(row) }, `${this.spec.name} outbox: delivered`);
+    }
   }
 
   private now(): Date | null {
@@ -147,7 +172,8 @@ export class Outbox<Row extends ClaimedRow> {
     return { maxAttempts: this.opts.maxAttempts, mayGiveUp: this.spec.mayGiveUp?.(row) ?? true };
   }
 
-  private async handle(row: Row & Record<string, unknown>): Promise<void> {
+  /** Delivers one row and records its outcome; true for a plain delivery left to the batch's one mark. */
+  private async handle(row: Row & Record<string, unknown>): Promise<boolean> {
     const t = this.spec.table;
     const fields = { outbox: this.spec.name, id: row[t.id], attempts: row.attempts, ...this.spec.logFields?.(row) };
     const policy = this.policy(row);
@@ -160,7 +186,7 @@ export class Outbox<Row extends ClaimedRow> {
         this.counted(row, "dead", null);
         log.error(fields, `${this.spec.name} outbox: last attempt interrupted; giving up`);
       }
-      return;
+      return false;
     }
     let result: Result;
     try {
@@ -173,6 +199,7 @@ export class Outbox<Row extends ClaimedRow> {
     }
     const failure = result.delivered ? null : result.failure;
     const v = verdict(failure, row.attempts, policy, this.opts, this.spec.random);
+    if (v.outcome === "delivered" && result.delivered && !result.set && !result.effects && !result.label) return true;
     let recording: Recording;
     if (v.outcome === "delivered") recording = { outcome: "delivered", set: result.delivered ? result.set : undefined };
     else if (v.outcome === "dead") recording = { outcome: "dead", error: failure!.error };
@@ -183,9 +210,9 @@ export class Outbox<Row extends ClaimedRow> {
     } catch (err) {
       // The lease runs out and the row is claimed again: nothing is lost.
       log.warn({ ...fields, err }, `${this.spec.name} outbox: could not record an outcome`);
-      return;
+      return false;
     }
-    if (!recorded) return;
+    if (!recorded) return false;
     this.counted(row, v.outcome, result);
     if (v.outcome === "delivered") log.debug(fields, `${this.spec.name} outbox: delivered`);
     else if (v.outcome === "dead") log.error({ ...fields, error: failure!.error }, `${this.spec.name} outbox: giving up`);
@@ -193,6 +220,7 @@ export class Outbox<Row extends ClaimedRow> {
       const alarming = failure!.permanent || row.attempts >= this.opts.alertAfterAttempts;
       log[alarming ? "error" : "warn"]({ ...fields, error: failure!.error, retry_in_ms: v.delayMs }, `${this.spec.name} outbox: delivery failed; will retry`);
     }
+    return false;
   }
 
   /** Writes the outcome, with its effects in the same transaction; false when another claim holds the row now. */

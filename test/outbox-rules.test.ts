@@ -4,7 +4,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { backoffMs, connectFailure, DEFAULT_OUTBOX_OPTIONS, isInterrupted, outboxOptions, verdict } from "../platform/outbox-rules.js";
-import { claimStatement, NOW, raw, recordStatement, type OutboxTable } from "../platform/outbox-sql.js";
+import { claimStatement, deliveredManyStatement, NOW, raw, recordStatement, type OutboxTable } from "../platform/outbox-sql.js";
 
 const test = suite("outbox rules");
 
@@ -100,6 +100,17 @@ test("record: fenced by the attempt, one column set once, retry rescheduled", ()
   const retry = recordStatement({ ...table, leaseUntil: "locked_until" }, null, "id-1", 3, { outcome: "retry", error: "down", delayMs: 500 });
   assert.is(retry.text, "UPDATE s.outbox SET last_error = $3, locked_until = $4, next_attempt_at = now() + make_interval(secs => $5::double precision / 1000) WHERE outbox_id = $1 AND attempts = $2 AND (delivered_at IS NULL)");
   assert.equal(retry.values, ["id-1", 3, "down", null, 500]);
+});
+
+test("plain deliveries of a batch: one statement, each row fenced by its own attempt", () => {
+  const s = deliveredManyStatement({ ...table, leaseUntil: "locked_until" }, null, [
+    { id: "a", attempts: 1 },
+    { id: "b", attempts: 4 },
+  ]);
+  assert.match(s.text, "SET delivered_at = now(), last_error = $3, locked_until = $4");
+  assert.match(s.text, "FROM unnest($1::uuid[], $2::int[]) AS u(claimed_id, claimed_attempts)");
+  assert.match(s.text, "WHERE r.outbox_id = u.claimed_id AND r.attempts = u.claimed_attempts AND (delivered_at IS NULL)");
+  assert.equal(s.values, [["a", "b"], [1, 4], null, null]);
 });
 
 test.run();

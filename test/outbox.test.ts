@@ -246,6 +246,24 @@ test("effects are undone when another claim took the row meanwhile", async () =>
   assert.is((await pool.query(`SELECT count(*)::int AS n FROM box.effects`)).rows[0].n, 0);
 });
 
+test("a batch's plain deliveries are marked together, each still fenced by its attempt", async () => {
+  const ids = await insert(["", "", "", ""]);
+  const statements: string[] = [];
+  const counting = Object.create(pool) as Pool;
+  counting.query = ((text: string, values?: unknown[]) => {
+    statements.push(text);
+    return pool.query(text, values);
+  }) as Pool["query"];
+  const o = outbox(async (row) => {
+    // The last row is claimed again by someone else while it is delivered here.
+    if (row.outbox_id === ids[3]) await pool.query(`UPDATE box.outbox SET attempts = attempts + 1 WHERE outbox_id = $1`, [row.outbox_id]);
+  }, { pool: counting });
+  assert.is(await o.runOnce(), 4);
+  assert.is(statements.length, 2, "one claim, one mark");
+  for (const id of ids.slice(0, 3)) assert.ok((await rowOf(id)).delivered_at);
+  assert.is((await rowOf(ids[3]!)).delivered_at, null, "not ours to mark");
+});
+
 test("a row whose last attempt was cut off is given up on without another", async () => {
   const [id] = await insert([""]);
   await pool.query(`UPDATE box.outbox SET attempts = 3, last_error = 'Unavailable: down' WHERE outbox_id = $1`, [id]);
