@@ -70,6 +70,9 @@ export { backoffMs } from "../../platform/outbox.js";
 
 export type LoanOutboxRelay = Outbox<OutboxRow>;
 
+/** Borrowers' user ids a relay keeps in memory at most. */
+const BORROWERS_CACHED_MAX = 10_000;
+
 export function loanRelay(pool: Pool, mesh: Pick<Mesh, "client">, opts: Partial<OutboxOptions> = {}): LoanOutboxRelay {
   const restore = async (p: RestorePayload): Promise<Result> => {
     const res = await mesh.client(CreditService).restoreCredit(
@@ -90,15 +93,26 @@ export function loanRelay(pool: Pool, mesh: Pick<Mesh, "client">, opts: Partial<
     return { delivered: true, effects };
   };
 
+  // A borrower's row is written once and never changed, so what this relay has read of
+  // it stays true: kept here too, bounded, it saves a read per notice.
+  const users = new Map<string, string>();
+  const remember = (driverId: string, userId: string) => {
+    if (users.size >= BORROWERS_CACHED_MAX) users.delete(users.keys().next().value!);
+    users.set(driverId, userId);
+    return userId;
+  };
+
   /** The driver's user account: asked of KycService once, then kept in loan.borrowers (never on loan rows, which aging locks). */
   const borrowerUserId = async (driverId: string): Promise<string> => {
+    const cached = users.get(driverId);
+    if (cached) return cached;
     const known = await one<{ user_id: string }>(pool, `SELECT user_id FROM loan.borrowers WHERE driver_id = $1`, [driverId]);
-    if (known) return known.user_id;
+    if (known) return remember(driverId, known.user_id);
     const res = await mesh.client(KycService).getDriver({ driverId }, { timeoutMs: 10_000 });
     const userId = res.driver?.userId ?? "";
     if (!userId) throw new ConnectError("driver has no user account", Code.FailedPrecondition);
     await pool.query(`INSERT INTO loan.borrowers (driver_id, user_id) VALUES ($1, $2) ON CONFLICT (driver_id) DO NOTHING`, [driverId, userId]);
-    return userId;
+    return remember(driverId, userId);
   };
 
   const notify = async (outboxId: string, p: NotifyPayload): Promise<void> => {
