@@ -118,7 +118,7 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
       // Spends the caller's budget only for a call the gateway handed over in-process.
       rateLimit(infra.limits, cfg.rateLimitPerMinute, { onlyAtEdge: true }),
       enforceDeadline((req) => (req.contextValues as { get: (k: typeof callInfoKey) => { deadlineAt: number } | null }).get(callInfoKey)?.deadlineAt ?? Date.now() + cfg.defaultDeadlineMs),
-      idempotency(infra.kv, mod.name, cfg.maxDeadlineMs + 5_000),
+      idempotency(infra.kv, mod.name, cfg.maxDeadlineMs + 5_000, new Set(mod.guardedInPostgres ?? [])),
     ],
     maxRequestBytes: cfg.maxRequestBytes,
     drainTimeoutMs: cfg.drainTimeoutMs,

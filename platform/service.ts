@@ -31,4 +31,9 @@ export interface ServiceModule {
   routes(router: ConnectRouter, deps: ServiceDeps): void;
   /** Background work (outbox workers, sweepers); returns its stopper. */
   start?(deps: ServiceDeps): Promise<() => Promise<void>>;
+  /**
+   * Money-moving methods ("pkg.Service/Method") whose handler claims the idempotency key in
+   * the same statement as its work and answers every retry from it: they skip the Redis layer.
+   */
+  guardedInPostgres?: readonly string[];
 }

@@ -226,12 +226,21 @@ test("Authorize ×5 with one key: identical responses, one hold; the QR is then 
   assert.is(t.bankId, bankA.bankId);
   assert.ok(t.holdId && t.creditLineId);
   assert.is(await holdsOf(t.transactionId), 1);
-  // Redis loses the key (flush, failover): the Postgres guard replays the same bytes.
-  await sys.infra.kv.del(`idem:transaction:fuel.transaction.v1.TransactionService/Authorize:${s1.posSubject}:${k}`);
+  // One guard, in Postgres: Redis holds nothing for a sale's call, and the key row replays the same bytes.
+  assert.is(await sys.infra.kv.get(`idem:transaction:fuel.transaction.v1.TransactionService/Authorize:${s1.posSubject}:${k}`), null);
   const afterFlush = await s1.pos.unary(TransactionService.method.authorize, req, { "idempotency-key": k });
-  assert.is(afterFlush.headers.get("idempotent-replayed")[0], undefined, "served by the handler, not the Redis replay");
+  assert.is(afterFlush.headers.get("idempotent-replayed")[0], undefined, "served by the handler, not a Redis replay");
   assert.equal(Buffer.from(toBinary(AuthorizeResponseSchema, afterFlush.message)).toString("hex"), Buffer.from(answers[0]!).toString("hex"));
   assert.is(await holdsOf(t.transactionId), 1);
+  // Five at once with one key (a terminal retrying while its first call still runs): one sale, one answer.
+  const qr2 = await qrFor(d1.app);
+  const k2 = randomUUID();
+  const req2 = authReq(s1, qr2.payload, 10_000_00n);
+  const racing = await Promise.all(Array.from({ length: 5 }, () => s1.pos.unary(TransactionService.method.authorize, req2, { "idempotency-key": k2 })));
+  const ids = new Set(racing.map((r) => r.message.transaction!.transactionId));
+  assert.is(ids.size, 1);
+  for (const r of racing) assert.is(r.message.transaction!.status, TransactionStatus.AUTHORIZED);
+  assert.is(await holdsOf([...ids][0]!), 1);
   // The same QR under another key is a replay.
   await refused(authorize(s1, req), Code.FailedPrecondition, "QR_ALREADY_USED");
   // Same key, other request → INVALID_ARGUMENT.

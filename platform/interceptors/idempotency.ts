@@ -6,6 +6,8 @@
 // the caller and the method. Redis is the fast path; money-moving handlers add a Postgres
 // guard in their own transaction (pg-guard.ts), which is why such calls go on when Redis
 // is unreachable while other mutating calls are refused (UNAVAILABLE) before any work.
+// Money calls between our own services, and the methods a service declares guarded in
+// Postgres alone (the sale path), skip the Redis layer: one guard per kind of method.
 import { createHash } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, createContextKey, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
@@ -112,8 +114,10 @@ function bounded<T>(p: Promise<T>): Promise<T> {
 /**
  * @param maxRunMs the longest a call keeps its key claimed (the deadline cap and a margin):
  * a handler hung past it stops renewing its lease, so its key frees one lease later.
+ * @param guardedInPostgres money-moving methods ("pkg.Service/Method") whose handler claims
+ * the key with its work and answers every retry from Postgres: one guard, no Redis layer.
  */
-export function idempotency(kv: Kv, serviceName: string, maxRunMs: number): Interceptor {
+export function idempotency(kv: Kv, serviceName: string, maxRunMs: number, guardedInPostgres: ReadonlySet<string> = new Set()): Interceptor {
   const leases = new LeaseKeeper(kv, maxRunMs);
   // One warning per period while the store is down, not one per call.
   const throttle = new LogThrottle(STORE_WARN_EVERY_MS);
@@ -138,9 +142,12 @@ export function idempotency(kv: Kv, serviceName: string, maxRunMs: number): Inte
 
     // Money-moving handlers keep their own guard in Postgres, in the transaction that moves
     // the money, and answer a retry from it. When the caller is one of our own services
-    // (which always retries with the same key), that guard is the whole story; the Redis
-    // layer would only add two round trips to every hop of every sale.
-    if (policy.movesMoney && isMeshPeer(info?.callerService)) return markReplay(await next(req), ticket);
+    // (which always retries with the same key), or the handler claims the key with its work
+    // and answers every retry from it (the sale path: step.ts), that guard is the whole
+    // story; the Redis layer would only add two round trips to every call.
+    if (policy.movesMoney && (isMeshPeer(info?.callerService) || guardedInPostgres.has(`${req.method.parent.typeName}/${req.method.name}`))) {
+      return markReplay(await next(req), ticket);
+    }
 
     const running = JSON.stringify({ h: hash, s: "running", o: leases.owner() } satisfies Record_);
     let found: Claim;

@@ -31,7 +31,7 @@ export interface KeptAnswer {
   stored: Uint8Array | null;
 }
 
-/** The final transition of a step: with a finalizer, the response is written with it. */
+/** The final transition of a step: with a kept answer (step.ts), the answer is written with it. */
 async function settleRow(deps: ServiceDeps, row: TxnRow, from: State[], to: State, patch: store.TxnPatch, kept?: KeptAnswer): Promise<TxnRow | undefined> {
   if (!kept) return await store.transition(deps.pool, row.transaction_id, from, to, patch);
   let response: Uint8Array | null = null;

@@ -15,4 +15,7 @@ export const transactionModule: ServiceModule = {
   async start(deps) {
     return startSweeper(deps, settingsFromEnv(deps.cfg.maxDeadlineMs));
   },
+  // The sale path's one guard is its key row, claimed by the intent's statement (step.ts).
+  guardedInPostgres: [TransactionService.method.authorize, TransactionService.method.settle, TransactionService.method.void]
+    .map((m) => `${TransactionService.typeName}/${m.name}`),
 };
