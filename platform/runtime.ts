@@ -104,7 +104,16 @@ export async function bootService(mod: ServiceModule, infra: Infra, jwks: (mesh:
   const tokens = serviceTokens(cfg, mod.name);
   const mesh = new Mesh(cfg.urls, tokens, "grpc", cfg.meshInProcess, cfg.meshResolveIntervalMs);
   const verifier = new AccessTokenVerifier(jwks(mesh), cfg.jwtIssuer, cfg.jwtAudience);
-  const deps: ServiceDeps = { name: mod.name as ServiceName, cfg, database: db, pool, kv: infra.kv, mesh, limits: infra.limits, tokens, verifier, now: infra.now };
+  const base: ServiceDeps = { name: mod.name as ServiceName, cfg, database: db, pool, kv: infra.kv, mesh, limits: infra.limits, tokens, verifier, now: infra.now };
+  // One context per running instance: routes and background work share it. A bad
+  // setting of the service stops its start here, naming the setting.
+  let deps: ServiceDeps;
+  try {
+    deps = mod.context ? mod.context(base) : base;
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
   const stopWorkers = mod.start ? await mod.start(deps) : async () => undefined;
   const server = await startServer({
     name: mod.name,

@@ -24,16 +24,29 @@ export interface ServiceDeps {
   now: () => Date;
 }
 
-export interface ServiceModule {
+/**
+ * A domain service. `C` is what its handlers and background work share: the deps plus
+ * what the service builds from them once per running instance in its context.ts (its
+ * settings, read and checked once; its outbox relay; caches), so nothing of an instance
+ * lives in a module-level variable and two instances in one process never share it.
+ */
+export interface ServiceModule<C extends ServiceDeps = ServiceDeps> {
   name: ServiceName;
   /** The services this module serves (for health and reflection). */
   services: DescService[];
-  routes(router: ConnectRouter, deps: ServiceDeps): void;
+  /** Builds the instance's context (context.ts); without it, handlers get the deps. */
+  context?(deps: ServiceDeps): C;
+  routes(router: ConnectRouter, ctx: C): void;
   /** Background work (outbox workers, sweepers); returns its stopper. */
-  start?(deps: ServiceDeps): Promise<() => Promise<void>>;
+  start?(ctx: C): Promise<() => Promise<void>>;
   /**
    * Money-moving methods ("pkg.Service/Method") whose handler claims the idempotency key in
    * the same statement as its work and answers every retry from it: they skip the Redis layer.
    */
   guardedInPostgres?: readonly string[];
+}
+
+/** A module as the runtime lists them: its context type is checked where it is written, and the runtime hands `routes` and `start` the one `context` built. */
+export function serviceModule<C extends ServiceDeps>(m: ServiceModule<C>): ServiceModule {
+  return m as unknown as ServiceModule;
 }
