@@ -13,11 +13,11 @@ import {
 import { withTx } from "../../platform/db.js";
 import { failedPrecondition, notFound } from "../../platform/errors.js";
 import { log } from "../../platform/logger.js";
-import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { actorId, callerOf, mayDecideForAgency } from "./access.js";
 import { driverToProto } from "./convert.js";
-import { enqueueInApp, relayFor, type InAppMessage } from "./outbox.js";
+import type { KycContext } from "./context.js";
+import { enqueueInApp, type InAppMessage } from "./outbox.js";
 import { overallStatusOf } from "./status.js";
 import * as store from "./store.js";
 
@@ -36,7 +36,7 @@ export function membershipMessage(userId: string, agencyName: string, d: { statu
   };
 }
 
-export const decideAgencyMembership = (deps: ServiceDeps) => async (req: DecideAgencyMembershipRequest, ctx: HandlerContext) => {
+export const decideAgencyMembership = (deps: KycContext) => async (req: DecideAgencyMembershipRequest, ctx: HandlerContext) => {
   const driverId = v.uuid("driver_id", req.driverId);
   const agencyId = v.uuid("agency_id", req.agencyId);
   const decision = v.enumValue("decision", req.decision, MembershipDecision);
@@ -61,7 +61,7 @@ export const decideAgencyMembership = (deps: ServiceDeps) => async (req: DecideA
     }
     return { row, notified };
   });
-  if (notified) relayFor(deps).wake();
+  if (notified) deps.relay.wake();
   log.info({ driver_id: driverId, agency_id: agencyId, decision: MembershipDecision[decision] }, "agency membership decided");
   const kyc = await overallStatusOf(deps.pool, { kind: "driver", id: driverId });
   return create(DecideAgencyMembershipResponseSchema, { driver: driverToProto(row, kyc.overall) });

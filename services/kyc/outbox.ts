@@ -9,7 +9,6 @@ import { NotificationService, SendInAppRequestSchema } from "../../gen/fuel/noti
 import type { Pool, Tx } from "../../platform/db.js";
 import type { Mesh } from "../../platform/mesh.js";
 import { Outbox, relayTable, traceCarrier, type OutboxOptions } from "../../platform/outbox.js";
-import type { ServiceDeps } from "../../platform/service.js";
 
 export interface InAppMessage {
   userId: string;
@@ -61,18 +60,4 @@ export function kycRelay(pool: Pool, mesh: Pick<Mesh, "client">, opts: Partial<O
       );
     },
   });
-}
-
-// One relay per running service instance (routes and start receive the same deps).
-const relays = new WeakMap<object, OutboxRelay>();
-
-export function relayFor(deps: ServiceDeps): OutboxRelay {
-  let r = relays.get(deps);
-  if (!r) {
-    // The embedded database serves every pool through one PGlite session; poll it less
-    // often and rely on the wake-up after each commit.
-    r = kycRelay(deps.pool, deps.mesh, deps.database.embedded ? { pollMs: 1_000 } : {});
-    relays.set(deps, r);
-  }
-  return r;
 }

@@ -8,11 +8,11 @@ import { Decision, DocumentType, VerifyDocumentResponseSchema, type VerifyDocume
 import { withTx } from "../../platform/db.js";
 import { failedPrecondition, notFound } from "../../platform/errors.js";
 import { log } from "../../platform/logger.js";
-import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { actorId, callerOf } from "./access.js";
 import { documentToProto } from "./convert.js";
-import { enqueueInApp, relayFor, type InAppMessage } from "./outbox.js";
+import type { KycContext } from "./context.js";
+import { enqueueInApp, type InAppMessage } from "./outbox.js";
 import { overallStatusOf } from "./status.js";
 import * as store from "./store.js";
 
@@ -40,7 +40,7 @@ export function decisionMessage(userId: string, doc: Pick<store.DocumentRow, "do
   };
 }
 
-export const verifyDocument = (deps: ServiceDeps) => async (req: VerifyDocumentRequest, ctx: HandlerContext) => {
+export const verifyDocument = (deps: KycContext) => async (req: VerifyDocumentRequest, ctx: HandlerContext) => {
   const documentId = v.uuid("document_id", req.documentId);
   const decision = v.enumValue("decision", req.decision, Decision);
   const reason =
@@ -64,7 +64,7 @@ export const verifyDocument = (deps: ServiceDeps) => async (req: VerifyDocumentR
     const owner: store.OwnerRef = doc.driver_id ? { kind: "driver", id: doc.driver_id } : { kind: "agency", id: doc.agency_id! };
     return { doc, overall: await overallStatusOf(tx, owner), notified };
   });
-  if (notified) relayFor(deps).wake();
+  if (notified) deps.relay.wake();
   log.info({ document_id: documentId, decision: Decision[decision] }, "kyc document reviewed");
   return create(VerifyDocumentResponseSchema, { document: documentToProto(doc), overall: overall.overall });
 };

@@ -1,7 +1,7 @@
 // Registers KycService: one file per RPC or small group, wired here.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { KycContext } from "./context.js";
 import { getDocumentContent, listDocuments, uploadDocument } from "./documents.js";
 import { getDriver, listDrivers, updateDriverProfile } from "./drivers.js";
 import { decideAgencyMembership } from "./membership.js";
@@ -18,14 +18,11 @@ import {
   listMerchants,
   updateAgencyProfile,
 } from "./organisations.js";
-import { PiiCipher } from "./pii.js";
 import { verifyDocument } from "./review.js";
 import { getKycStatus } from "./status.js";
-import { storageFromEnv } from "./storage/index.js";
 
-export function routes(router: ConnectRouter, deps: ServiceDeps): void {
-  const pii = new PiiCipher(deps.cfg.piiEncryptionKey);
-  const storage = storageFromEnv(deps.cfg.storageDir);
+export function routes(router: ConnectRouter, deps: KycContext): void {
+  const { pii, storage } = deps;
   router.service(KycService, {
     onboardDriver: onboardDriver(deps, pii),
     getDriver: getDriver(deps),
