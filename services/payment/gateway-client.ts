@@ -156,3 +156,20 @@ export class HttpPaymentGateway implements PaymentGateway {
     return parseGatewayPayment(data[0]);
   }
 }
+
+/** The adapter used when no gateway address is configured: every call is transient. */
+export class UnconfiguredGateway implements PaymentGateway {
+  constructor(readonly name: string) {}
+  private fail(): never {
+    throw new GatewayError("no payment gateway configured (PAYMENT_GATEWAY_URL)", true);
+  }
+  createPayment(): never {
+    return this.fail();
+  }
+  getPayment(): never {
+    return this.fail();
+  }
+  findByReference(): never {
+    return this.fail();
+  }
+}

@@ -5,21 +5,22 @@
 // asking the gateway about payments stuck in PENDING (PAYMENT_SYNC_INTERVAL_MS, default
 // 60 s; PAYMENT_SYNC_MIN_AGE_SECONDS, default 600). Settings: see common.ts.
 import { PaymentService } from "../../gen/fuel/payment/v1/payment_pb.js";
-import type { ServiceModule } from "../../platform/service.js";
-import { routes, runtimeFor } from "./routes.js";
+import { serviceModule } from "../../platform/service.js";
+import { paymentContext } from "./context.js";
+import { routes } from "./routes.js";
 import { startSyncJob } from "./sync.js";
 
-export const paymentModule: ServiceModule = {
+export const paymentModule = serviceModule({
   name: "payment",
   services: [PaymentService],
+  context: paymentContext,
   routes,
-  async start(deps) {
-    const rt = runtimeFor(deps);
-    rt.relay.start();
-    const stopSync = startSyncJob(deps, rt.gateway, rt.relay, rt.settings);
+  async start(ctx) {
+    ctx.relay.start();
+    const stopSync = startSyncJob(ctx, ctx.gateway, ctx.relay, ctx.settings);
     return async () => {
       await stopSync();
-      await rt.relay.stop();
+      await ctx.relay.stop();
     };
   },
-};
+});
