@@ -22,7 +22,7 @@ import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { createPool } from "../platform/db.js";
 import type { ServiceDeps } from "../platform/service.js";
 import { watchAvailability } from "../services/station/watch.js";
-import { hubOf } from "../services/station/index.js";
+import type { StationContext } from "../services/station/index.js";
 import { ChangeListener, WatchHub } from "../services/station/watch-hub.js";
 import { connectJson } from "./helpers/clients.js";
 import { realPostgres, startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -323,11 +323,11 @@ test("changes committed through one replica reach subscribers of another (LISTEN
     // Embedded PGlite serves every connection from one session and does not route
     // notifications to the listening connection, so the single embedded process fans
     // out in-process; this is checked here, and the cross-replica path runs in CI.
-    assert.is(hubOf(sys.services.station!.deps).notifiesThroughPostgres, false);
+    assert.is((sys.services.station!.deps as StationContext).hub.notifiesThroughPostgres, false);
     console.log("  station-watch: embedded database: cross-replica NOTIFY is exercised only on real PostgreSQL (CI)");
     return;
   }
-  assert.is(hubOf(sys.services.station!.deps).notifiesThroughPostgres, true);
+  assert.is((sys.services.station!.deps as StationContext).hub.notifiesThroughPostgres, true);
   const stationId = await newStation();
   // A second replica's hub and listener, on the same database.
   const pool = createPool({ connectionString: sys.databaseUrl, max: 2 });

@@ -1,7 +1,7 @@
 // NotificationService: SMS, e-mail, push and in-app messages through a Postgres outbox,
 // delivered by a worker with retries and backoff (see worker.ts), with a history.
 import { NotificationService } from "../../gen/fuel/notification/v1/notification_pb.js";
-import type { ServiceDeps, ServiceModule } from "../../platform/service.js";
+import { serviceModule, type ServiceDeps, type ServiceModule } from "../../platform/service.js";
 import { DEFAULT_RETRY_POLICY, validateRetryPolicy, type RetryPolicy } from "./backoff.js";
 import { createEmailProvider } from "./providers/email.js";
 import { createPushProvider } from "./providers/push.js";
@@ -9,6 +9,12 @@ import { createSmsProvider } from "./providers/sms.js";
 import { PROVIDER_TIMEOUT_MS, type Providers } from "./providers/types.js";
 import { routes } from "./routes.js";
 import { deliveryOutbox, type DeliveryOutbox } from "./worker.js";
+
+/** What the instance's handlers and worker share, built once: the providers and the delivery worker. */
+export interface NotificationContext extends ServiceDeps {
+  providers: Providers;
+  worker: DeliveryOutbox;
+}
 
 export interface NotificationOptions {
   retry?: Partial<RetryPolicy>;
@@ -27,13 +33,10 @@ export function createNotificationModule(opts: NotificationOptions = {}): Servic
   const retry = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...opts.retry });
   const timeoutMs = opts.providerTimeoutMs ?? PROVIDER_TIMEOUT_MS;
   const leaseMs = opts.leaseMs ?? Math.max(60_000, timeoutMs * 4);
-  // start() and routes() receive the same deps object: that is how a send wakes the worker.
-  const workers = new WeakMap<ServiceDeps, DeliveryOutbox>();
-  return {
+  return serviceModule<NotificationContext>({
     name: "notification",
     services: [NotificationService],
-    routes: (router, deps) => routes(router, { deps, wake: () => workers.get(deps)?.wake() }),
-    async start(deps) {
+    context(deps) {
       const providers = opts.providers?.(deps) ?? {
         sms: createSmsProvider(deps.cfg.smsApiUrl, timeoutMs),
         email: createEmailProvider(deps.cfg.smtpUrl, timeoutMs),
@@ -50,15 +53,18 @@ export function createNotificationModule(opts: NotificationOptions = {}): Servic
         concurrency: 10,
         random: opts.random,
       });
-      workers.set(deps, worker);
+      return { ...deps, providers, worker };
+    },
+    // A send wakes the worker of its own instance.
+    routes: (router, ctx) => routes(router, { deps: ctx, wake: () => ctx.worker.wake() }),
+    async start({ worker, providers }) {
       worker.start();
       return async () => {
-        workers.delete(deps);
         await worker.stop();
         providers.email.close?.();
       };
     },
-  };
+  });
 }
 
 export const notificationModule: ServiceModule = createNotificationModule();

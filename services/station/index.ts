@@ -4,32 +4,26 @@
 // PostgreSQL); embedded (PGlite), writers feed the hub in-process instead.
 import { StationService } from "../../gen/fuel/station/v1/station_pb.js";
 import { log } from "../../platform/logger.js";
-import type { ServiceDeps, ServiceModule } from "../../platform/service.js";
+import { serviceModule, type ServiceDeps } from "../../platform/service.js";
 import { routes } from "./routes.js";
 import { ChangeListener, WatchHub } from "./watch-hub.js";
 
-const hubs = new WeakMap<ServiceDeps, WatchHub>();
-
-/** One hub per service instance (routes and start receive the same deps). */
-export function hubOf(deps: ServiceDeps): WatchHub {
-  let hub = hubs.get(deps);
-  if (!hub) {
-    hub = new WatchHub(deps.pool, { notify: !deps.database.embedded });
-    hubs.set(deps, hub);
-  }
-  return hub;
+/** What the instance's handlers and its listener share: the watch hub. */
+export interface StationContext extends ServiceDeps {
+  hub: WatchHub;
 }
 
-export const stationModule: ServiceModule = {
+export const stationModule = serviceModule<StationContext>({
   name: "station",
   services: [StationService],
-  routes: (router, deps) => routes(router, deps, hubOf(deps)),
-  async start(deps) {
-    const hub = hubOf(deps);
+  context: (deps) => ({ ...deps, hub: new WatchHub(deps.pool, { notify: !deps.database.embedded }) }),
+  routes: (router, ctx) => routes(router, ctx, ctx.hub),
+  async start(ctx) {
+    const { hub } = ctx;
     let listener: ChangeListener | null = null;
-    if (!deps.database.embedded) {
+    if (!ctx.database.embedded) {
       // LISTEN holds a session: the direct URL, never a pooler in transaction mode.
-      listener = new ChangeListener(deps.database.directUrl, hub);
+      listener = new ChangeListener(ctx.database.directUrl, hub);
       await listener.start();
     } else {
       log.info("station: embedded database, WatchAvailability fans out in-process (single process only)");
@@ -39,4 +33,4 @@ export const stationModule: ServiceModule = {
       await listener?.stop();
     };
   },
-};
+});
