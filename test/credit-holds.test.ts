@@ -12,7 +12,7 @@ import pg from "pg";
 import { HoldStatus, JournalEntryKind } from "../gen/fuel/credit/v1/ledger_pb.js";
 import { reasonOf } from "../platform/errors.js";
 import { writeMovementIfUnchanged } from "../services/credit/ledger-store.js";
-import { holdPostings } from "../services/credit/postings.js";
+import { holdPostings, releasePostings } from "../services/credit/postings.js";
 import { barrier, creditAsService, creditSuite, Fixtures, ngn, rawServiceCall } from "./credit-fixtures.js";
 import { realPostgres, realRedis, startTestSystem, type TestSystem } from "./helpers/system.js";
 
@@ -163,7 +163,7 @@ test("two concurrent expiry sweeps release each hold once", async () => {
   await assertLedgerClean();
 });
 
-test("a hold decided on lines that moved meanwhile writes nothing; the next hold decides again", async () => {
+test("a hold decided on lines that no longer fit writes nothing; the next hold decides again", async () => {
   const { driverId, line } = await driverWithLine(5000n);
   const pool = new pg.Pool({ connectionString: sys.databaseOf("credit"), max: 1 });
   try {
@@ -175,7 +175,8 @@ test("a hold decided on lines that moved meanwhile writes nothing; the next hold
       entryId, kind: JournalEntryKind.HOLD, currency: "NGN", description: "stale", actorId: "test",
       postings: holdPostings([line.creditLineId], 1000n),
     }], new Date(), undefined, {
-      versions: new Map([[line.creditLineId, stale]]),
+      // A version that moved, and a line that no longer has what the decision needs.
+      fits: new Map([[line.creditLineId, { version: stale, status: "ACTIVE", controls: null, dailyControls: false, needs: 5001n }]]),
       key: { table: "credit.idempotency_keys", scope: "test", key, requestHash: "h", response: new Uint8Array([1]) },
     });
     assert.is(written, null);
@@ -186,6 +187,24 @@ test("a hold decided on lines that moved meanwhile writes nothing; the next hold
       [entryId, key, line.creditLineId],
     )).rows[0];
     assert.equal(facts, { entries: 0, keys: 0, held: "0" });
+    // Only its counters moved and it still has enough: the decision stands.
+    const now = (await pool.query(`SELECT status, controls FROM credit.lines WHERE line_id = $1`, [line.creditLineId])).rows[0] as { status: string; controls: Buffer | null };
+    const fitting = await writeMovementIfUnchanged(pool, [{
+      entryId: randomUUID(), kind: JournalEntryKind.HOLD, currency: "NGN", description: "fits", actorId: "test",
+      postings: holdPostings([line.creditLineId], 1000n),
+    }], new Date(), undefined, {
+      fits: new Map([[line.creditLineId, { version: stale, status: now.status, controls: now.controls, dailyControls: false, needs: 1000n }]]),
+      key: { table: "credit.idempotency_keys", scope: "test", key: randomUUID(), requestHash: "h", response: new Uint8Array([1]) },
+    });
+    assert.is(fitting?.get(line.creditLineId)?.held, 1000n);
+    // Give it back, so the ledger stays as the holds say.
+    await writeMovementIfUnchanged(pool, [{
+      entryId: randomUUID(), kind: JournalEntryKind.VOID, currency: "NGN", description: "undo", actorId: "test",
+      postings: releasePostings([line.creditLineId], 1000n),
+    }], new Date(), undefined, {
+      fits: new Map([[line.creditLineId, { version: stale + 2n, status: now.status, controls: now.controls, dailyControls: false, needs: 0n }]]),
+      key: { table: "credit.idempotency_keys", scope: "test", key: randomUUID(), requestHash: "h", response: new Uint8Array([1]) },
+    });
   } finally {
     await pool.end();
   }

@@ -20,7 +20,7 @@ import { viewerOf } from "./access.js";
 import { guardedTx, IDEMPOTENCY_TABLE, moneyIn, type CreditSettings } from "./common.js";
 import { holdToProto, money } from "./convert.js";
 import { afterHold, decideHold, spendable, type HoldAsk } from "./hold-rule.js";
-import { writeMovement, writeMovementIfUnchanged, type EntryDraft } from "./ledger-store.js";
+import { writeMovement, writeMovementIfUnchanged, type EntryDraft, type LineFit } from "./ledger-store.js";
 import { lineState } from "./line-state.js";
 import { holdPostings } from "./postings.js";
 import * as store from "./store.js";
@@ -70,7 +70,7 @@ function existingHold(h: store.HoldRow & { bank_id: string }, requestHash: strin
 /** A hold decided and built, not yet written: the row, its HOLD entry and the answer. */
 type Decided =
   | { approved: false; response: HoldResponse }
-  | { approved: true; row: store.HoldRow; entry: EntryDraft; response: HoldResponse; versions: Map<string, bigint> };
+  | { approved: true; row: store.HoldRow; entry: EntryDraft; response: HoldResponse; fits: Map<string, LineFit> };
 
 /** The decision on the lines as read (locked or not) and everything its write needs. */
 async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actorId: string, now: Date): Promise<Decided> {
@@ -104,16 +104,20 @@ async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actor
     spendable: money(spendable(lineAfter, parentAfter).amount, row.currency),
     bankId: lineRow.bank_id,
   });
-  const versions = new Map([lineRow, ...(parentRow ? [parentRow] : [])].map((l) => [l.line_id, l.version]));
-  return { approved: true, row, entry, response, versions };
+  const fits = new Map([lineRow, ...(parentRow ? [parentRow] : [])].map((l) => [l.line_id, {
+    version: l.version, status: l.status, controls: l.controls, dailyControls: l.daily_controls, needs: decision.amount,
+  }]));
+  return { approved: true, row, entry, response, fits };
 }
 
 /**
  * The usual hold in two round trips and one commit: read the lines without a lock, decide,
  * and write the hold, its balanced entry, the counters and the idempotency key with the
- * answer in one statement that applies only if neither line moved meanwhile. null when the
- * locked path must answer: a retry (the key or the transaction's hold exists), a decline
- * (kept for replay there), or a line that moved (a busy line decides under its lock).
+ * answer in one statement that applies only if both lines still fit the decision (other
+ * holds on a shared line may have moved its counters: enough must still be available).
+ * The answer's `spendable` is as of the decision. null when the locked path must answer:
+ * a retry (the key or the transaction's hold exists), a decline (kept for replay there),
+ * or a line that no longer fits.
  */
 async function holdUnlocked(deps: ServiceDeps, ctx: HandlerContext, h: ValidHold, actorId: string, now: Date): Promise<HoldResponse | null> {
   const pre = await store.holdContext(deps.pool, h.driverId, h.transactionId);
@@ -123,7 +127,7 @@ async function holdUnlocked(deps: ServiceDeps, ctx: HandlerContext, h: ValidHold
   const t = ticketOf(ctx);
   try {
     const written = await writeMovementIfUnchanged(deps.pool, [d.entry], now, d.row, {
-      versions: d.versions,
+      fits: d.fits,
       key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(HoldResponseSchema, d.response) },
     });
     return written ? d.response : null;

@@ -25,12 +25,25 @@ export interface EntryDraft {
 const HOLD_FIELDS = HOLD_COLS.split(",").map((c) => c.trim()) as (keyof HoldRow)[];
 
 /**
+ * A line as a hold decided on it: the decision stands if the line has not changed since
+ * (`version`), or if only its counters moved and it still has `needs` available, it has no
+ * daily limits (which count other holds) and its status and controls are as read.
+ */
+export interface LineFit {
+  version: bigint;
+  status: string;
+  controls: Buffer | null;
+  dailyControls: boolean;
+  needs: bigint;
+}
+
+/**
  * What makes a movement conditional (writeMovementIfUnchanged): the versions its lines had
  * when the decision was made, and the idempotency key row to claim with it.
  */
 export interface MovementGuard {
-  /** The versions the lines had when the decision was made on them unlocked (a new hold). */
-  versions?: Map<string, bigint>;
+  /** What each line must still be for a decision made on it unlocked to stand (a new hold). */
+  fits?: Map<string, LineFit>;
   /** The PENDING, unexpired hold this movement resolves (capture, void): claimed first, in the same statement. */
   resolves?: { holdId: string; to: "CAPTURED" | "VOIDED"; captured: bigint; entryId: string };
   key: { table: string; scope: string; key: string; requestHash: string; response: Uint8Array };
@@ -53,9 +66,9 @@ export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date, ne
 
 /**
  * `writeMovement` as one statement of its own, for a decision made on lines read without
- * a lock: it applies only if every line still has the version the decision saw, and then
- * also claims the idempotency key with the call's answer. null — nothing written — when a
- * line moved meanwhile (decide again, under the lock). A key already taken fails the whole
+ * a lock: it applies only if every line still fits the decision (LineFit), and then also
+ * claims the idempotency key with the call's answer. null — nothing written — when a line
+ * no longer fits (decide again, under the lock). A key already taken fails the whole
  * statement (UNIQUE_VIOLATION), as does a second hold of the same transaction.
  */
 export async function writeMovementIfUnchanged(db: Db, entries: EntryDraft[], now: Date, newHold: HoldRow | undefined, guard: MovementGuard): Promise<Map<string, LineRow> | null> {
@@ -71,7 +84,7 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
   for (const e of entries) all.push(...assertBalanced(e.postings));
   const deltas = [...counterDeltas(all)];
   const ids = deltas.map(([id]) => id);
-  if (guard?.versions && ids.some((id) => !guard.versions!.has(id))) throw new LedgerInvariantError("a conditional movement must know every line's version");
+  if (guard?.fits && ids.some((id) => !guard.fits!.has(id))) throw new LedgerInvariantError("a conditional movement must know every line it moves");
 
   const eCols: unknown[][] = [[], [], [], [], [], [], [], [], []];
   for (const e of entries) {
@@ -88,8 +101,15 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
   // transaction to roll back) a movement must apply whole or not at all.
   const whole = `(SELECT count(*) FROM up) = cardinality($1::uuid[])`;
   // The versions are compared on the locked rows, before any line changes: all or none.
-  const versionsOk = guard?.versions
-    ? ` AND (SELECT count(*) FROM lk WHERE lk.version = (${at(ids.map((id) => guard.versions!.get(id)!))}::bigint[])[array_position($1::uuid[], lk.line_id)]) = cardinality($1::uuid[])`
+  // Checked on the locked rows, before any line changes: all lines fit, or none moves.
+  const f = guard?.fits ? ids.map((id) => guard.fits!.get(id)!) : null;
+  const versionsOk = f
+    ? ` AND (SELECT count(*) FROM lk JOIN unnest($1::uuid[], ${at(f.map((x) => x.version))}::bigint[], ${at(f.map((x) => x.status))}::text[],
+                                              ${at(f.map((x) => x.controls?.toString("hex") ?? null))}::text[], ${at(f.map((x) => x.needs))}::bigint[])
+                                       AS x(line_id, v, st, ctl, needs) USING (line_id)
+              WHERE lk.version = x.v
+                 OR (lk.status = x.st AND encode(lk.controls, 'hex') IS NOT DISTINCT FROM x.ctl AND NOT lk.daily_controls
+                     AND lk.limit_minor - lk.held - lk.used >= x.needs)) = cardinality($1::uuid[])`
     : "";
   // The hold is claimed before the lines are locked (its EXISTS runs first, as an InitPlan):
   // the order every resolution uses, hold then lines.
@@ -105,7 +125,7 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
   const key = guard ? `,
           k AS (INSERT INTO ${guard.key.table} (scope, key, request_hash, response)
                 SELECT ${at(guard.key.scope)}, ${at(guard.key.key)}, ${at(guard.key.requestHash)}, ${at(Buffer.from(guard.key.response))}::bytea WHERE ${whole} RETURNING 1)` : "";
-  const text = `WITH ${resolve}lk AS (SELECT line_id, version FROM credit.lines WHERE line_id = ANY($1::uuid[])${claimed}
+  const text = `WITH ${resolve}lk AS (SELECT line_id, version, status, controls, daily_controls, limit_minor, held, used FROM credit.lines WHERE line_id = ANY($1::uuid[])${claimed}
                   ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE),
           d AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(line_id, dl, dh, du)),
           up AS (UPDATE credit.lines l
