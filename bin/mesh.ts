@@ -17,7 +17,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const system = await startSystem(cfg);
+  let system;
+  try {
+    system = await startSystem(cfg);
+  } catch (err) {
+    // A service's own settings (its context.ts) are checked as it starts.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
   const inbox = system.devInbox;
 
   let stopping = false;

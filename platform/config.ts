@@ -34,6 +34,8 @@ export const DEFAULT_PORTS: Record<ServiceName | "gateway", number> = {
 };
 
 export interface Config {
+  /** The environment this configuration was read from: each service reads its own settings from it (its context.ts). */
+  env: Readonly<Env>;
   production: boolean;
   /** Which services this process runs. */
   services: ServiceName[];
@@ -66,17 +68,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Signs service-to-service tokens (HS256). */
   meshSecret: Uint8Array;
-  /** Keys the OTP HMAC. */
-  otpHmacKey: Uint8Array;
-  /** Encrypts national IDs at rest (AES-256-GCM). */
-  piiEncryptionKey: Uint8Array;
   jwtIssuer: string;
   jwtAudience: string;
-  accessTokenTtlSeconds: number;
-  refreshTokenTtlSeconds: number;
-  /** How long after a refresh token is spent presenting it again is a retry, not a theft (0: never). */
-  refreshRetryGraceSeconds: number;
-  bootstrapAdminPhone: string | undefined;
   /** Caps every RPC's deadline; requests without one get the default. */
   maxDeadlineMs: number;
   defaultDeadlineMs: number;
@@ -95,7 +88,6 @@ export interface Config {
   /** How long a gauge's SQL result is reused across scrapes (METRICS_CACHE_MS; 0 = every scrape reads). */
   metricsCacheMs: number;
   logLevel: string;
-  storageDir: string;
   smtpUrl: string | undefined;
   smsApiUrl: string | undefined;
   pushApiUrl: string | undefined;
@@ -163,17 +155,10 @@ export function loadConfig(env: Env = process.env): Config {
       return undefined;
     }
   };
-  // Secrets: required in production; in development a per-process random value is fine
-  // because the embedded database is in memory and dies with the process.
   const secret = (name: string): Uint8Array => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") {
-      if (production) problems.push(`${name} is required when NODE_ENV=production (32+ random bytes, base64)`);
-      return randomBytes(32);
-    }
-    const bytes = Buffer.from(raw, "base64");
-    if (bytes.length < 32) problems.push(`${name} must be at least 32 bytes, base64-encoded`);
-    return new Uint8Array(bytes);
+    const r = readSecret(env, name, production);
+    if (r.problem) problems.push(r.problem);
+    return r.value;
   };
 
   let services: ServiceName[] = [...SERVICE_NAMES];
@@ -210,15 +195,11 @@ export function loadConfig(env: Env = process.env): Config {
   const tlsCertFile = env.TLS_CERT_FILE || undefined;
   const tlsKeyFile = env.TLS_KEY_FILE || undefined;
   if (!!tlsCertFile !== !!tlsKeyFile) problems.push("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
-  const bootstrapAdminPhone = env.BOOTSTRAP_ADMIN_PHONE || undefined;
-  if (bootstrapAdminPhone && !/^\+[1-9]\d{7,14}$/.test(bootstrapAdminPhone)) {
-    problems.push("BOOTSTRAP_ADMIN_PHONE must be an E.164 phone number like +2348000000000");
-  }
-  const accessTokenTtlSeconds = int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 900);
   const resourceAttributes = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
   problems.push(...resourceAttributes.problems);
 
   const cfg: Config = {
+    env,
     production,
     services,
     gateway,
@@ -235,14 +216,8 @@ export function loadConfig(env: Env = process.env): Config {
     meshResolveIntervalMs: int("MESH_RESOLVE_INTERVAL_MS", DEFAULT_MESH_RESOLVE_INTERVAL_MS, 0, 300_000),
     redisUrl,
     meshSecret: secret("MESH_SECRET"),
-    otpHmacKey: secret("OTP_HMAC_KEY"),
-    piiEncryptionKey: secret("PII_ENCRYPTION_KEY"),
     jwtIssuer: env.JWT_ISSUER ?? "https://auth.fuel.local",
     jwtAudience: env.JWT_AUDIENCE ?? "fuel-clearinghouse",
-    accessTokenTtlSeconds,
-    refreshTokenTtlSeconds: int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 3600, 90 * 24 * 3600),
-    refreshRetryGraceSeconds: int("REFRESH_RETRY_GRACE_SECONDS", 30, 0, 300),
-    bootstrapAdminPhone,
     maxDeadlineMs: int("MAX_DEADLINE_MS", 30_000, 100, 300_000),
     defaultDeadlineMs: int("DEFAULT_DEADLINE_MS", 15_000, 100, 300_000),
     maxRequestBytes: int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -256,7 +231,6 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: int("METRICS_PORT", 9464, -1, 65535),
     metricsCacheMs: int("METRICS_CACHE_MS", 5_000, 0, 60_000),
     logLevel,
-    storageDir: env.STORAGE_DIR ?? ".data/documents",
     smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
     smsApiUrl: url("SMS_API_URL", ["http:", "https:"]),
     pushApiUrl: url("PUSH_API_URL", ["http:", "https:"]),
@@ -291,4 +265,18 @@ export function envInt(env: Env, name: string, def: number, min: number, max: nu
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/**
+ * A key setting: required in production; in development a per-process random value is
+ * fine, because the embedded database is in memory and dies with the process. At least
+ * 32 bytes, base64. `problem` names the variable when the value will not do.
+ */
+export function readSecret(env: Env, name: string, production: boolean): { value: Uint8Array; problem?: string } {
+  const raw = env[name];
+  if (raw === undefined || raw === "") {
+    return { value: randomBytes(32), problem: production ? `${name} is required when NODE_ENV=production (32+ random bytes, base64)` : undefined };
+  }
+  const bytes = Buffer.from(raw, "base64");
+  return { value: new Uint8Array(bytes), problem: bytes.length < 32 ? `${name} must be at least 32 bytes, base64-encoded` : undefined };
 }

@@ -12,6 +12,7 @@ import { AuthService, MachineKind } from "../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ensureBootstrapAdmin } from "../services/auth/bootstrap.js";
+import type { AuthContext } from "../services/auth/context.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, GrpcJsClient } from "./helpers/clients.js";
 import { createAgency, createBank, createMerchant, createStation } from "./helpers/orgs.js";
@@ -60,7 +61,7 @@ test("the first SYSTEM_ADMIN comes from BOOTSTRAP_ADMIN_PHONE, once", async () =
     (await db.query(`SELECT role, active FROM auth.users WHERE phone = $1`, [BOOTSTRAP_PHONE])).rows as Array<{ role: string; active: boolean }>;
   assert.equal(await count(), [{ role: "SYSTEM_ADMIN", active: true }]);
   // A second replica starting (or a restart) changes nothing.
-  await Promise.all([ensureBootstrapAdmin(sys.services.auth!.deps), ensureBootstrapAdmin(sys.services.auth!.deps)]);
+  await Promise.all([ensureBootstrapAdmin(sys.services.auth!.deps as AuthContext), ensureBootstrapAdmin(sys.services.auth!.deps as AuthContext)]);
   assert.is((await count()).length, 1);
 });
 

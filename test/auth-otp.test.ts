@@ -15,6 +15,7 @@ import { SERVICE_TOKEN_HEADER } from "../platform/interceptors/authenticate.js";
 import { ONBOARDING_TOKEN_TYP, ServiceTokens } from "../platform/tokens.js";
 import { OTP_MAX_TRIES, phoneKey } from "../services/auth/otp-code.js";
 import { otpKeys } from "../services/auth/otp-store.js";
+import type { AuthContext } from "../services/auth/context.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson, postJson } from "./helpers/clients.js";
 import { waitForMessage } from "./helpers/inbox.js";
@@ -228,7 +229,7 @@ test("Redis never holds a code or a phone in the clear", async () => {
   const phone = newPhone();
   const code = await customerCode(phone);
   await fails(anon.customerVerifyOtp({ phone, code: otherCode(code) }), Code.Unauthenticated);
-  const record = await sys.infra.kv.get(otpKeys(phoneKey(sys.cfg.otpHmacKey, phone)).record);
+  const record = await sys.infra.kv.get(otpKeys(phoneKey((sys.services.auth!.deps as AuthContext).settings.otpHmacKey, phone)).record);
   assert.ok(record, "the code's record is where AuthService keeps it");
   assert.not.ok(record!.includes(code));
   const redis = sys.infra.kv.redis;

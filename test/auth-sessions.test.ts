@@ -12,6 +12,7 @@ import pg from "pg";
 import { AuthService, type Session } from "../gen/fuel/auth/v1/auth_pb.js";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { ACCESS_TOKEN_TYP } from "../platform/tokens.js";
+import type { AuthContext } from "../services/auth/context.js";
 import { fails, idem, newPhone as phoneUnder, peerClient } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -21,6 +22,7 @@ const test = suite("auth-sessions");
 let sys: TestSystem;
 let internal: Client<typeof AuthService>;
 let db: pg.Client;
+const authSettings = () => (sys.services.auth!.deps as AuthContext).settings;
 
 test.before(async () => {
   sys = await startTestSystem({ services: ["auth"] });
@@ -199,7 +201,7 @@ test("presenting a spent token after its successor was used, or after the grace 
   // Presented again after the grace period: too late to be a retry.
   const { session: b1 } = await newDriver();
   const b2 = (await auth.refreshSession({ refreshToken: b1.refreshToken })).session!;
-  sys.clock.advance(sys.cfg.refreshRetryGraceSeconds * 1000 + 1000);
+  sys.clock.advance(authSettings().refreshRetryGraceSeconds * 1000 + 1000);
   await fails(auth.refreshSession({ refreshToken: b1.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_REUSED");
   await fails(auth.refreshSession({ refreshToken: b2.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
 });
@@ -293,7 +295,7 @@ test("GetContact: the phone and role of a user, for services only", async () => 
 test("refresh families expire with the refresh TTL (service clock)", async () => {
   // Last in this suite: the clock jump also ages the signing key.
   const { session } = await newDriver();
-  sys.clock.advance(sys.cfg.refreshTokenTtlSeconds * 1000 + 1000);
+  sys.clock.advance(authSettings().refreshTokenTtlSeconds * 1000 + 1000);
   await fails(connectJson(AuthService, sys.gatewayUrl).refreshSession({ refreshToken: session.refreshToken }), Code.Unauthenticated, "REFRESH_TOKEN_INVALID");
 });
 

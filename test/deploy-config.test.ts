@@ -12,6 +12,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
 import { ConfigError, DEFAULT_PORTS, loadConfig, SERVICE_NAMES } from "../platform/config.js";
+import { kycSettingsFromEnv } from "../services/kyc/settings.js";
 import { startupCheck } from "./helpers/container-env.js";
 
 const test = suite("deploy config");
@@ -115,7 +116,7 @@ test("the gateway's webhook endpoint and PaymentService use one payment gateway 
 });
 
 test("documents: the volume is mounted at STORAGE_DIR, which the image creates owned by the user it runs as", () => {
-  const storageDir = loadConfig(environmentOf("kyc", devValues)).storageDir;
+  const storageDir = kycSettingsFromEnv(environmentOf("kyc", devValues)).storageDir;
   assert.ok((compose.services.kyc?.volumes ?? []).includes(`documents:${storageDir}`), `kyc mounts documents at ${storageDir}`);
   const lines = read("Dockerfile").split("\n").map((l) => l.trim());
   const user = lines.findIndex((l) => /^USER\s+/.test(l));

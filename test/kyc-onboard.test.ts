@@ -14,6 +14,7 @@ import { Code, type Client } from "@connectrpc/connect";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { AgencyMembershipStatus, KycOverallStatus, KycService, ProfileStatus } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { PiiCipher } from "../services/kyc/pii.js";
+import type { KycContext } from "../services/kyc/context.js";
 import { expectError } from "./helpers/rpc.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -119,7 +120,7 @@ test("onboard: phone and national ID are unique", async (ctx) => {
 
 test("onboard: a retry after a crash before the user was created adopts the pending driver row", async (ctx) => {
   const phone = newPhone();
-  const pii = new PiiCipher(ctx.sys.cfg.piiEncryptionKey);
+  const pii = new PiiCipher((ctx.sys.services.kyc!.deps as KycContext).settings.piiEncryptionKey);
   const pendingId = randomUUID();
   // What a first attempt leaves behind when it dies right after writing the driver row.
   await ctx.db.query(

@@ -3,11 +3,11 @@
 // insert is ON CONFLICT DO NOTHING. Other admins are created by admins (CreateUser).
 import { randomUUID } from "node:crypto";
 import { log } from "../../platform/logger.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { AuthContext } from "./context.js";
 import * as store from "./store.js";
 
-export async function ensureBootstrapAdmin(deps: ServiceDeps): Promise<void> {
-  const phone = deps.cfg.bootstrapAdminPhone;
+export async function ensureBootstrapAdmin(deps: AuthContext): Promise<void> {
+  const phone = deps.settings.bootstrapAdminPhone;
   if (!phone) return;
   const inserted = await store.insertUserIfAbsent(deps.pool, {
     userId: randomUUID(),

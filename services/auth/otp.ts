@@ -28,6 +28,7 @@ import { OTP_SENDS_PER_IP, OTP_SENDS_PER_PHONE, OTP_VERIFIES_PER_IP } from "./li
 import { CODE_PATTERN, OTP_RESEND_COOLDOWN_S, OTP_TTL_MS, smsBody } from "./otp-code.js";
 import { OtpStore } from "./otp-store.js";
 import type { Sessions } from "./session.js";
+import type { AuthSettings } from "./settings.js";
 import * as store from "./store.js";
 
 export const ONBOARDING_TOKEN_TTL_S = 15 * 60;
@@ -40,10 +41,11 @@ export class OtpLogin {
 
   constructor(
     private readonly deps: ServiceDeps,
+    settings: AuthSettings,
     private readonly sessions: Sessions,
     private readonly keys: SigningKeys,
   ) {
-    this.otp = new OtpStore(deps.kv, deps.cfg.otpHmacKey, deps.now);
+    this.otp = new OtpStore(deps.kv, settings.otpHmacKey, deps.now);
   }
 
   /** Issues a code; sends it when `audience` allows this phone. Same answer either way. */

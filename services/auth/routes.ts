@@ -7,18 +7,15 @@
 // Pure rules: otp-code.ts, refresh-rule.ts, grant-rules.ts. SQL: store.ts.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { AuthService } from "../../gen/fuel/auth/v1/auth_pb.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { AuthContext } from "./context.js";
 import { getJwks } from "./get-jwks.js";
-import { SigningKeys } from "./keys.js";
 import { createMachineCredential, exchangeClientCredentials, revokeMachineCredential } from "./machines.js";
-import { customerRequestOtp, customerVerifyOtp, OtpLogin, requestOtp, verifyOtp } from "./otp.js";
-import { refreshSession, revokeSession, Sessions } from "./session.js";
+import { customerRequestOtp, customerVerifyOtp, requestOtp, verifyOtp } from "./otp.js";
+import { refreshSession, revokeSession } from "./session.js";
 import { createDriverUser, createUser, disableUser, getContact, getMe, getUser, listUsers } from "./users.js";
 
-export function routes(router: ConnectRouter, deps: ServiceDeps): void {
-  const keys = new SigningKeys(deps.pool, deps.now);
-  const sessions = new Sessions(deps, keys);
-  const login = new OtpLogin(deps, sessions, keys);
+export function routes(router: ConnectRouter, deps: AuthContext): void {
+  const { keys, sessions, login } = deps;
   router.service(AuthService, {
     requestOtp: requestOtp(login),
     verifyOtp: verifyOtp(login, sessions),

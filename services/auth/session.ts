@@ -21,6 +21,7 @@ import { ACCESS_TOKEN_TYP, claimsFromPrincipal } from "../../platform/tokens.js"
 import { principalMsg, principalOfUser } from "./convert.js";
 import type { SigningKeys } from "./keys.js";
 import { hashRefreshToken, newRefreshToken, refreshDecision } from "./refresh-rule.js";
+import type { AuthSettings } from "./settings.js";
 import * as store from "./store.js";
 
 /** Refresh tokens are 43 base64url characters; anything much longer is not one of ours. */
@@ -44,7 +45,7 @@ export function sessionMsg(s: PreparedSession): Session {
 }
 
 export class Sessions {
-  constructor(private readonly deps: ServiceDeps, private readonly keys: SigningKeys) {}
+  constructor(private readonly deps: ServiceDeps, private readonly settings: AuthSettings, private readonly keys: SigningKeys) {}
 
   /** A signed access token for `p`. */
   async accessToken(p: Principal): Promise<{ token: string; expiresAt: Date }> {
@@ -54,7 +55,7 @@ export class Sessions {
       subject: p.subjectId,
       issuer: cfg.jwtIssuer,
       audience: cfg.jwtAudience,
-      ttlSeconds: Math.min(cfg.accessTokenTtlSeconds, 900),
+      ttlSeconds: Math.min(this.settings.accessTokenTtlSeconds, 900),
     });
   }
 
@@ -70,7 +71,7 @@ export class Sessions {
       principal: p,
       access,
       refresh: newRefreshToken(),
-      refreshExpiresAt: new Date(now.getTime() + this.deps.cfg.refreshTokenTtlSeconds * 1000),
+      refreshExpiresAt: new Date(now.getTime() + this.settings.refreshTokenTtlSeconds * 1000),
     };
   }
 
@@ -103,7 +104,7 @@ export class Sessions {
   async refresh(token: string): Promise<Session> {
     const hash = hashRefreshToken(token);
     const now = this.deps.now();
-    const graceMs = this.deps.cfg.refreshRetryGraceSeconds * 1000;
+    const graceMs = this.settings.refreshRetryGraceSeconds * 1000;
     const outcome = await withTx(this.deps.pool, async (tx) => {
       const row = await store.refreshTokenForUpdate(tx, hash);
       const user = row ? await store.userById(tx, row.user_id) : undefined;

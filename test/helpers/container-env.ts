@@ -1,10 +1,12 @@
 // Whether a container with this environment would get past start-up's checks: the shared
 // configuration (platform/config.ts, every rule NODE_ENV=production adds) and then the
-// settings each service it runs reads for itself (credit, loan, transaction and payment
-// settings, KYC document storage, the notification providers' URLs). Pure: nothing
+// settings each service it runs reads for itself (auth, credit, loan, transaction and payment
+// settings, KYC settings and document storage, the notification providers' URLs). Pure: nothing
 // connects anywhere. Used by the deployment checks (docker-compose.yml, deploy/k8s).
 import { ConfigError, loadConfig, type Config } from "../../platform/config.js";
+import { authSettingsFromEnv } from "../../services/auth/settings.js";
 import { settingsFromEnv as creditSettings } from "../../services/credit/common.js";
+import { kycSettingsFromEnv } from "../../services/kyc/settings.js";
 import { storageFromEnv } from "../../services/kyc/storage/index.js";
 import { settingsFromEnv as loanSettings } from "../../services/loan/common.js";
 import { createEmailProvider } from "../../services/notification/providers/email.js";
@@ -43,7 +45,8 @@ export function startupCheck(env: Env): StartupCheck {
     if (s === "loan") attempt("loan settings", () => loanSettings(env));
     if (s === "transaction") attempt("transaction settings", () => transactionSettings(cfg.maxDeadlineMs, env));
     if (s === "payment") attempt("payment settings", () => paymentSettings(env));
-    if (s === "kyc") attempt("KYC document storage", () => storageFromEnv(cfg.storageDir, env));
+    if (s === "auth") attempt("auth settings", () => authSettingsFromEnv(env));
+    if (s === "kyc") attempt("KYC settings and document storage", () => storageFromEnv(kycSettingsFromEnv(env).storageDir, env));
     if (s === "notification") {
       attempt("SMS provider", () => createSmsProvider(cfg.smsApiUrl));
       attempt("e-mail provider", () => createEmailProvider(cfg.smtpUrl));

@@ -12,7 +12,7 @@ export { StorageNotFound, storageKey } from "./types.js";
 export { LocalStorage } from "./local.js";
 export { S3Storage } from "./s3.js";
 
-type Env = Record<string, string | undefined>;
+type Env = Readonly<Record<string, string | undefined>>;
 
 export function storageFromEnv(storageDir: string, env: Env = process.env): DocumentStorage {
   const backend = env.KYC_STORAGE_BACKEND || "local";
