@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   // On a real server the demo works in a database of its own, dropped afterwards, so it
   // can run again and never touches anyone's data.
   const db = await freshDatabase();
-  const cfg = loadConfig({ ...process.env, ...(db ? { DATABASE_URL: db.url } : {}), PORT: "0", DEV_INBOX_PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", BOOTSTRAP_ADMIN_PHONE: ADMIN_PHONE,
+  const cfg = loadConfig({ ...process.env, ...(db ? { DATABASE_URL: db.url } : {}), PORT: "0", DEV_INBOX_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", BOOTSTRAP_ADMIN_PHONE: ADMIN_PHONE,
     ...Object.fromEntries(["AUTH", "KYC", "CREDIT", "TRANSACTION", "LOAN", "PAYMENT", "STATION", "NOTIFICATION"].map((n) => [`${n}_PORT`, "0"])) });
   const sys = await startSystem(cfg);
   const url = sys.gateway!.url;

@@ -9,7 +9,7 @@ const READY_TIMEOUT_MS = 30_000;
 
 async function main(): Promise<void> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEV_INBOX_PORT: "0", LOG_LEVEL: "warn" };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DEV_INBOX_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "warn" };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   // Move the internal ports off their defaults in case something else uses them here.
