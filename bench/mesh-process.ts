@@ -16,6 +16,10 @@ export interface MeshProcess {
   databaseUrl: string;
   gatewayUrl: string;
   pid: number;
+  /** The mesh's database, by name (for pg_stat_database). */
+  databaseName: string;
+  /** Where the mesh serves its PostgreSQL wire counts (bench/pg-wire-counters.ts). */
+  wireCountersPort: number;
   /** Resident memory now and at its peak (VmRSS, VmHWM), in MiB. */
   memoryMb(): { rss: number; peak: number };
   /** CPU time the process has used so far (user + system, all threads), in ms. */
@@ -38,6 +42,7 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     PII_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     PORT: String(await freePort()),
     DEV_INBOX_PORT: "0",
+    BENCH_PG_COUNTERS_PORT: String(await freePort()),
     ...extraEnv,
   };
   if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
@@ -46,8 +51,10 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
 
   // BENCH_MESH_NODE_ARGS: extra node flags for the mesh (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_MESH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  // Started exactly as `npm start` starts it, with its heap flags read from package.json.
-  const child = spawn(process.execPath, [...startFlags(), ...nodeArgs, "--import", "tsx", "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // Started exactly as `npm start` starts it, with its heap flags read from package.json,
+  // and with the PostgreSQL wire counters loaded (they only count).
+  const counters = fileURLToPath(new URL("./pg-wire-counters.ts", import.meta.url));
+  const child = spawn(process.execPath, [...startFlags(), ...nodeArgs, "--import", "tsx", "--import", counters, "bin/mesh.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   // BENCH_MESH_LOG: a file to copy the mesh's output to (with --trace-gc, say).
   if (process.env.BENCH_MESH_LOG) {
     const out = createWriteStream(process.env.BENCH_MESH_LOG);
@@ -70,6 +77,8 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     databaseUrl: db.url,
     gatewayUrl: `http://127.0.0.1:${cfg.gatewayPort}`,
     pid: child.pid!,
+    databaseName: db.name,
+    wireCountersPort: Number(env.BENCH_PG_COUNTERS_PORT),
     memoryMb: () => memoryOf(child.pid!),
     cpuMs: () => cpuOf(child.pid!),
     stop,
@@ -120,6 +129,25 @@ export function cpuMeter(prefix: string): { since(): number } {
     since() {
       let total = 0;
       for (const [pid, ms] of cpuByPid(prefix)) total += ms - (first.get(pid) ?? 0);
+      return total;
+    },
+  };
+}
+
+/**
+ * A meter of the CPU time used by the PostgreSQL backends serving one database — the
+ * sessions `pids()` lists when asked (from pg_stat_activity) — read from /proc (Linux;
+ * 0 elsewhere). Unlike `cpuMeter("postgres")` it leaves out the server's other databases,
+ * which on a shared machine are other people's work; it also leaves out the server's
+ * own background processes (WAL writer, checkpointer), and a backend that exits in
+ * between takes its time with it.
+ */
+export async function backendCpuMeter(pids: () => Promise<number[]>): Promise<{ since(): Promise<number> }> {
+  const first = new Map((await pids()).map((pid) => [pid, cpuOf(pid)]));
+  return {
+    async since() {
+      let total = 0;
+      for (const pid of await pids()) total += cpuOf(pid) - (first.get(pid) ?? 0);
       return total;
     },
   };

@@ -20,13 +20,12 @@
 // is the server's work there.
 //
 // `node --import tsx bench/nearby-load.ts '<json options>'` prints one JSON line.
-import http2, { type ClientHttp2Session } from "node:http2";
+import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { SearchNearbyRequestSchema, SearchNearbyResponseSchema, StationService } from "../gen/fuel/station/v1/station_pb.js";
-import { Code } from "@connectrpc/connect";
 import { createPool } from "../platform/db.js";
-import { frame, unframe } from "../platform/grpc-wire.js";
+import { plainGrpcCall } from "./grpc-plain.js";
 import * as store from "../services/station/store.js";
 import { GrpcJsClient } from "../test/helpers/clients.js";
 
@@ -143,7 +142,7 @@ export async function runLoad(o: LoadOptions): Promise<Measured> {
     // Encoded once: a phone builds one request per tap, not one per millisecond.
     const requests = pts.map((location) => toBinary(SearchNearbyRequestSchema, create(SearchNearbyRequestSchema, { location, radiusM: o.radiusM, pageSize: o.pageSize })));
     try {
-      return await measure(o.concurrency, o.durationMs, async (w, i) => counted(w, await plainGrpcCall(sessions[w]!, path, o.token, requests[i % requests.length]!)));
+      return await measure(o.concurrency, o.durationMs, async (w, i) => counted(w, await plainGrpcCall(sessions[w]!, path, { authorization: `Bearer ${o.token}` }, requests[i % requests.length]!)));
     } finally {
       for (const s of sessions) s.close();
     }
@@ -167,37 +166,6 @@ export async function runLoad(o: LoadOptions): Promise<Measured> {
   } finally {
     for (const c of clients) c.close();
   }
-}
-
-/**
- * One unary gRPC call as the protocol defines it: POST on an HTTP/2 stream, the request
- * as one length-prefixed message, the answer's message back and its status in the
- * trailers (or in the headers, for an error without a body). Resolves with the message.
- */
-export function plainGrpcCall(session: ClientHttp2Session, path: string, token: string, message: Uint8Array): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({
-      ":method": "POST", ":path": path, "content-type": "application/grpc+proto", te: "trailers", "grpc-timeout": "10S", authorization: `Bearer ${token}`,
-    });
-    const chunks: Buffer[] = [];
-    let status: string | undefined;
-    stream.on("response", (h) => {
-      if (h[":status"] !== 200) status = `http ${h[":status"]}`;
-      else if (h["grpc-status"] !== undefined) status = String(h["grpc-status"]);
-    });
-    stream.on("trailers", (t) => (status ??= String(t["grpc-status"])));
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("error", reject);
-    stream.on("end", () => {
-      if (status !== "0") return reject(new Error(`search failed: grpc-status ${status}`));
-      try {
-        resolve(unframe(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), "response", Code.Internal));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    stream.end(frame(message));
-  });
 }
 
 /**
