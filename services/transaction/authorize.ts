@@ -90,7 +90,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
     const { qr, holdAmount, currency, station, fuel, driver, decline } = intent;
 
     const transactionId = randomUUID();
-    const holdRequest = toBinary(HoldRequestSchema, create(HoldRequestSchema, {
+    const ask = create(HoldRequestSchema, {
       driverId: qr.driverId,
       transactionId,
       amount: { amountMinor: holdAmount, currency },
@@ -101,7 +101,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       fuelType,
       // 0: CreditService's hold window (CREDIT_HOLD_TTL_SECONDS) — the hold's lifetime is its rule.
       ttlSeconds: 0,
-    }));
+    });
 
     // One statement: consume the QR (ACTIVE and the driver's → USED), record the transaction
     // and claim the key for it — nothing is written when the QR was not so or the key is taken.
@@ -118,7 +118,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       currency,
       requested_amount: requested.amount,
       decline_reason: decline,
-      hold_request: Buffer.from(holdRequest),
+      hold_request: Buffer.from(toBinary(HoldRequestSchema, ask)),
       authorized_price: fuel.priceMinorPerLitre,
       terminal_reference: terminalReference,
       create_time: now,
@@ -128,7 +128,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       const issued = await store.getQr(deps.pool, qr.qrCodeId);
       if (!issued || issued.driver_id !== qr.driverId) return qrRefusal("MALFORMED");
       return failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-    });
+    }, ask);
   };
 }
 

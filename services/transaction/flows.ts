@@ -6,6 +6,7 @@
 // LoanService keeps one loan per transaction).
 import { Code } from "@connectrpc/connect";
 import { DeclineReason } from "../../gen/fuel/credit/v1/credit_line_pb.js";
+import type { HoldRequest } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { HoldStatus, type Hold } from "../../gen/fuel/credit/v1/ledger_pb.js";
 import { failedPrecondition, rpcError } from "../../platform/errors.js";
 import { log } from "../../platform/logger.js";
@@ -59,10 +60,11 @@ async function reread(deps: ServiceDeps, id: string): Promise<TxnRow> {
 }
 
 /** PENDING → AUTHORIZED | DECLINED: (re-)places the hold with the stored request. */
-async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
+async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer, ask?: HoldRequest): Promise<TxnRow> {
+  if (ask && ask.transactionId !== row.transaction_id) throw new Error("hold request of another transaction");
   let res;
   try {
-    res = await hops.placeHold(deps, row.hold_request, holdKey(row.transaction_id));
+    res = await hops.placeHold(deps, ask ?? row.hold_request, holdKey(row.transaction_id));
   } catch (err) {
     if (err instanceof HopRefused) throw refused(err);
     throw err;
@@ -213,13 +215,14 @@ async function checkExpiry(deps: ServiceDeps, s: TransactionSettings, row: TxnRo
 /**
  * Runs the unfinished steps of a transaction until it rests: AUTHORIZED, or a terminal
  * state, or CAPTURED when the loan cannot be created yet. Throws when a hop fails (the row
- * keeps its state for the next retry).
+ * keeps its state for the next retry). `ask`: the hold request the row's own intent stored,
+ * as built (the first attempt sends it without parsing the stored bytes back).
  */
-export async function advance(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
+export async function advance(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer, ask?: HoldRequest): Promise<TxnRow> {
   for (let i = 0; i < 5; i++) {
     switch (row.state) {
       case "PENDING":
-        row = await finishPending(deps, s, row, kept);
+        row = await finishPending(deps, s, row, kept, ask);
         break;
       case "CAPTURING":
         row = await finishCapture(deps, s, row);

@@ -10,6 +10,7 @@ import {
   CreditService,
   HoldRequestSchema,
   type CaptureResponse,
+  type HoldRequest,
   type HoldResponse,
   type VoidResponse,
 } from "../../gen/fuel/credit/v1/credit_pb.js";
@@ -62,9 +63,12 @@ export async function getDriver(deps: ServiceDeps, driverId: string): Promise<Dr
   return r.driver!;
 }
 
-/** Places (or, on a retry, finds) the one hold of a transaction: the stored request, byte for byte. */
-export async function placeHold(deps: ServiceDeps, holdRequest: Uint8Array, key: string): Promise<HoldResponse> {
-  const req = fromBinary(HoldRequestSchema, holdRequest);
+/**
+ * Places (or, on a retry, finds) the one hold of a transaction: the stored request, byte for
+ * byte — or, on the first attempt, the very message those bytes were made of.
+ */
+export async function placeHold(deps: ServiceDeps, holdRequest: HoldRequest | Uint8Array, key: string): Promise<HoldResponse> {
+  const req = holdRequest instanceof Uint8Array ? fromBinary(HoldRequestSchema, holdRequest) : holdRequest;
   return await hop("CreditService", () => deps.mesh.client(CreditService).hold(req, keyed(key)));
 }
 

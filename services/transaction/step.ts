@@ -9,6 +9,7 @@
 // request → INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED.
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { HoldRequest } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { sqlState, UNIQUE_VIOLATION } from "../../platform/db.js";
 import { invalidArgument, rpcError } from "../../platform/errors.js";
 import type { IdempotencyTicket } from "../../platform/pg-guard.js";
@@ -62,6 +63,8 @@ export async function refuseUnlessKnown<S extends DescMessage>(deps: ServiceDeps
  * Runs a keyed call: `intent` (one statement that moves or creates the row and claims the
  * key; undefined when the row was not as it needs) and then the saga to rest. When the
  * intent did not apply, the key decides (replay, resume, REUSED), else `refusal` says why.
+ * `ask`: the hold request this intent stored, as built — used only for the row this call
+ * created, never for one it resumes.
  */
 export async function runStep<S extends DescMessage>(
   deps: ServiceDeps,
@@ -69,6 +72,7 @@ export async function runStep<S extends DescMessage>(
   c: KeyedCall<S>,
   intent: () => Promise<TxnRow | undefined>,
   refusal: () => Promise<Error>,
+  ask?: HoldRequest,
 ): Promise<MessageShape<S>> {
   let row: TxnRow | undefined;
   try {
@@ -86,7 +90,7 @@ export async function runStep<S extends DescMessage>(
     throw await refusal();
   }
   await crashPoint(c.crashAt);
-  return await toRest(deps, s, c, row);
+  return await toRest(deps, s, c, row, ask);
 }
 
 /**
@@ -94,9 +98,9 @@ export async function runStep<S extends DescMessage>(
  * on the key: in the statement that brought the row to rest when that is this call's, here
  * otherwise. An error outcome frees the key, so nothing stale is replayed.
  */
-async function toRest<S extends DescMessage>(deps: ServiceDeps, s: TransactionSettings, c: KeyedCall<S>, row: TxnRow): Promise<MessageShape<S>> {
+async function toRest<S extends DescMessage>(deps: ServiceDeps, s: TransactionSettings, c: KeyedCall<S>, row: TxnRow, ask?: HoldRequest): Promise<MessageShape<S>> {
   const kept: KeptAnswer = { scope: c.ticket.scope, key: c.ticket.key, build: (r) => toBinary(c.schema, c.respond(r)), stored: null };
-  const done = await advance(deps, s, row, kept);
+  const done = await advance(deps, s, row, kept, ask);
   let response: MessageShape<S>;
   try {
     response = c.respond(done);
