@@ -19,9 +19,10 @@ let w: SaleWorld;
 let db: pg.Client;
 
 /**
- * The bounds this suite holds the request path of a sale to: what it costs now (from 29
- * round trips and 8 commits), so that no change adds to it unnoticed. Issue 13 aims at
- * ≤ 10 and ≤ 4, which needs fewer hops than the saga has today.
+ * The bounds this suite holds the request path of a sale to: what it costs now (16 round
+ * trips, and one for a health probe that may land in every sale; 8 commits — from 29 and
+ * 8), so that no change adds to it unnoticed. Issue 13 aims at ≤ 10 and ≤ 4, which needs
+ * fewer hops than the saga has today.
  */
 const MAX_ROUND_TRIPS = 17;
 const MAX_COMMITS = 8;
