@@ -42,6 +42,8 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
     PII_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     PORT: String(await freePort()),
     DEV_INBOX_PORT: "0",
+    // Every port of the bench's mesh is a free one: a running `npm start` holds the defaults.
+    METRICS_PORT: "0",
     BENCH_PG_COUNTERS_PORT: String(await freePort()),
     ...extraEnv,
   };
