@@ -102,8 +102,6 @@ export interface Config {
   webhookSecrets: string[];
   /** Our public base URL, for callbacks the outside world makes (payment webhooks). */
   publicUrl: string | undefined;
-  /** Days past due after which an overdue loan is DEFAULTED. */
-  defaultAfterDays: number;
 }
 
 export class ConfigError extends Error {
@@ -240,7 +238,6 @@ export function loadConfig(env: Env = process.env): Config {
     paymentGatewayName: env.PAYMENT_GATEWAY_NAME || "simulated",
     webhookSecrets: (env.PAYMENT_WEBHOOK_SECRETS ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     publicUrl: url("PUBLIC_URL", ["http:", "https:"]),
-    defaultAfterDays: int("DEFAULT_AFTER_DAYS", 90, 1, 3650),
   };
   if (production && cfg.webhookSecrets.length === 0 && cfg.services.includes("payment")) {
     problems.push("PAYMENT_WEBHOOK_SECRETS is required when NODE_ENV=production and the payment service runs");

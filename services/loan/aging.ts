@@ -14,14 +14,13 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { AgingTransitionSchema, LoanStatus, RunAgingResponseSchema, type AgingTransition, type RunAgingRequest } from "../../gen/fuel/loan/v1/loan_pb.js";
 import { withTx, type Pool, type Tx } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { LoanContext } from "./context.js";
 import { tracer } from "../../platform/tracing.js";
 import { decideAging } from "./aging-rule.js";
 import { loanBalances, statusEnum, statusName } from "./convert.js";
 import { totalOutstanding } from "./interest.js";
 import { noticeFor } from "./notices.js";
 import { enqueueNotice } from "./outbox.js";
-import { relayFor } from "./runtime.js";
 import * as store from "./store.js";
 
 const BATCH = 200;
@@ -41,7 +40,7 @@ async function batch(db: Pool | Tx, after: string, lock: boolean): Promise<store
   return res.rows;
 }
 
-export async function runAging(deps: ServiceDeps, dryRun: boolean): Promise<AgingResult> {
+export async function runAging(deps: LoanContext, dryRun: boolean): Promise<AgingResult> {
   const asOf = deps.now();
   const out: AgingResult = { asOf, examined: 0, transitions: [], notificationsQueued: 0 };
   let after = "00000000-0000-0000-0000-000000000000";
@@ -52,12 +51,12 @@ export async function runAging(deps: ServiceDeps, dryRun: boolean): Promise<Agin
     if (!last) break;
     after = last;
   }
-  if (out.notificationsQueued > 0) relayFor(deps).wake();
+  if (out.notificationsQueued > 0) deps.relay.wake();
   return out;
 }
 
 /** Ages one batch; returns the last loan id seen, or null when there was none. */
-async function processBatch(deps: ServiceDeps, db: Pool | Tx, after: string, asOf: Date, dryRun: boolean, out: AgingResult): Promise<string | null> {
+async function processBatch(deps: LoanContext, db: Pool | Tx, after: string, asOf: Date, dryRun: boolean, out: AgingResult): Promise<string | null> {
   const loans = await batch(db, after, !dryRun);
   if (loans.length === 0) return null;
   const reps = await store.repaymentsOf(db, loans.map((l) => l.loan_id));
@@ -90,7 +89,7 @@ async function processBatch(deps: ServiceDeps, db: Pool | Tx, after: string, asO
   return loans[loans.length - 1]!.loan_id;
 }
 
-export function runAgingRpc(deps: ServiceDeps) {
+export function runAgingRpc(deps: LoanContext) {
   return async (req: RunAgingRequest, _ctx: HandlerContext) => {
     const r = await runAging(deps, req.dryRun);
     return create(RunAgingResponseSchema, {
@@ -103,7 +102,7 @@ export function runAgingRpc(deps: ServiceDeps) {
 }
 
 /** The in-process scheduler: runs aging every `intervalMs` (0 = never); returns its stopper. */
-export function startAgingJob(deps: ServiceDeps, intervalMs: number): () => Promise<void> {
+export function startAgingJob(deps: LoanContext, intervalMs: number): () => Promise<void> {
   if (intervalMs <= 0) return async () => undefined;
   let inFlight: Promise<void> | null = null;
   const tick = () => {

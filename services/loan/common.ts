@@ -10,15 +10,14 @@ import { invalidArgument, rpcError } from "../../platform/errors.js";
 import { guardedTx as pgGuardedTx } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
+import { moneyIn as readMoney } from "../../platform/money.js";
 
 export const IDEMPOTENCY_TABLE = "loan.idempotency_keys";
 
-/** A Money field: present, a valid currency, amount ≥ min. */
+/** A Money field: present, a valid currency, amount ≥ min (platform/money.ts reads it). */
 export function moneyIn(field: string, m: Money | undefined, min: bigint): { amount: bigint; currency: string } {
-  if (!m) throw invalidArgument(field, "is required");
-  v.currency(`${field}.currency`, m.currency);
-  if (m.amountMinor < min) throw invalidArgument(`${field}.amount_minor`, min === 1n ? "must be greater than zero" : `must be at least ${min}`);
-  return { amount: m.amountMinor, currency: m.currency };
+  const a = readMoney(field, m, { min });
+  return { amount: a.amountMinor, currency: a.currency };
 }
 
 /** A timestamp field, or null when unset. */
@@ -57,6 +56,8 @@ export interface LoanSettings {
   /** Outbox relay poll interval and backoff (LOAN_RELAY_POLL_MS, LOAN_RELAY_BACKOFF_MS). */
   relayPollMs: number;
   relayBaseBackoffMs: number;
+  /** Days past due before a loan is DEFAULTED, for products that do not say (DEFAULT_AFTER_DAYS). */
+  defaultAfterDays: number;
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): LoanSettings {
@@ -65,5 +66,6 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     agingIntervalMs: int("LOAN_AGING_INTERVAL_MS", 15 * 60_000, 0, 24 * 3600_000),
     relayPollMs: int("LOAN_RELAY_POLL_MS", 200, 10, 60_000),
     relayBaseBackoffMs: int("LOAN_RELAY_BACKOFF_MS", 250, 10, 60_000),
+    defaultAfterDays: int("DEFAULT_AFTER_DAYS", 90, 1, 3650),
   };
 }

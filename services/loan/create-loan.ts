@@ -9,7 +9,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { CreateLoanFromSettlementResponseSchema, type CreateLoanFromSettlementRequest } from "../../gen/fuel/loan/v1/loan_pb.js";
 import type { Pool, Tx } from "../../platform/db.js";
 import { alreadyExists, failedPrecondition, invalidArgument } from "../../platform/errors.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { LoanContext } from "./context.js";
 import * as v from "../../platform/validate.js";
 import { guardedTx, moneyIn, timeIn } from "./common.js";
 import { loanToProto } from "./convert.js";
@@ -17,13 +17,12 @@ import { dueTime } from "./due-date.js";
 import { loanFee } from "./interest.js";
 import { noticeFor } from "./notices.js";
 import { enqueueNotice } from "./outbox.js";
-import { relayFor } from "./runtime.js";
 import * as store from "./store.js";
 
 /** Settlement times may run ahead of our clock by at most this much (clock skew). */
 const MAX_SKEW_MS = 5 * 60_000;
 
-export function createLoanFromSettlement(deps: ServiceDeps) {
+export function createLoanFromSettlement(deps: LoanContext) {
   return async (req: CreateLoanFromSettlementRequest, ctx: HandlerContext) => {
     const transactionId = v.uuid("transaction_id", req.transactionId);
     const driverId = v.uuid("driver_id", req.driverId);
@@ -97,7 +96,7 @@ export function createLoanFromSettlement(deps: ServiceDeps) {
       await enqueueNotice(tx, row.loan_id, noticeFor("OPENED", row, row.principal + row.fee));
       return create(CreateLoanFromSettlementResponseSchema, { loan: loanToProto(row, [], now) });
     });
-    relayFor(deps).wake();
+    deps.relay.wake();
     return out;
   };
 }

@@ -3,24 +3,22 @@
 // the banks' loan products. Background work: the outbox relay (credit restores, borrower
 // notices) and the periodic aging job (LOAN_AGING_INTERVAL_MS, default 15 min; 0 = off).
 import { LoanService } from "../../gen/fuel/loan/v1/loan_pb.js";
-import type { ServiceModule } from "../../platform/service.js";
+import { serviceModule } from "../../platform/service.js";
 import { startAgingJob } from "./aging.js";
-import { settingsFromEnv } from "./common.js";
+import { loanContext } from "./context.js";
 import { routes } from "./routes.js";
-import { relayFor } from "./runtime.js";
 
-export const loanModule: ServiceModule = {
+export const loanModule = serviceModule({
   name: "loan",
   services: [LoanService],
+  context: loanContext,
   routes,
-  async start(deps) {
-    const settings = settingsFromEnv();
-    const relay = relayFor(deps);
-    relay.start();
-    const stopAging = startAgingJob(deps, settings.agingIntervalMs);
+  async start(ctx) {
+    ctx.relay.start();
+    const stopAging = startAgingJob(ctx, ctx.settings.agingIntervalMs);
     return async () => {
       await stopAging();
-      await relay.stop();
+      await ctx.relay.stop();
     };
   },
-};
+});

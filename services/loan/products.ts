@@ -19,7 +19,7 @@ import {
 import { principalOf } from "../../platform/context.js";
 import { withTx } from "../../platform/db.js";
 import { invalidArgument, permissionDenied } from "../../platform/errors.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { LoanContext } from "./context.js";
 import * as v from "../../platform/validate.js";
 import { productNotFound, scopeOf } from "./access.js";
 import { pageAfter, pageSizeOf, versionMismatch } from "./common.js";
@@ -53,7 +53,7 @@ function feeFixedIn(field: string, m: { amountMinor: bigint; currency: string } 
   return m.amountMinor;
 }
 
-export function createLoanProduct(deps: ServiceDeps) {
+export function createLoanProduct(deps: LoanContext) {
   return async (req: CreateLoanProductRequest, ctx: HandlerContext) => {
     const bankId = callerBank(ctx);
     const name = check.name(req.name);
@@ -62,7 +62,7 @@ export function createLoanProduct(deps: ServiceDeps) {
     check.feeBps(req.feeBps);
     check.dailyInterestBps(req.dailyInterestBps);
     check.termDays(req.termDays);
-    const defaultAfter = req.defaultAfterDaysPastDue === 0 ? deps.cfg.defaultAfterDays : req.defaultAfterDaysPastDue;
+    const defaultAfter = req.defaultAfterDaysPastDue === 0 ? deps.settings.defaultAfterDays : req.defaultAfterDaysPastDue;
     check.defaultAfterDays(defaultAfter);
     check.reminderDays(req.reminderDaysBeforeDue);
     const now = deps.now();
@@ -88,7 +88,7 @@ const MASK_PATHS = new Set([
   "reminder_days_before_due", "is_default", "status",
 ]);
 
-export function updateLoanProduct(deps: ServiceDeps) {
+export function updateLoanProduct(deps: LoanContext) {
   return async (req: UpdateLoanProductRequest, ctx: HandlerContext) => {
     const bankId = callerBank(ctx);
     const productId = v.uuid("loan_product_id", req.loanProductId);
@@ -128,7 +128,7 @@ export function updateLoanProduct(deps: ServiceDeps) {
   };
 }
 
-export function getLoanProduct(deps: ServiceDeps) {
+export function getLoanProduct(deps: LoanContext) {
   return async (req: GetLoanProductRequest, ctx: HandlerContext) => {
     const productId = v.uuid("loan_product_id", req.loanProductId);
     const scope = scopeOf(ctx);
@@ -139,7 +139,7 @@ export function getLoanProduct(deps: ServiceDeps) {
   };
 }
 
-export function listLoanProducts(deps: ServiceDeps) {
+export function listLoanProducts(deps: LoanContext) {
   return async (req: ListLoanProductsRequest, ctx: HandlerContext) => {
     const scope = scopeOf(ctx);
     const filterBank = v.optionalUuid("bank_id", req.bankId);

@@ -20,7 +20,7 @@ import {
 } from "../../gen/fuel/loan/v1/loan_pb.js";
 import { sqlState, UNIQUE_VIOLATION, type Tx } from "../../platform/db.js";
 import { alreadyExists, failedPrecondition, invalidArgument } from "../../platform/errors.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { LoanContext } from "./context.js";
 import * as v from "../../platform/validate.js";
 import { actorOf, canSee, loanNotFound, scopeOf, type Scope } from "./access.js";
 import { allocate } from "./allocation.js";
@@ -29,7 +29,6 @@ import { loanBalances, loanToProto, money, repaymentToProto } from "./convert.js
 import { totalOutstanding } from "./interest.js";
 import { noticeFor } from "./notices.js";
 import { enqueueNotice, enqueueRestore } from "./outbox.js";
-import { relayFor } from "./runtime.js";
 import * as store from "./store.js";
 
 interface RecordInput {
@@ -51,7 +50,7 @@ interface Recorded {
   unapplied: bigint;
 }
 
-async function record(deps: ServiceDeps, tx: Tx, i: RecordInput, lockedLoan?: store.LoanRow): Promise<Recorded> {
+async function record(deps: LoanContext, tx: Tx, i: RecordInput, lockedLoan?: store.LoanRow): Promise<Recorded> {
   const loan = lockedLoan ?? (await store.getLoan(tx, i.loanId, "FOR UPDATE"));
   if (!loan || !canSee(i.scope, loan)) throw loanNotFound();
   if (i.currency !== loan.currency) throw invalidArgument("amount.currency", `must be the loan's currency ${loan.currency}`);
@@ -124,7 +123,7 @@ async function record(deps: ServiceDeps, tx: Tx, i: RecordInput, lockedLoan?: st
 const duplicateReference = () =>
   alreadyExists("DUPLICATE_EXTERNAL_REFERENCE", "this bank already recorded a repayment with this external_reference");
 
-export function repayLoan(deps: ServiceDeps) {
+export function repayLoan(deps: LoanContext) {
   return async (req: RepayLoanRequest, ctx: HandlerContext) => {
     const loanId = v.uuid("loan_id", req.loanId);
     const amount = moneyIn("amount", req.amount, 1n);
@@ -147,12 +146,12 @@ export function repayLoan(deps: ServiceDeps) {
       if (sqlState(err) === UNIQUE_VIOLATION) throw duplicateReference();
       throw err;
     }
-    relayFor(deps).wake();
+    deps.relay.wake();
     return res;
   };
 }
 
-export function applyRepayment(deps: ServiceDeps) {
+export function applyRepayment(deps: LoanContext) {
   return async (req: ApplyRepaymentRequest, ctx: HandlerContext) => {
     const loanId = v.uuid("loan_id", req.loanId);
     const amount = moneyIn("amount", req.amount, 1n);
@@ -178,7 +177,7 @@ export function applyRepayment(deps: ServiceDeps) {
       await store.insertPaymentApplication(tx, paymentId, loanId, toBinary(ApplyRepaymentResponseSchema, out));
       return out;
     });
-    relayFor(deps).wake();
+    deps.relay.wake();
     return res;
   };
 }

@@ -10,7 +10,7 @@
 // SQL lives in store.ts; rows become messages in convert.ts; access.ts scopes reads.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { LoanService } from "../../gen/fuel/loan/v1/loan_pb.js";
-import type { ServiceDeps } from "../../platform/service.js";
+import type { LoanContext } from "./context.js";
 import { runAgingRpc } from "./aging.js";
 import { createLoanFromSettlement } from "./create-loan.js";
 import { getLoan, listLoans } from "./loans.js";
@@ -18,7 +18,7 @@ import { createLoanProduct, getLoanProduct, listLoanProducts, updateLoanProduct 
 import { applyRepayment, repayLoan } from "./repay.js";
 import { getLoanStatement } from "./statement.js";
 
-export function routes(router: ConnectRouter, deps: ServiceDeps): void {
+export function routes(router: ConnectRouter, deps: LoanContext): void {
   router.service(LoanService, {
     listLoans: listLoans(deps),
     getLoan: getLoan(deps),
