@@ -1,6 +1,6 @@
-// Pure rules of TransactionService: the one rounding function (unit + property tests), the
-// signed QR payload (round trip, tampering, expiry, malformed input), the state machine,
-// and object-level access scopes.
+// Pure rules of TransactionService: the sale amount (unit + property tests; the rounding
+// rule itself is test/money-rules.test.ts), the signed QR payload (round trip, tampering,
+// expiry, malformed input), the state machine, and object-level access scopes.
 import { randomBytes, randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { suite } from "uvu";
@@ -8,7 +8,7 @@ import * as assert from "uvu/assert";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { TransactionStatus } from "../gen/fuel/transaction/v1/transaction_pb.js";
 import { mayOperate, scopeOf, visible } from "../services/transaction/access.js";
-import { divRoundHalfEven, saleAmount, volumeFor } from "../services/transaction/amount.js";
+import { saleAmount, volumeFor } from "../platform/money.js";
 import { deriveQrKey, encodeQr, verifyQr, type QrClaims } from "../services/transaction/qr-payload.js";
 import { canTransition, checkInitial, checkTransition, INITIAL, isTerminal, publicStatus, STATES, statesOf, SWEPT, UNFINISHED } from "../services/transaction/state.js";
 import type { TxnRow } from "../services/transaction/store.js";
@@ -29,21 +29,6 @@ test("saleAmount: price × ml / 1000, half to even, known values", () => {
   assert.is(saleAmount(999_999_999_999n, 1_000_000_000n), 999_999_999_999_000_000n); // no float on the way
   assert.throws(() => saleAmount(-1n, 1n));
   assert.throws(() => saleAmount(1n, -1n));
-});
-
-test("divRoundHalfEven: property — nearest integer, ties to even, symmetric", () => {
-  fc.assert(
-    fc.property(fc.bigInt({ min: -(10n ** 18n), max: 10n ** 18n }), fc.bigInt({ min: 1n, max: 10n ** 9n }), (n, d) => {
-      const q = divRoundHalfEven(n, d);
-      const diff = n - q * d; // remainder relative to the rounded quotient
-      const twice = 2n * (diff < 0n ? -diff : diff);
-      assert.ok(twice <= d, "within half a unit");
-      if (twice === d) assert.is(q % 2n, 0n, "a tie goes to the even neighbour");
-      assert.is(divRoundHalfEven(-n, d), -q);
-    }),
-    { numRuns: 2000 },
-  );
-  assert.throws(() => divRoundHalfEven(1n, 0n));
 });
 
 test("saleAmount: property — monotonic in volume and exact on whole litres", () => {

@@ -5,20 +5,18 @@ import { type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import type { Money } from "../../gen/fuel/common/v1/common_pb.js";
 import { type Tx } from "../../platform/db.js";
-import { invalidArgument, rpcError } from "../../platform/errors.js";
+import { rpcError } from "../../platform/errors.js";
 import { guardedTx as pgGuardedTx, priorResponse as pgPriorResponse } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
+import { moneyIn as readMoney } from "../../platform/money.js";
 
 export const IDEMPOTENCY_TABLE = "credit.idempotency_keys";
 
-/** A Money field: present, in `currency` (when given), amount within [min, ∞). */
+/** A Money field: present, in `currency` (when given), amount ≥ `min` (platform/money.ts reads it). */
 export function moneyIn(field: string, m: Money | undefined, opts: { currency?: string; min?: bigint } = {}): { amount: bigint; currency: string } {
-  if (!m) throw invalidArgument(field, "is required");
-  v.currency(`${field}.currency`, m.currency);
-  if (opts.currency !== undefined && m.currency !== opts.currency) throw invalidArgument(`${field}.currency`, `must be ${opts.currency}`);
-  if (opts.min !== undefined && m.amountMinor < opts.min) throw invalidArgument(`${field}.amount_minor`, `must be ≥ ${opts.min}`);
-  return { amount: m.amountMinor, currency: m.currency };
+  const a = readMoney(field, m, opts);
+  return { amount: a.amountMinor, currency: a.currency };
 }
 
 export const versionMismatch = (current?: bigint) =>

@@ -11,7 +11,7 @@ import { HoldStatus, type Hold } from "../../gen/fuel/credit/v1/ledger_pb.js";
 import { failedPrecondition, rpcError } from "../../platform/errors.js";
 import { log } from "../../platform/logger.js";
 import type { ServiceDeps } from "../../platform/service.js";
-import { volumeFor } from "./amount.js";
+import { volumeFor } from "../../platform/money.js";
 import * as hops from "./hops.js";
 import { HopRefused } from "./hops.js";
 import { crashPoint, type TransactionSettings } from "./settings.js";

@@ -12,7 +12,7 @@ import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { mayOperate, operatorOf, transactionNotFound } from "./access.js";
-import { saleAmount } from "./amount.js";
+import { saleAmount } from "../../platform/money.js";
 import { moneyIn } from "./common.js";
 import { txnToProto } from "./convert.js";
 import { holdExpiredError } from "./flows.js";
