@@ -8,17 +8,15 @@ import { randomUUID } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createPool, type Pool } from "../platform/db.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../platform/embedded.js";
+import type { Pool } from "../platform/db.js";
 import { NOW, Outbox, relayTable, type OutboxSpec, type OutboxTable, type Result } from "../platform/outbox.js";
 import { claimStatement, recordStatement } from "../platform/outbox-sql.js";
-import { freshDatabase } from "./helpers/system.js";
+import { scratchPool } from "./helpers/scratch-pool.js";
 import { until } from "./helpers/until.js";
 
 const test = suite("outbox");
 let pool: Pool;
-let drop: (() => Promise<void>) | undefined;
-let embedded: EmbeddedPostgres | undefined;
+let close: (() => Promise<void>) | undefined;
 
 interface Row {
   outbox_id: string;
@@ -29,14 +27,7 @@ interface Row {
 const TABLE = relayTable("box.outbox", ["key"], { traceCarrier: undefined, orderPerKey: { key: "key", where: "key <> ''" } });
 
 test.before(async () => {
-  const db = await freshDatabase();
-  let url = db?.url;
-  drop = db?.drop;
-  if (!url) {
-    embedded = await startEmbeddedPostgres();
-    url = embedded.url;
-  }
-  pool = createPool({ connectionString: url, max: 12 });
+  ({ pool, close } = await scratchPool(12));
   await pool.query(`CREATE SCHEMA box`);
   await pool.query(`CREATE TABLE box.outbox (
     outbox_id uuid PRIMARY KEY, seq bigserial NOT NULL UNIQUE, key text NOT NULL DEFAULT '',
@@ -48,9 +39,7 @@ test.before(async () => {
     next_attempt_time timestamptz, locked_until timestamptz, sent_time timestamptz, note text NOT NULL DEFAULT '', create_time timestamptz NOT NULL)`);
 });
 test.after(async () => {
-  await pool?.end();
-  await drop?.();
-  await embedded?.stop();
+  await close?.();
 });
 test.before.each(async () => {
   await pool.query(`TRUNCATE box.outbox, box.effects, box.deliveries`);

@@ -4,33 +4,22 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createPool, type Pool } from "../platform/db.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../platform/embedded.js";
+import type { Pool } from "../platform/db.js";
 import { guardedWork } from "../platform/pg-guard.js";
-import { freshDatabase } from "./helpers/system.js";
+import { scratchPool } from "./helpers/scratch-pool.js";
 
 const test = suite("pg guard");
 let pool: Pool;
-let drop: (() => Promise<void>) | undefined;
-let embedded: EmbeddedPostgres | undefined;
+let close: (() => Promise<void>) | undefined;
 
 test.before(async () => {
-  const db = await freshDatabase();
-  let url = db?.url;
-  drop = db?.drop;
-  if (!url) {
-    embedded = await startEmbeddedPostgres();
-    url = embedded.url;
-  }
-  pool = createPool({ connectionString: url, max: 8 });
+  ({ pool, close } = await scratchPool(8));
   await pool.query(`CREATE SCHEMA money`);
   await pool.query(`CREATE TABLE money.idempotency_keys (scope text, key text, request_hash text NOT NULL, response bytea, create_time timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (scope, key))`);
   await pool.query(`CREATE TABLE money.moves (id serial PRIMARY KEY, amount_minor bigint NOT NULL)`);
 });
 test.after(async () => {
-  await pool?.end();
-  await drop?.();
-  await embedded?.stop();
+  await close?.();
 });
 
 const move = (key: string, hash: string, amount: bigint) =>
