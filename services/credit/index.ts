@@ -4,23 +4,24 @@
 // continuous ledger audit (LEDGER_AUDIT_INTERVAL_MS, default 60 s); holds and the audit's
 // result are on /metrics.
 import { CreditService } from "../../gen/fuel/credit/v1/credit_pb.js";
-import type { ServiceModule } from "../../platform/service.js";
-import { settingsFromEnv } from "./common.js";
+import { serviceModule } from "../../platform/service.js";
+import { creditContext } from "./context.js";
 import { startExpirySweeper } from "./expire.js";
 import { startLedgerAudit } from "./ledger-audit.js";
 import { watchCredit } from "./metrics.js";
 import { routes } from "./routes.js";
 
-export const creditModule: ServiceModule = {
+export const creditModule = serviceModule({
   name: "credit",
   services: [CreditService],
-  // Settings are read when the service starts (CREDIT_HOLD_TTL_SECONDS, CREDIT_EXPIRY_SWEEP_MS,
+  // Settings are read once when the service starts (CREDIT_HOLD_TTL_SECONDS, CREDIT_EXPIRY_SWEEP_MS,
   // CREDIT_EXPIRY_BATCH, CREDIT_RISK_HISTORY_PAGE_SIZE, CREDIT_RISK_HISTORY_MAX_LOANS,
   // LEDGER_AUDIT_INTERVAL_MS, LEDGER_AUDIT_CHUNK_LINES; see common.ts), and a bad value stops
   // the start with its name.
-  routes: (router, deps) => routes(router, deps, settingsFromEnv()),
+  context: creditContext,
+  routes: (router, ctx) => routes(router, ctx, ctx.settings),
   async start(deps) {
-    const settings = settingsFromEnv();
+    const { settings } = deps;
     const stopSweeper = startExpirySweeper(deps, settings);
     const stopAudit = startLedgerAudit(deps.pool, { intervalMs: settings.ledgerAuditIntervalMs, chunkLines: settings.ledgerAuditChunkLines });
     const unwatch = watchCredit(deps.pool, deps.now);
@@ -30,4 +31,4 @@ export const creditModule: ServiceModule = {
       await stopSweeper();
     };
   },
-};
+});

@@ -3,19 +3,20 @@
 // Background work: the recovery sweeper (TRANSACTION_SWEEP_MS, default 5 s; see settings.ts),
 // which finishes every half-done sale within MAX_DEADLINE_MS + TRANSACTION_SWEEP_MS.
 import { TransactionService } from "../../gen/fuel/transaction/v1/transaction_pb.js";
-import type { ServiceModule } from "../../platform/service.js";
+import { serviceModule } from "../../platform/service.js";
+import { transactionContext } from "./context.js";
 import { routes } from "./routes.js";
-import { settingsFromEnv } from "./settings.js";
 import { startSweeper } from "./sweeper.js";
 
-export const transactionModule: ServiceModule = {
+export const transactionModule = serviceModule({
   name: "transaction",
   services: [TransactionService],
-  routes: (router, deps) => routes(router, deps, settingsFromEnv(deps.cfg.maxDeadlineMs)),
-  async start(deps) {
-    return startSweeper(deps, settingsFromEnv(deps.cfg.maxDeadlineMs));
+  context: transactionContext,
+  routes: (router, ctx) => routes(router, ctx, ctx.settings),
+  async start(ctx) {
+    return startSweeper(ctx, ctx.settings);
   },
   // The sale path's one guard is its key row, claimed by the intent's statement (step.ts).
   guardedInPostgres: [TransactionService.method.authorize, TransactionService.method.settle, TransactionService.method.void]
     .map((m) => `${TransactionService.typeName}/${m.name}`),
-};
+});

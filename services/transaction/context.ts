@@ -1,0 +1,12 @@
+// What TransactionService's handlers and its recovery sweeper share, built once per
+// running instance: its settings, read and checked at start (settings.ts).
+import type { ServiceDeps } from "../../platform/service.js";
+import { settingsFromEnv, type TransactionSettings } from "./settings.js";
+
+export interface TransactionContext extends ServiceDeps {
+  settings: TransactionSettings;
+}
+
+export function transactionContext(deps: ServiceDeps): TransactionContext {
+  return { ...deps, settings: settingsFromEnv(deps.cfg.maxDeadlineMs, deps.cfg.env) };
+}
