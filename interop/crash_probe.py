@@ -69,7 +69,7 @@ def start_mesh():
     """Starts the mesh; returns the monotonic time it printed its ready line."""
     global mesh
     env = dict(os.environ, DATABASE_URL=DB, REDIS_URL=REDIS, PORT=str(PORT), DEV_INBOX_PORT=str(INBOX),
-               BOOTSTRAP_ADMIN_PHONE=ADMIN, MESH_SECRET=SECRETS[0], OTP_HMAC_KEY=SECRETS[1], PII_ENCRYPTION_KEY=SECRETS[2], LOG_LEVEL="error", RATE_LIMIT_PER_MINUTE="100000", TRANSACTION_QR_PER_MINUTE="1000")
+               BOOTSTRAP_ADMIN_PHONE=ADMIN, MESH_SECRET=SECRETS[0], OTP_HMAC_KEY=SECRETS[1], PII_ENCRYPTION_KEY=SECRETS[2], METRICS_PORT="0", LOG_LEVEL="error", RATE_LIMIT_PER_MINUTE="100000", TRANSACTION_QR_PER_MINUTE="1000")
     for s, p in SERVICE_PORTS.items():
         env[f"{s}_PORT"] = str(p)
     mesh = subprocess.Popen(["node", "--max-semi-space-size=32", "--import", "tsx", "bin/mesh.ts"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
