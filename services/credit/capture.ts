@@ -18,8 +18,7 @@ export function capture(deps: ServiceDeps) {
     const amount = moneyIn("amount", req.amount, { min: 0n });
     const actorId = viewerOf(ctx).actorId;
     const quick = await resolveAtOnce(deps, ctx, {
-      holdId, to: "CAPTURED", captured: amount.amount, currency: amount.currency, actorId, schema: CaptureResponseSchema,
-      description: (h) => `capture ${amount.amount} of hold ${h.amount}, release ${h.amount - amount.amount}`,
+      holdId, resolution: { to: "CAPTURED", captured: amount.amount }, currency: amount.currency, actorId, schema: CaptureResponseSchema,
       respond: (h, entryId) => create(CaptureResponseSchema, { hold: holdToProto(h), journalEntryId: entryId }),
     });
     if (quick) return quick;

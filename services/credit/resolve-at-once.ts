@@ -7,24 +7,19 @@
 import { randomUUID } from "node:crypto";
 import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { JournalEntryKind } from "../../gen/fuel/credit/v1/ledger_pb.js";
 import { sqlState, UNIQUE_VIOLATION } from "../../platform/db.js";
 import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { IDEMPOTENCY_TABLE } from "./common.js";
 import { writeMovementIfUnchanged } from "./ledger-store.js";
-import { capturePostings, releasePostings } from "./postings.js";
-import { linesOf } from "./resolve.js";
+import { resolutionEntry, type Resolution } from "./resolve.js";
 import * as store from "./store.js";
 
 export interface AtOnce<S extends DescMessage> {
   holdId: string;
-  to: "CAPTURED" | "VOIDED";
-  /** What to capture (0 for a void). */
-  captured: bigint;
+  resolution: Resolution;
   /** The currency the caller names, or null (a void names none). */
   currency: string | null;
-  description: (h: store.HoldRow) => string;
   actorId: string;
   schema: S;
   /** The answer from the hold as resolved and its entry. */
@@ -34,22 +29,20 @@ export interface AtOnce<S extends DescMessage> {
 /** The answer, or null when the locked way must answer. */
 export async function resolveAtOnce<S extends DescMessage>(deps: ServiceDeps, ctx: HandlerContext, a: AtOnce<S>): Promise<MessageShape<S> | null> {
   const now = deps.now();
+  const r = a.resolution;
+  const captured = r.to === "CAPTURED" ? r.captured : 0n;
   const h = await store.getHold(deps.pool, a.holdId);
-  if (!h || h.status !== "PENDING" || h.expire_time <= now || a.captured > h.amount) return null;
+  if (!h || h.status !== "PENDING" || h.expire_time <= now || captured > h.amount) return null;
   if (a.currency !== null && a.currency !== h.currency) return null;
   const entryId = randomUUID();
   const resolved: store.HoldRow = {
-    ...h, status: a.to, captured_amount: a.captured, released_amount: h.amount - a.captured, resolve_entry_id: entryId, resolve_time: now,
+    ...h, status: r.to, captured_amount: captured, released_amount: h.amount - captured, resolve_entry_id: entryId, resolve_time: now,
   };
   const response = a.respond(resolved, entryId);
   const t = ticketOf(ctx);
   try {
-    const written = await writeMovementIfUnchanged(deps.pool, [{
-      entryId, kind: a.to === "CAPTURED" ? JournalEntryKind.CAPTURE : JournalEntryKind.VOID, currency: h.currency, holdId: h.hold_id,
-      transactionId: h.transaction_id, description: a.description(h), actorId: a.actorId,
-      postings: a.to === "CAPTURED" ? capturePostings(linesOf(h), h.amount, a.captured) : releasePostings(linesOf(h), h.amount),
-    }], now, undefined, {
-      resolves: { holdId: h.hold_id, to: a.to, captured: a.captured, entryId },
+    const written = await writeMovementIfUnchanged(deps.pool, [resolutionEntry(h, r, entryId, a.actorId)], now, undefined, {
+      resolves: { holdId: h.hold_id, to: r.to, captured, entryId },
       key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(a.schema, response) },
     });
     return written ? response : null;

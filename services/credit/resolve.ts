@@ -37,16 +37,26 @@ export async function refuseResolution(tx: Tx, holdId: string, captureAmount: bi
   throw failedPrecondition("HOLD_ALREADY_RESOLVED", "the hold is being resolved by another request", { status: h.status });
 }
 
+/** How a hold is resolved: `captured` ≤ its amount posted and the rest released, or all of it released. */
+export type Resolution = { to: "CAPTURED"; captured: bigint } | { to: "VOIDED"; reason: string };
+
+/**
+ * The one journal entry that resolves `h` as `r` says. The locked way (below) and the
+ * one-statement way (resolve-at-once.ts) both post exactly this, so they cannot drift.
+ */
+export function resolutionEntry(h: store.HoldRow, r: Resolution, entryId: string, actorId: string): EntryDraft {
+  const base = { entryId, currency: h.currency, holdId: h.hold_id, transactionId: h.transaction_id, actorId };
+  return r.to === "CAPTURED"
+    ? { ...base, kind: JournalEntryKind.CAPTURE, description: `capture ${r.captured} of hold ${h.amount}, release ${h.amount - r.captured}`, postings: capturePostings(linesOf(h), h.amount, r.captured) }
+    : { ...base, kind: JournalEntryKind.VOID, description: `void: ${r.reason}`, postings: releasePostings(linesOf(h), h.amount) };
+}
+
 /** Captures `captured` ≤ amount of a PENDING, unexpired hold; releases the rest. */
 export async function captureHold(tx: Tx, holdId: string, captured: bigint, actorId: string, now: Date): Promise<{ hold: store.HoldRow; entryId: string }> {
   const entryId = randomUUID();
   const h = await store.resolveHold(tx, holdId, "CAPTURED", captured, entryId, now, now);
   if (!h) return await refuseResolution(tx, holdId, captured, now);
-  await writeMovement(tx, [{
-    entryId, kind: JournalEntryKind.CAPTURE, currency: h.currency, holdId: h.hold_id, transactionId: h.transaction_id,
-    description: `capture ${captured} of hold ${h.amount}, release ${h.amount - captured}`, actorId,
-    postings: capturePostings(linesOf(h), h.amount, captured),
-  }], now);
+  await writeMovement(tx, [resolutionEntry(h, { to: "CAPTURED", captured }, entryId, actorId)], now);
   return { hold: h, entryId };
 }
 
@@ -54,10 +64,7 @@ export async function voidHold(tx: Tx, holdId: string, reason: string, actorId: 
   const entryId = randomUUID();
   const h = await store.resolveHold(tx, holdId, "VOIDED", 0n, entryId, now, now);
   if (!h) return await refuseResolution(tx, holdId, null, now);
-  await writeMovement(tx, [{
-    entryId, kind: JournalEntryKind.VOID, currency: h.currency, holdId: h.hold_id, transactionId: h.transaction_id,
-    description: `void: ${reason}`, actorId, postings: releasePostings(linesOf(h), h.amount),
-  }], now);
+  await writeMovement(tx, [resolutionEntry(h, { to: "VOIDED", reason }, entryId, actorId)], now);
   return { hold: h, entryId };
 }
 

@@ -16,8 +16,7 @@ export function voidHoldRpc(deps: ServiceDeps) {
     const reason = reasonText("reason", req.reason);
     const actorId = viewerOf(ctx).actorId;
     const quick = await resolveAtOnce(deps, ctx, {
-      holdId, to: "VOIDED", captured: 0n, currency: null, actorId, schema: VoidResponseSchema,
-      description: () => `void: ${reason}`,
+      holdId, resolution: { to: "VOIDED", reason }, currency: null, actorId, schema: VoidResponseSchema,
       respond: (h, entryId) => create(VoidResponseSchema, { hold: holdToProto(h), journalEntryId: entryId }),
     });
     if (quick) return quick;
