@@ -174,10 +174,10 @@ test("a hold decided on lines that no longer fit writes nothing; the next hold d
     const written = await writeMovementIfUnchanged(pool, [{
       entryId, kind: JournalEntryKind.HOLD, currency: "NGN", description: "stale", actorId: "test",
       postings: holdPostings([line.creditLineId], 1000n),
-    }], new Date(), undefined, {
+    }], new Date(), [], {
       // A version that moved, and a line that no longer has what the decision needs.
       fits: new Map([[line.creditLineId, { version: stale, status: "ACTIVE", controls: null, dailyControls: false, needs: 5001n }]]),
-      key: { table: "credit.idempotency_keys", scope: "test", key, requestHash: "h", response: new Uint8Array([1]) },
+      keys: [{ table: "credit.idempotency_keys", scope: "test", key, requestHash: "h", response: new Uint8Array([1]) }],
     });
     assert.is(written, null);
     const facts = (await pool.query(
@@ -192,18 +192,18 @@ test("a hold decided on lines that no longer fit writes nothing; the next hold d
     const fitting = await writeMovementIfUnchanged(pool, [{
       entryId: randomUUID(), kind: JournalEntryKind.HOLD, currency: "NGN", description: "fits", actorId: "test",
       postings: holdPostings([line.creditLineId], 1000n),
-    }], new Date(), undefined, {
+    }], new Date(), [], {
       fits: new Map([[line.creditLineId, { version: stale, status: now.status, controls: now.controls, dailyControls: false, needs: 1000n }]]),
-      key: { table: "credit.idempotency_keys", scope: "test", key: randomUUID(), requestHash: "h", response: new Uint8Array([1]) },
+      keys: [{ table: "credit.idempotency_keys", scope: "test", key: randomUUID(), requestHash: "h", response: new Uint8Array([1]) }],
     });
     assert.is(fitting?.get(line.creditLineId)?.held, 1000n);
     // Give it back, so the ledger stays as the holds say.
     await writeMovementIfUnchanged(pool, [{
       entryId: randomUUID(), kind: JournalEntryKind.VOID, currency: "NGN", description: "undo", actorId: "test",
       postings: releasePostings([line.creditLineId], 1000n),
-    }], new Date(), undefined, {
+    }], new Date(), [], {
       fits: new Map([[line.creditLineId, { version: stale + 2n, status: now.status, controls: now.controls, dailyControls: false, needs: 0n }]]),
-      key: { table: "credit.idempotency_keys", scope: "test", key: randomUUID(), requestHash: "h", response: new Uint8Array([1]) },
+      keys: [{ table: "credit.idempotency_keys", scope: "test", key: randomUUID(), requestHash: "h", response: new Uint8Array([1]) }],
     });
   } finally {
     await pool.end();

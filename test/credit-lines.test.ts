@@ -143,6 +143,53 @@ test("an agency line with a thousand sub-lines: every concurrent hold reserves o
   assert.ok(results.every((r) => r.approved), "the line had room for every hold");
   const parent = (await bank.credit.getCreditLine({ creditLineId: root.creditLineId })).creditLine!;
   assert.is(parent.held!.amountMinor, 700n * BigInt(results.length), "every hold reserved on the agency line");
+  // Holds that waited on the agency line went as batches: rows one statement wrote share
+  // its transaction id (xmin). Fewer transactions than holds, none above the batch limit.
+  const batches = await holdBatchesOn(root.creditLineId);
+  assert.is(batches.reduce((a, b) => a + b, 0), results.length);
+  assert.ok(batches.length < results.length, `no hold was batched: ${batches.length} transactions for ${results.length} holds`);
+  assert.ok(Math.max(...batches) <= 32, `a batch above CREDIT_HOLD_BATCH_MAX: ${Math.max(...batches)}`);
+  await assertLedgerClean();
+});
+
+/** How many holds on `parentLineId` each writing transaction made. */
+async function holdBatchesOn(parentLineId: string): Promise<number[]> {
+  const db = new pg.Client({ connectionString: sys.databaseOf("credit") });
+  await db.connect();
+  try {
+    const rows = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM credit.holds WHERE parent_line_id = $1 GROUP BY xmin::text`, [parentLineId])).rows;
+    return rows.map((r) => r.n);
+  } finally {
+    await db.end();
+  }
+}
+
+test("a retry inside a batch of holds on one agency line gets its first answer; the others still go", async () => {
+  const bank = await fx.bank(1_000_000n);
+  const agency = await fx.verifiedAgency();
+  const root = (await bank.credit.createCreditLine({ owner: { case: "agencyId", value: agency.agencyId }, currency: "NGN" })).creditLine!;
+  const drivers = await Promise.all(Array.from({ length: 6 }, () => fx.driver(agency.agencyId)));
+  for (const d of drivers) {
+    await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN", parentCreditLineId: root.creditLineId });
+  }
+  const credit = creditAsService(sys);
+  // Each driver's first hold, then its retry (the same transaction under a new key) in
+  // the crowd with fresh holds: the retry fails any batch it joins as a second hold of its
+  // transaction, and every member must still get its own answer.
+  const firsts = await Promise.all(drivers.map((d) => credit.hold({ driverId: d.driverId, transactionId: randomUUID(), amount: ngn(500n), stationId: STATION, fuelType: FuelType.DIESEL })));
+  const wait = barrier(drivers.length * 5);
+  const crowd = await Promise.all(drivers.flatMap((d, i) => Array.from({ length: 5 }, async (_, j) => {
+    await wait();
+    const retry = j === 2;
+    const transactionId = retry ? firsts[i]!.hold!.transactionId : randomUUID();
+    return { retry, first: firsts[i]!, r: await credit.hold({ driverId: d.driverId, transactionId, amount: ngn(500n), stationId: STATION, fuelType: FuelType.DIESEL }) };
+  })));
+  for (const { retry, first, r } of crowd) {
+    assert.ok(r.approved);
+    if (retry) assert.is(r.hold!.holdId, first.hold!.holdId, "a retry gets the hold its transaction already has");
+  }
+  const parent = (await bank.credit.getCreditLine({ creditLineId: root.creditLineId })).creditLine!;
+  assert.is(parent.held!.amountMinor, 500n * BigInt(drivers.length * 5), "one hold per transaction, retries none");
   await assertLedgerClean();
 });
 

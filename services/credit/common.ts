@@ -10,6 +10,7 @@ import { guardedTx as pgGuardedTx, priorResponse as pgPriorResponse } from "../.
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { moneyIn as readMoney } from "../../platform/money.js";
+import { DEFAULT_BATCH_LIMITS, type BatchLimits } from "./hold-batch.js";
 
 export const IDEMPOTENCY_TABLE = "credit.idempotency_keys";
 
@@ -45,6 +46,8 @@ export interface CreditSettings {
   ledgerAuditIntervalMs: number;
   /** Credit lines the ledger audit checks per transaction. */
   ledgerAuditChunkLines: number;
+  /** Holds on one agency line written by one statement, and how many may wait for it (hold-batch.ts). */
+  holdBatch: BatchLimits;
 }
 
 export function settingsFromEnv(env: Record<string, string | undefined> = process.env): CreditSettings {
@@ -57,5 +60,9 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
     riskHistoryMaxLoans: int("CREDIT_RISK_HISTORY_MAX_LOANS", 20_000, 1, 1_000_000),
     ledgerAuditIntervalMs: int("LEDGER_AUDIT_INTERVAL_MS", 60_000, 0, 86_400_000),
     ledgerAuditChunkLines: int("LEDGER_AUDIT_CHUNK_LINES", 500, 1, 1000),
+    holdBatch: {
+      maxBatch: int("CREDIT_HOLD_BATCH_MAX", DEFAULT_BATCH_LIMITS.maxBatch, 1, 256),
+      maxWaiting: int("CREDIT_HOLD_BATCH_MAX_WAITING", DEFAULT_BATCH_LIMITS.maxWaiting, 0, 10_000),
+    },
   };
 }

@@ -22,6 +22,7 @@ import { holdToProto, money } from "./convert.js";
 import { afterHold, decideHold, spendable, type HoldAsk } from "./hold-rule.js";
 import { writeMovement, writeMovementIfUnchanged, type EntryDraft, type LineFit } from "./ledger-store.js";
 import { lineState } from "./line-state.js";
+import { HoldBatcher, type HoldDraft } from "./hold-batch.js";
 import { holdPostings } from "./postings.js";
 import * as store from "./store.js";
 
@@ -115,22 +116,27 @@ async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actor
  * and write the hold, its balanced entry, the counters and the idempotency key with the
  * answer in one statement that applies only if both lines still fit the decision (other
  * holds on a shared line may have moved its counters: enough must still be available).
- * The answer's `spendable` is as of the decision. null when the locked path must answer:
- * a retry (the key or the transaction's hold exists), a decline (kept for replay there),
- * or a line that no longer fits.
+ * A hold on an agency's sub-line goes through the batcher, which writes it with the other
+ * holds waiting on the same parent line (hold-batch.ts). The answer's `spendable` is as of
+ * the decision. null when the locked path must answer: a retry (the key or the
+ * transaction's hold exists), a decline (kept for replay there), or a line that no longer
+ * fits.
  */
-async function holdUnlocked(deps: ServiceDeps, ctx: HandlerContext, h: ValidHold, actorId: string, now: Date): Promise<HoldResponse | null> {
+async function holdUnlocked(deps: ServiceDeps, batcher: HoldBatcher, ctx: HandlerContext, h: ValidHold, actorId: string, now: Date): Promise<HoldResponse | null> {
   const pre = await store.holdContext(deps.pool, h.driverId, h.transactionId);
   if (pre.priorHoldId) return null;
   const d = await decide(deps.pool, pre, h, actorId, now);
   if (!d.approved) return null;
   const t = ticketOf(ctx);
+  const draft: HoldDraft = {
+    entry: d.entry, row: d.row, fits: d.fits,
+    key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(HoldResponseSchema, d.response) },
+  };
   try {
-    const written = await writeMovementIfUnchanged(deps.pool, [d.entry], now, d.row, {
-      fits: d.fits,
-      key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(HoldResponseSchema, d.response) },
-    });
-    return written ? d.response : null;
+    const outcome = pre.parent ? await batcher.submit(pre.parent.line_id, draft) : "alone";
+    if (outcome === "written") return d.response;
+    if (outcome === "unfit") return null;
+    return (await writeHolds(deps.pool, [draft], draft.fits)) ? d.response : null;
   } catch (err) {
     // The key, or this transaction's hold, was taken meanwhile: the locked path answers as a retry.
     if (sqlState(err) === UNIQUE_VIOLATION) return null;
@@ -138,12 +144,22 @@ async function holdUnlocked(deps: ServiceDeps, ctx: HandlerContext, h: ValidHold
   }
 }
 
+/** Holds decided unlocked, written in one statement if every line still fits them all. */
+async function writeHolds(pool: Pool, drafts: HoldDraft[], fits: Map<string, LineFit>): Promise<boolean> {
+  const written = await writeMovementIfUnchanged(pool, drafts.map((x) => x.entry), drafts[0]!.row.create_time, drafts.map((x) => x.row), {
+    fits, keys: drafts.map((x) => x.key),
+  });
+  return written !== null;
+}
+
 export function hold(deps: ServiceDeps, settings: CreditSettings) {
+  // One per service instance: holds on a shared line wait only for holds of this process.
+  const batcher = new HoldBatcher((drafts, fits) => writeHolds(deps.pool, drafts, fits), settings.holdBatch);
   return async (req: HoldRequest, ctx: HandlerContext) => {
     const now = deps.now();
     const h = validateHold(req, settings, now);
     const actorId = viewerOf(ctx).actorId;
-    const quick = await holdUnlocked(deps, ctx, h, actorId, now);
+    const quick = await holdUnlocked(deps, batcher, ctx, h, actorId, now);
     if (quick) return quick;
     try {
       return await guardedTx(deps, ctx, HoldResponseSchema, async (tx) => {

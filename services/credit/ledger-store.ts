@@ -21,8 +21,14 @@ export interface EntryDraft {
   postings: PostingDraft[];
 }
 
-/** The columns of credit.holds, in HOLD_COLS order. */
+/** The columns of credit.holds, in HOLD_COLS order, each with its SQL array type (for unnest). */
 const HOLD_FIELDS = HOLD_COLS.split(",").map((c) => c.trim()) as (keyof HoldRow)[];
+const HOLD_TYPES: Record<keyof HoldRow, string> = {
+  hold_id: "uuid", line_id: "uuid", parent_line_id: "uuid", driver_id: "uuid", transaction_id: "uuid", request_hash: "text",
+  status: "text", currency: "text", amount: "int8", requested_amount: "int8", captured_amount: "int8", released_amount: "int8",
+  station_id: "uuid", merchant_id: "uuid", fuel_type: "int2", expire_time: "timestamptz", create_time: "timestamptz",
+  resolve_time: "timestamptz", hold_entry_id: "uuid", resolve_entry_id: "uuid",
+};
 
 /**
  * A line as a hold decided on it: the decision stands if the line has not changed since
@@ -37,16 +43,26 @@ export interface LineFit {
   needs: bigint;
 }
 
+/** An idempotency key row claimed with its call's answer. */
+export interface KeyClaim {
+  table: string;
+  scope: string;
+  key: string;
+  requestHash: string;
+  response: Uint8Array;
+}
+
 /**
  * What makes a movement conditional (writeMovementIfUnchanged): the versions its lines had
- * when the decision was made, and the idempotency key row to claim with it.
+ * when the decision was made, and the idempotency key rows to claim with it (one per
+ * call the movement answers: several when holds are written as one batch).
  */
 export interface MovementGuard {
   /** What each line must still be for a decision made on it unlocked to stand (a new hold). */
   fits?: Map<string, LineFit>;
   /** The PENDING, unexpired hold this movement resolves (capture, void): claimed first, in the same statement. */
   resolves?: { holdId: string; to: "CAPTURED" | "VOIDED"; captured: bigint; entryId: string };
-  key: { table: string; scope: string; key: string; requestHash: string; response: Uint8Array };
+  keys: KeyClaim[];
 }
 
 /**
@@ -58,7 +74,7 @@ export interface MovementGuard {
  */
 export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date, newHold?: HoldRow): Promise<Map<string, LineRow>> {
   if (entries.length === 0) return new Map();
-  const { text, values, lines } = movementSql(entries, now, newHold);
+  const { text, values, lines } = movementSql(entries, now, newHold ? [newHold] : []);
   const res = await tx.query<LineRow>(text, values);
   if (res.rows.length !== lines) throw new LedgerInvariantError(`expected ${lines} lines updated, got ${res.rows.length}`);
   return new Map(res.rows.map((r) => [r.line_id, r]));
@@ -71,15 +87,15 @@ export async function writeMovement(tx: Tx, entries: EntryDraft[], now: Date, ne
  * no longer fits (decide again, under the lock). A key already taken fails the whole
  * statement (UNIQUE_VIOLATION), as does a second hold of the same transaction.
  */
-export async function writeMovementIfUnchanged(db: Db, entries: EntryDraft[], now: Date, newHold: HoldRow | undefined, guard: MovementGuard): Promise<Map<string, LineRow> | null> {
-  const { text, values, lines } = movementSql(entries, now, newHold, guard);
+export async function writeMovementIfUnchanged(db: Db, entries: EntryDraft[], now: Date, newHolds: HoldRow[], guard: MovementGuard): Promise<Map<string, LineRow> | null> {
+  const { text, values, lines } = movementSql(entries, now, newHolds, guard);
   const res = await db.query<LineRow>(text, values);
   if (res.rows.length === 0) return null;
   if (res.rows.length !== lines) throw new LedgerInvariantError(`expected ${lines} lines updated, got ${res.rows.length}`);
   return new Map(res.rows.map((r) => [r.line_id, r]));
 }
 
-function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?: MovementGuard): { text: string; values: unknown[]; lines: number } {
+function movementSql(entries: EntryDraft[], now: Date, newHolds: HoldRow[], guard?: MovementGuard): { text: string; values: unknown[]; lines: number } {
   const all: PostingDraft[] = [];
   for (const e of entries) all.push(...assertBalanced(e.postings));
   const deltas = [...counterDeltas(all)];
@@ -119,12 +135,18 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
                    WHERE hold_id = ${at(r.holdId)} AND status = 'PENDING' AND amount >= ${at(r.captured)} AND expire_time > $5 RETURNING 1),
           ` : "";
   const claimed = r ? ` AND EXISTS (SELECT 1 FROM hr)` : "";
-  const hold = newHold ? `,
+  const hold = newHolds.length > 0 ? `,
           h AS (INSERT INTO credit.holds (${HOLD_COLS})
-                SELECT ${HOLD_FIELDS.map((f) => at(newHold[f])).join(", ")} WHERE ${whole} RETURNING 1)` : "";
-  const key = guard ? `,
-          k AS (INSERT INTO ${guard.key.table} (scope, key, request_hash, response)
-                SELECT ${at(guard.key.scope)}, ${at(guard.key.key)}, ${at(guard.key.requestHash)}, ${at(Buffer.from(guard.key.response))}::bytea WHERE ${whole} RETURNING 1)` : "";
+                SELECT * FROM unnest(${HOLD_FIELDS.map((f) => `${at(newHolds.map((h) => h[f]))}::${HOLD_TYPES[f]}[]`).join(", ")})
+                 WHERE ${whole} RETURNING 1)` : "";
+  const keys = guard?.keys ?? [];
+  const table = keys[0]?.table;
+  if (keys.some((k) => k.table !== table)) throw new LedgerInvariantError("one movement claims keys in one table");
+  const key = keys.length > 0 ? `,
+          k AS (INSERT INTO ${table} (scope, key, request_hash, response)
+                SELECT * FROM unnest(${at(keys.map((k) => k.scope))}::text[], ${at(keys.map((k) => k.key))}::text[],
+                                     ${at(keys.map((k) => k.requestHash))}::text[], ${at(keys.map((k) => Buffer.from(k.response)))}::bytea[])
+                 WHERE ${whole} RETURNING 1)` : "";
   const text = `WITH ${resolve}lk AS (SELECT line_id, version, status, controls, daily_controls, limit_minor, held, used FROM credit.lines WHERE line_id = ANY($1::uuid[])${claimed}
                   ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE),
           d AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[]) AS d(line_id, dl, dh, du)),
@@ -139,7 +161,7 @@ function movementSql(entries: EntryDraft[], now: Date, newHold?: HoldRow, guard?
           p AS (INSERT INTO credit.postings (entry_id, seq, line_id, account, amount)
                 SELECT * FROM unnest($15::uuid[], $16::int2[], $17::uuid[], $18::int2[], $19::bigint[])
                 WHERE ${whole} RETURNING 1)${hold}${key}
-     SELECT * FROM up, (SELECT count(*) FROM e) ce, (SELECT count(*) FROM p) cp${newHold ? ", (SELECT count(*) FROM h) ch" : ""}${guard ? ", (SELECT count(*) FROM k) ck" : ""}`;
+     SELECT * FROM up, (SELECT count(*) FROM e) ce, (SELECT count(*) FROM p) cp${hold ? ", (SELECT count(*) FROM h) ch" : ""}${key ? ", (SELECT count(*) FROM k) ck" : ""}`;
   return { text, values, lines: ids.length };
 }
 

@@ -41,9 +41,9 @@ export async function resolveAtOnce<S extends DescMessage>(deps: ServiceDeps, ct
   const response = a.respond(resolved, entryId);
   const t = ticketOf(ctx);
   try {
-    const written = await writeMovementIfUnchanged(deps.pool, [resolutionEntry(h, r, entryId, a.actorId)], now, undefined, {
+    const written = await writeMovementIfUnchanged(deps.pool, [resolutionEntry(h, r, entryId, a.actorId)], now, [], {
       resolves: { holdId: h.hold_id, to: r.to, captured, entryId },
-      key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(a.schema, response) },
+      keys: [{ table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(a.schema, response) }],
     });
     return written ? response : null;
   } catch (err) {
