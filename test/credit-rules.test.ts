@@ -258,4 +258,22 @@ test("property: the score stays in 0–1000 and never improves with more days pa
   }), { numRuns: 5000 }); // microseconds each; at the default 100 runs a counterexample slipped past earlier CI runs
 });
 
+test("three levels: a hold fits the driver's line, the agency's and the program, and a decline names the level", () => {
+  assert.equal(decideHold(ask(500n), line(1000n), line(1000n), line(400n)), { approved: false, amount: 0n, reason: DeclineReason.PROGRAM_CAP_EXCEEDED });
+  assert.equal(decideHold(ask(500n), line(1000n), line(300n), line(400n)), { approved: false, amount: 0n, reason: DeclineReason.PARENT_INSUFFICIENT_CREDIT });
+  assert.equal(decideHold(ask(500n), line(1000n), null, line(0n, { status: "CLOSED" })), { approved: false, amount: 0n, reason: DeclineReason.PROGRAM_INACTIVE });
+  assert.equal(decideHold(ask(500n, { allowPartial: true, minAmount: 1n }), line(1000n), line(900n), line(400n)), { approved: true, amount: 400n, reason: DeclineReason.UNSPECIFIED });
+  const s = spendable(line(1000n), line(900n), line(400n));
+  assert.is(s.amount, 400n);
+  assert.is(s.factor, LimitingFactor.PROGRAM);
+  assert.is(spendable(line(1000n), null, line(5000n, { status: "CLOSED" })).factor, LimitingFactor.PROGRAM);
+  fc.assert(fc.property(fc.bigInt({ min: -10n, max: 5000n }), fc.bigInt({ min: -10n, max: 5000n }), fc.bigInt({ min: -10n, max: 5000n }), fc.bigInt({ min: 1n, max: 6000n }),
+    (own, parent, program, amount) => {
+      const d = decideHold(ask(amount, { allowPartial: true, minAmount: 1n }), line(own), line(parent), line(program));
+      const room = [own, parent, program].reduce((a, b) => (a < b ? a : b));
+      if (d.approved) return d.amount <= room && d.amount === (amount < room ? amount : room);
+      return room <= 0n;
+    }));
+});
+
 test.run();

@@ -51,6 +51,8 @@ export interface Family {
   subLineId: string;
   loneLineId: string;
   loneAssessmentId: string;
+  /** The bank's credit program; the agency's line lends under it. */
+  programId: string;
   /** A settled sale (with its loan) of the agency's driver and of the lone driver. */
   saleAgency: string;
   saleLone: string;
@@ -254,7 +256,10 @@ export class WorldBuilder {
       categoryLimits: [RiskCategory.LOW, RiskCategory.MEDIUM, RiskCategory.HIGH].map((category) => ({ category, maxLimit: ngn(LIMIT_MAX) })),
     }, bankAdmin.token);
     const product = await this.wire.must(p, LoanService.method.createLoanProduct, { name: `Fuel 30 ${tag}`, currency: CCY, termDays: 30, feeBps: 100, isDefault: true }, bankAdmin.token);
-    const agencyLine = await this.wire.must(p, CreditService.method.createCreditLine, { owner: { case: "agencyId", value: agencyId }, currency: CCY }, bankAdmin.token);
+    const program = await this.wire.must(p, CreditService.method.createCreditProgram, { name: `Program ${tag}`, cap: ngn(LIMIT_MAX * 10n) }, bankAdmin.token);
+    const programId = program.creditProgram!.creditProgramId;
+    this.keep(programId);
+    const agencyLine = await this.wire.must(p, CreditService.method.createCreditLine, { owner: { case: "agencyId", value: agencyId }, currency: CCY, creditProgramId: programId }, bankAdmin.token);
     const loneLine = await this.wire.must(p, CreditService.method.createCreditLine, { owner: { case: "driverId", value: loneDriver.actor.principal.driverId }, currency: CCY }, bankAdmin.token);
     const subLine = await this.wire.must(p, CreditService.method.createCreditLine, {
       owner: { case: "driverId", value: agencyDriver.actor.principal.driverId }, currency: CCY, parentCreditLineId: agencyLine.creditLine!.creditLineId,
@@ -285,6 +290,7 @@ export class WorldBuilder {
       subLineId: subLine.creditLine!.creditLineId,
       loneLineId: loneLine.creditLine!.creditLineId,
       loneAssessmentId: loneLine.assessment?.riskAssessmentId ?? "",
+      programId,
       saleAgency: saleA.transactionId, saleLone: saleL.transactionId, loanAgency: saleA.loanId, loanLone: saleL.loanId,
       paymentId: payment.payment!.paymentId,
       documentId: agencyDriver.documentIds[0]!,

@@ -91,6 +91,9 @@ const driverOwner = (f: () => Family) => ({ owner: { case: "driverId", value: f(
 const versionOfLine = async (lineId: string) =>
   (await w.wire.must("connect", CreditService.method.getCreditLine, { creditLineId: lineId }, w.sysadmin.token)).creditLine!.version;
 
+const versionOfProgram = async (programId: string) =>
+  (await w.wire.must("connect", CreditService.method.getCreditProgram, { creditProgramId: programId }, w.sysadmin.token)).creditProgram!.version;
+
 /** Brings the sub-line back to ACTIVE (as the SYSTEM_ADMIN) before a freeze or unfreeze is tried. */
 async function activeSubLine(): Promise<void> {
   const line = (await w.wire.must("connect", CreditService.method.getCreditLine, { creditLineId: A().subLineId }, w.sysadmin.token)).creditLine!;
@@ -266,6 +269,32 @@ const CASES: Case[] = [
     // Any bank lends to any KYC-verified applicant; the line is bound to the caller's bank.
     request: (c) => ({ owner: { case: "driverId", value: c.owner ? take(w.pools.rootLineDrivers) : keep(w.pools.rootLineDrivers) }, currency: CCY }),
     expect: (r, _q, c) => r.creditLine.bankId === c.actor.principal.bankId,
+  },
+  {
+    method: m(CreditService, "createCreditLine"), what: "a root line in bank A's program", owners: LENDER_A,
+    request: (c) => ({ owner: { case: "driverId", value: c.owner ? take(w.pools.rootLineDrivers) : keep(w.pools.rootLineDrivers) }, currency: CCY, creditProgramId: A().programId }),
+    marks: () => [A().programId],
+  },
+  {
+    method: m(CreditService, "createCreditProgram"), what: "the caller's bank's program", self: "a bank creates programs only for itself; the request names no bank",
+    request: () => ({ name: "matrix", cap: ngn(1_000_000n) }),
+    expect: (r, _q, c) => r.creditProgram.bankId === c.actor.principal.bankId,
+  },
+  {
+    method: m(CreditService, "getCreditProgram"), what: "bank A's program", owners: [...LENDER_A, "sysadmin"],
+    request: () => ({ creditProgramId: A().programId }), marks: () => [A().programId],
+  },
+  {
+    method: m(CreditService, "listCreditPrograms"), what: "bank A's program", owners: [...LENDER_A, "sysadmin"],
+    request: () => ({ pageSize: 200 }), marks: () => [A().programId],
+  },
+  {
+    method: m(CreditService, "updateCreditProgram"), what: "bank A's program", owners: LENDER_A,
+    request: async (c) => ({
+      creditProgramId: A().programId, expectedVersion: c.owner ? await versionOfProgram(A().programId) : 1n,
+      cap: ngn(900_000_000_000n + BigInt(Math.floor(Math.random() * 1000))), reason: "matrix",
+    }),
+    marks: () => [A().programId],
   },
   {
     method: m(CreditService, "getCreditLine"), what: "agency A's driver's sub-line", owners: ["agencyDriverA", "agencyAdminA", ...LENDER_A, "sysadmin"],
@@ -595,7 +624,8 @@ test.before(async () => {
     users: owners(AuthService.method.disableUser) + 1,
     credentials: owners(AuthService.method.revokeMachineCredential) + 1,
     subLineDrivers: (CASES.find((c) => c.what.startsWith("a sub-line under"))!.owners!.length * PROTOCOLS.length) + 1,
-    rootLineDrivers: (CASES.find((c) => c.what === "a root line for a lone driver")!.owners!.length * PROTOCOLS.length) + 1,
+    rootLineDrivers: CASES.filter((c) => c.what === "a root line for a lone driver" || c.what === "a root line in bank A's program")
+      .reduce((n, c) => n + c.owners!.length * PROTOCOLS.length, 0) + 1,
     membershipRequests: owners(KycService.method.decideAgencyMembership) + 1,
     settle: owners(TransactionService.method.settle) + 1,
     void: owners(TransactionService.method.void) + 1,

@@ -53,6 +53,7 @@ export function lineVisible(v: Viewer, l: LineRow): boolean {
 }
 
 export const lineNotFound = () => notFound("credit line", "CREDIT_LINE_NOT_FOUND");
+export const programNotFound = () => notFound("credit program", "CREDIT_PROGRAM_NOT_FOUND");
 
 /**
  * An assessment as `v` may see it. A bank's line can rest on an assessment another bank

@@ -51,7 +51,8 @@ export function getAvailableCredit(deps: ServiceDeps) {
     const now = deps.now();
     const line = await lineState(deps.pool, found.line, false, now);
     const parent = found.parent ? await lineState(deps.pool, found.parent, true, now) : null;
-    const s = spendable(line, parent);
+    const program = found.program ? await lineState(deps.pool, found.program, false, now) : null;
+    const s = spendable(line, parent, program);
     const c = found.line.currency;
     const price = req.priceMinorPerLitre;
     return create(GetAvailableCreditResponseSchema, {
@@ -87,17 +88,19 @@ export function checkAvailability(deps: ServiceDeps) {
     const now = deps.now();
     const line = await lineState(deps.pool, found.line, false, now);
     const parent = found.parent ? await lineState(deps.pool, found.parent, true, now) : null;
+    const program = found.program ? await lineState(deps.pool, found.program, false, now) : null;
     const d = decideHold(
       { amount: amount.amount, currency: amount.currency, allowPartial: req.allowPartial, minAmount: req.allowPartial ? 1n : amount.amount, purchase: { fuelType, stationId, merchantId, at: now } },
       line,
       parent,
+      program,
     );
     const c = found.line.currency;
     return create(CheckAvailabilityResponseSchema, {
       approved: d.approved,
       approvableAmount: money(d.amount, c),
       declineReason: d.reason,
-      spendable: money(spendable(line, parent).amount, c),
+      spendable: money(spendable(line, parent, program).amount, c),
     });
   };
 }

@@ -56,6 +56,7 @@ export function lineToProto(r: LineRow): CreditLine {
     createTime: timestampFromDate(r.create_time),
     updateTime: timestampFromDate(r.update_time),
     closeTime: r.close_time ? timestampFromDate(r.close_time) : undefined,
+    creditProgramId: r.program_id ?? "",
   });
 }
 

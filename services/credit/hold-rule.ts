@@ -62,8 +62,12 @@ function dailyRemaining(lines: LineState[]): { amount: bigint | null; countReach
   return { amount, countReached };
 }
 
-/** What the driver can spend in one purchase now: the smallest applicable constraint. */
-export function spendable(line: LineState, parent: LineState | null): Spendable {
+/**
+ * What the driver can spend in one purchase now: the smallest applicable constraint of the
+ * three levels (the driver's line, the agency's parent line, the bank's program) and the
+ * lines' controls. A program has no controls of its own, only its cap and its status.
+ */
+export function spendable(line: LineState, parent: LineState | null, program: LineState | null = null): Spendable {
   const lines = parent ? [line, parent] : [line];
   const ptm = perTransactionMax(lines);
   const daily = dailyRemaining(lines);
@@ -71,6 +75,7 @@ export function spendable(line: LineState, parent: LineState | null): Spendable 
   if (line.status !== "ACTIVE" || (parent && parent.status !== "ACTIVE")) {
     return { amount: 0n, factor: LimitingFactor.LINE_STATUS, perTransactionMax: ptm, dailyRemaining: dailyLeft };
   }
+  if (program && program.status !== "ACTIVE") return { amount: 0n, factor: LimitingFactor.PROGRAM, perTransactionMax: ptm, dailyRemaining: dailyLeft };
   let amount = line.available;
   let factor = LimitingFactor.LINE;
   const consider = (v: bigint | null, f: LimitingFactor) => {
@@ -80,6 +85,7 @@ export function spendable(line: LineState, parent: LineState | null): Spendable 
     }
   };
   if (parent) consider(parent.available, LimitingFactor.PARENT_LINE);
+  if (program) consider(program.available, LimitingFactor.PROGRAM);
   consider(ptm, LimitingFactor.PER_TRANSACTION_MAX);
   consider(dailyLeft, LimitingFactor.DAILY_MAX);
   return { amount: amount < 0n ? 0n : amount, factor, perTransactionMax: ptm, dailyRemaining: dailyLeft === null ? null : dailyLeft < 0n ? 0n : dailyLeft };
@@ -87,11 +93,15 @@ export function spendable(line: LineState, parent: LineState | null): Spendable 
 
 const decline = (reason: DeclineReason): HoldDecision => ({ approved: false, amount: 0n, reason });
 
-/** The hold decision: full approval, partial approval (if allowed), or a decline reason. */
-export function decideHold(ask: HoldAsk, line: LineState, parent: LineState | null): HoldDecision {
+/**
+ * The hold decision: full approval, partial approval (if allowed) to what every level
+ * allows, or a decline naming the level that refused.
+ */
+export function decideHold(ask: HoldAsk, line: LineState, parent: LineState | null, program: LineState | null = null): HoldDecision {
   if (line.status === "FROZEN") return decline(DeclineReason.CREDIT_LINE_FROZEN);
   if (line.status === "CLOSED") return decline(DeclineReason.CREDIT_LINE_CLOSED);
   if (parent && parent.status !== "ACTIVE") return decline(DeclineReason.PARENT_LINE_FROZEN);
+  if (program && program.status !== "ACTIVE") return decline(DeclineReason.PROGRAM_INACTIVE);
   if (ask.currency !== line.currency) return decline(DeclineReason.CURRENCY_MISMATCH);
   const lines = parent ? [line, parent] : [line];
   for (const l of lines) {
@@ -116,6 +126,7 @@ export function decideHold(ask: HoldAsk, line: LineState, parent: LineState | nu
   if (!limit(daily.amount, DeclineReason.DAILY_LIMIT_EXCEEDED)) return decline(DeclineReason.DAILY_LIMIT_EXCEEDED);
   if (!limit(line.available, DeclineReason.INSUFFICIENT_CREDIT)) return decline(DeclineReason.INSUFFICIENT_CREDIT);
   if (parent && !limit(parent.available, DeclineReason.PARENT_INSUFFICIENT_CREDIT)) return decline(DeclineReason.PARENT_INSUFFICIENT_CREDIT);
+  if (program && !limit(program.available, DeclineReason.PROGRAM_CAP_EXCEEDED)) return decline(DeclineReason.PROGRAM_CAP_EXCEEDED);
 
   if (cap <= 0n) return decline(binding === DeclineReason.UNSPECIFIED ? DeclineReason.INSUFFICIENT_CREDIT : binding);
   if (ask.allowPartial && cap < ask.minAmount) return decline(DeclineReason.BELOW_MINIMUM_AMOUNT);
@@ -123,7 +134,7 @@ export function decideHold(ask: HoldAsk, line: LineState, parent: LineState | nu
 }
 
 /** The line states after `amount` is reserved on them (for the response's `spendable`). */
-export function afterHold(line: LineState, parent: LineState | null, amount: bigint): [LineState, LineState | null] {
+export function afterHold(line: LineState, parent: LineState | null, program: LineState | null, amount: bigint): [LineState, LineState | null, LineState | null] {
   const bump = (l: LineState): LineState => ({ ...l, available: l.available - amount, dailyAmount: l.dailyAmount + amount, dailyCount: l.dailyCount + 1 });
-  return [bump(line), parent ? bump(parent) : null];
+  return [bump(line), parent ? bump(parent) : null, program ? bump(program) : null];
 }

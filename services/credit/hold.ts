@@ -78,11 +78,14 @@ async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actor
   if (!pre.line) return { approved: false, response: declined(DeclineReason.NO_CREDIT_LINE, 0n, h.ask.currency) };
   const lineRow = pre.line;
   const parentRow = pre.parent;
-  const ids = parentRow ? [parentRow.line_id, lineRow.line_id] : [lineRow.line_id];
+  const programRow = pre.program;
+  const rows = [programRow, parentRow, lineRow].filter((r): r is store.LineRow => r !== null);
+  const ids = rows.map((r) => r.line_id);
   const line = await lineState(db, lineRow, false, now);
   const parent = parentRow ? await lineState(db, parentRow, true, now) : null;
-  const decision = decideHold(h.ask, line, parent);
-  if (!decision.approved) return { approved: false, response: declined(decision.reason, spendable(line, parent).amount, lineRow.currency) };
+  const program = programRow ? await lineState(db, programRow, false, now) : null;
+  const decision = decideHold(h.ask, line, parent, program);
+  if (!decision.approved) return { approved: false, response: declined(decision.reason, spendable(line, parent, program).amount, lineRow.currency) };
 
   const entryId = randomUUID();
   const row: store.HoldRow = {
@@ -91,21 +94,21 @@ async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actor
     amount: decision.amount, requested_amount: h.ask.amount, captured_amount: 0n, released_amount: 0n,
     station_id: h.ask.purchase.stationId, merchant_id: h.ask.purchase.merchantId || null, fuel_type: h.ask.purchase.fuelType,
     expire_time: new Date(now.getTime() + h.ttlSeconds * 1000), create_time: now, resolve_time: null,
-    hold_entry_id: entryId, resolve_entry_id: null,
+    hold_entry_id: entryId, resolve_entry_id: null, program_line_id: programRow?.line_id ?? null,
   };
   const entry: EntryDraft = {
     entryId, kind: JournalEntryKind.HOLD, currency: row.currency, holdId: row.hold_id, transactionId: row.transaction_id,
     description: `hold ${decision.amount} of ${h.ask.amount} requested`, actorId,
     postings: holdPostings(ids, decision.amount),
   };
-  const [lineAfter, parentAfter] = afterHold(line, parent, decision.amount);
+  const [lineAfter, parentAfter, programAfter] = afterHold(line, parent, program, decision.amount);
   const response = create(HoldResponseSchema, {
     approved: true,
     hold: holdToProto(row),
-    spendable: money(spendable(lineAfter, parentAfter).amount, row.currency),
+    spendable: money(spendable(lineAfter, parentAfter, programAfter).amount, row.currency),
     bankId: lineRow.bank_id,
   });
-  const fits = new Map([lineRow, ...(parentRow ? [parentRow] : [])].map((l) => [l.line_id, {
+  const fits = new Map(rows.map((l) => [l.line_id, {
     version: l.version, status: l.status, controls: l.controls, dailyControls: l.daily_controls, needs: decision.amount,
   }]));
   return { approved: true, row, entry, response, fits };
@@ -133,7 +136,9 @@ async function holdUnlocked(deps: ServiceDeps, batcher: HoldBatcher, ctx: Handle
     key: { table: IDEMPOTENCY_TABLE, scope: t.scope, key: t.key, requestHash: t.requestHash, response: toBinary(HoldResponseSchema, d.response) },
   };
   try {
-    const outcome = pre.parent ? await batcher.submit(pre.parent.line_id, draft) : "alone";
+    // The highest level the hold shares with others is where they queue.
+    const shared = pre.program ?? pre.parent;
+    const outcome = shared ? await batcher.submit(shared.line_id, draft) : "alone";
     if (outcome === "written") return d.response;
     if (outcome === "unfit") return null;
     return (await writeHolds(deps.pool, [draft], draft.fits)) ? d.response : null;

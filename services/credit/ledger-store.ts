@@ -27,7 +27,7 @@ const HOLD_TYPES: Record<keyof HoldRow, string> = {
   hold_id: "uuid", line_id: "uuid", parent_line_id: "uuid", driver_id: "uuid", transaction_id: "uuid", request_hash: "text",
   status: "text", currency: "text", amount: "int8", requested_amount: "int8", captured_amount: "int8", released_amount: "int8",
   station_id: "uuid", merchant_id: "uuid", fuel_type: "int2", expire_time: "timestamptz", create_time: "timestamptz",
-  resolve_time: "timestamptz", hold_entry_id: "uuid", resolve_entry_id: "uuid",
+  resolve_time: "timestamptz", hold_entry_id: "uuid", resolve_entry_id: "uuid", program_line_id: "uuid",
 };
 
 /**
@@ -236,11 +236,17 @@ export async function lineBalances(db: Db, ids: string[] | null, bankId: string 
                           coalesce(sum(p.amount) FILTER (WHERE account = 3), 0)::bigint AS p_held,
                           coalesce(sum(p.amount) FILTER (WHERE account = 4), 0)::bigint AS p_used
                      FROM credit.postings p JOIN sel ON sel.line_id = p.line_id GROUP BY p.line_id),
+          -- A parent's sub-lines; a program's root lines (a sub-line is in its parent's sums).
           kids AS (SELECT c.parent_id, sum(c.held)::bigint AS kids_held, sum(c.used)::bigint AS kids_used
-                     FROM credit.lines c JOIN sel ON sel.line_id = c.parent_id GROUP BY c.parent_id),
+                     FROM credit.lines c JOIN sel ON sel.line_id = c.parent_id GROUP BY c.parent_id
+                   UNION ALL
+                   SELECT c.program_id, sum(c.held)::bigint, sum(c.used)::bigint
+                     FROM credit.lines c JOIN sel ON sel.line_id = c.program_id WHERE c.parent_id IS NULL GROUP BY c.program_id),
           pend AS (SELECT h.line_id AS id, h.amount FROM credit.holds h JOIN sel ON sel.line_id = h.line_id WHERE h.status = 'PENDING'
                    UNION ALL
-                   SELECT h.parent_line_id, h.amount FROM credit.holds h JOIN sel ON sel.line_id = h.parent_line_id WHERE h.status = 'PENDING'),
+                   SELECT h.parent_line_id, h.amount FROM credit.holds h JOIN sel ON sel.line_id = h.parent_line_id WHERE h.status = 'PENDING'
+                   UNION ALL
+                   SELECT h.program_line_id, h.amount FROM credit.holds h JOIN sel ON sel.line_id = h.program_line_id WHERE h.status = 'PENDING'),
           pends AS (SELECT id, sum(amount)::bigint AS pending_held FROM pend GROUP BY id)
      SELECT sel.line_id, sel.parent_id, sel.limit_minor, sel.held, sel.used,
             coalesce(s.p_limit, 0)::bigint AS p_limit, coalesce(s.p_available, 0)::bigint AS p_available,
@@ -272,11 +278,13 @@ export async function inconsistentHolds(db: Db, ids: string[] | null, bankId: st
   const rows = await many<{ hold_id: string }>(
     db,
     `SELECT h.hold_id FROM credit.holds h JOIN credit.lines l ON l.line_id = h.line_id
-      WHERE h.status = 'PENDING' AND ($1::uuid[] IS NULL OR h.line_id = ANY($1::uuid[]) OR h.parent_line_id = ANY($1::uuid[]))
+      WHERE h.status = 'PENDING' AND ($1::uuid[] IS NULL OR h.line_id = ANY($1::uuid[]) OR h.parent_line_id = ANY($1::uuid[]) OR h.program_line_id = ANY($1::uuid[]))
         AND ($2::uuid IS NULL OR l.bank_id = $2)
         AND (coalesce((SELECT sum(p.amount) FROM credit.postings p WHERE p.entry_id = h.hold_entry_id AND p.account = 3 AND p.line_id = h.line_id), 0) <> h.amount
           OR (h.parent_line_id IS NOT NULL AND coalesce((SELECT sum(p.amount) FROM credit.postings p
                  WHERE p.entry_id = h.hold_entry_id AND p.account = 3 AND p.line_id = h.parent_line_id), 0) <> h.amount)
+          OR (h.program_line_id IS NOT NULL AND coalesce((SELECT sum(p.amount) FROM credit.postings p
+                 WHERE p.entry_id = h.hold_entry_id AND p.account = 3 AND p.line_id = h.program_line_id), 0) <> h.amount)
           OR EXISTS (SELECT 1 FROM credit.journal_entries e WHERE e.hold_id = h.hold_id AND e.entry_id <> h.hold_entry_id))`,
     [ids, bankId],
   );

@@ -27,7 +27,7 @@ import { one, sqlState, UNIQUE_VIOLATION, withTx, type Tx } from "../../platform
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, permissionDenied } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
-import { assessmentFor, lineNotFound, requireChange, viewerOf, visibleOr404, type Viewer } from "./access.js";
+import { assessmentFor, lineNotFound, programNotFound, requireChange, viewerOf, visibleOr404, type Viewer } from "./access.js";
 import { guardedTx, moneyIn, priorResponse, reasonText, versionMismatch } from "./common.js";
 import { hasDailyLimits, normalizeControls } from "./controls-rule.js";
 import { lineStatusName, lineToProto } from "./convert.js";
@@ -54,8 +54,11 @@ export function createCreditLine(deps: ServiceDeps, history: HistoryLimits) {
     const controlsBytes = controls ? Buffer.from(toBinary(SpendingControlsSchema, controls)) : null;
     const now = deps.now();
 
+    const programId = v.optionalUuid("credit_program_id", req.creditProgramId);
+
     if (parentId) {
       if (ownerKind !== "DRIVER") throw invalidArgument("parent_credit_line_id", "only a driver's line can draw on a parent line");
+      if (programId) throw invalidArgument("credit_program_id", "is for root lines only: a sub-line is in its parent's program");
       if (req.limitOverride) throw invalidArgument("limit_override", "is for root lines only");
       const subLimit = req.subLimit ? moneyIn("sub_limit", req.subLimit, { currency, min: 1n }).amount : null;
       const prior = await priorResponse(deps, ctx, CreateCreditLineResponseSchema);
@@ -84,7 +87,7 @@ export function createCreditLine(deps: ServiceDeps, history: HistoryLimits) {
           const limit = subLimit ?? locked.limit_minor;
           const line = await store.insertLine(tx, {
             line_id: randomUUID(), bank_id: locked.bank_id, owner_kind: "DRIVER", owner_id: ownerId, parent_id: locked.line_id,
-            parent_agency_id: locked.owner_id, currency, status: "ACTIVE", limit_minor: 0n, sub_limit: subLimit,
+            parent_agency_id: locked.owner_id, program_id: locked.program_id, currency, status: "ACTIVE", limit_minor: 0n, sub_limit: subLimit,
             limit_source: subLimit === null ? LimitSource.PARENT : LimitSource.SUB_LIMIT, risk_assessment_id: null, risk_category: 0,
             override_reason: "", controls: controlsBytes, daily_controls: hasDailyLimits(controls), create_time: now,
           });
@@ -101,6 +104,7 @@ export function createCreditLine(deps: ServiceDeps, history: HistoryLimits) {
     if (viewer.kind !== "bank") throw permissionDenied("ROOT_LINE_BANK_ONLY", "only a bank opens root credit lines");
     const prior = await priorResponse(deps, ctx, CreateCreditLineResponseSchema);
     if (prior) return prior;
+    if (programId) await programToJoin(deps, viewer.bankId, programId, currency);
     const policy = await store.getPolicy(deps.pool, viewer.bankId, currency);
     if (!policy) throw failedPrecondition("CREDIT_POLICY_NOT_FOUND", `the bank has no credit policy for ${currency}`);
     if (await store.openLineOf(deps.pool, ownerKind, ownerId)) throw lineExists();
@@ -114,7 +118,7 @@ export function createCreditLine(deps: ServiceDeps, history: HistoryLimits) {
       guardedTx(deps, ctx, CreateCreditLineResponseSchema, async (tx) => {
         const line = await store.insertLine(tx, {
           line_id: randomUUID(), bank_id: viewer.bankId, owner_kind: ownerKind, owner_id: ownerId, parent_id: null, parent_agency_id: null,
-          currency, status: "ACTIVE", limit_minor: 0n, sub_limit: null, limit_source: source, risk_assessment_id: assessment.riskAssessmentId,
+          program_id: programId, currency, status: "ACTIVE", limit_minor: 0n, sub_limit: null, limit_source: source, risk_assessment_id: assessment.riskAssessmentId,
           risk_category: assessment.category, override_reason: overrideReason, controls: controlsBytes, daily_controls: hasDailyLimits(controls),
           create_time: now,
         });
@@ -123,6 +127,18 @@ export function createCreditLine(deps: ServiceDeps, history: HistoryLimits) {
       }),
     );
   };
+}
+
+/**
+ * The program a new root line may lend under: the bank's own (another bank's reads as
+ * missing), ACTIVE, in the line's currency. A program that closes right after this check
+ * takes the line in anyway; its holds are then declined as the program's are.
+ */
+async function programToJoin(deps: ServiceDeps, bankId: string, programId: string, currency: string): Promise<void> {
+  const p = await store.getProgramLine(deps.pool, programId);
+  if (!p || p.bank_id !== bankId) throw programNotFound();
+  if (p.status !== "ACTIVE") throw failedPrecondition("PROGRAM_CLOSED", "the credit program is closed to new lines");
+  if (p.currency !== currency) throw invalidArgument("currency", `must equal the credit program's currency ${p.currency}`);
 }
 
 async function uniqueLine<T>(fn: () => Promise<T>): Promise<T> {

@@ -10,7 +10,8 @@ import { writeMovement, type EntryDraft } from "./ledger-store.js";
 import { capturePostings, releasePostings } from "./postings.js";
 import * as store from "./store.js";
 
-export const linesOf = (h: store.HoldRow) => (h.parent_line_id ? [h.parent_line_id, h.line_id] : [h.line_id]);
+/** Every level a hold reserved on: its program, its parent line, its line. */
+export const linesOf = (h: store.HoldRow): string[] => [h.program_line_id, h.parent_line_id, h.line_id].filter((id): id is string => id !== null);
 
 export const holdNotFound = () => notFound("hold", "HOLD_NOT_FOUND");
 export const holdExpired = () => failedPrecondition("HOLD_EXPIRED", "the hold expired and its amount was released", { status: "EXPIRED" });

@@ -1,5 +1,5 @@
 // RestoreCredit (internal, LoanService on a repayment): repaid principal goes back to the
-// driver's line and its parent (used → available) in one REPAYMENT entry, once per
+// driver's line, its parent and its program (used → available) in one REPAYMENT entry, once per
 // repayment_id (a unique index is the final guard; a repeat returns the first entry).
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
@@ -21,7 +21,7 @@ async function earlier(db: Pool | Tx, repaymentId: string) {
   const e = await one<{ entry_id: string; line_id: string }>(
     db,
     `SELECT e.entry_id, (SELECT p.line_id FROM credit.postings p JOIN credit.lines l ON l.line_id = p.line_id
-                          WHERE p.entry_id = e.entry_id ORDER BY (l.parent_id IS NULL) LIMIT 1) AS line_id
+                          WHERE p.entry_id = e.entry_id AND l.owner_kind = 'DRIVER' LIMIT 1) AS line_id
        FROM credit.journal_entries e WHERE e.repayment_id = $1`,
     [repaymentId],
   );
@@ -44,7 +44,8 @@ export function restoreCredit(deps: ServiceDeps) {
         const line = await store.getLine(tx, lineId);
         if (!line) throw lineNotFound();
         if (line.currency !== amount.currency) throw invalidArgument("amount.currency", `must be the line's currency ${line.currency}`);
-        const ids = line.parent_id ? [line.parent_id, line.line_id] : [line.line_id];
+        // Every level the purchase used: its program, the agency's line, the driver's.
+        const ids = [line.program_id, line.parent_id, line.line_id].filter((id): id is string => id !== null);
         const locked = await store.lockLines(tx, ids);
         for (const l of locked.values()) {
           if (l.used < amount.amount) {

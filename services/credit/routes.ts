@@ -2,6 +2,7 @@
 //   risk.ts          AssessRisk, ListRiskAssessments      (scorecard.ts: the pure rule)
 //   policy.ts        GetCreditPolicy, SetCreditPolicy      (limit-rules.ts)
 //   lines.ts         Create/Get/List, UpdateCreditLimit, Freeze/Unfreeze/Close
+//   programs.ts      Create/Get/List/UpdateCreditProgram   (program-store.ts)
 //   controls.ts      UpdateSpendingControls                (controls-rule.ts)
 //   availability.ts  GetAvailableCredit, CheckAvailability (hold-rule.ts)
 //   hold.ts          Hold            capture.ts  Capture     void.ts  Void
@@ -29,6 +30,7 @@ import {
   updateCreditLimit,
 } from "./lines.js";
 import { getCreditPolicy, setCreditPolicy } from "./policy.js";
+import { createCreditProgram, getCreditProgram, listCreditPrograms, updateCreditProgram } from "./programs.js";
 import { restoreCredit } from "./restore.js";
 import { assessRisk, listRiskAssessments } from "./risk.js";
 import { verifyLedgerRpc } from "./verify-ledger.js";
@@ -40,6 +42,10 @@ export function routes(router: ConnectRouter, deps: ServiceDeps, settings: Credi
     listRiskAssessments: listRiskAssessments(deps),
     getCreditPolicy: getCreditPolicy(deps),
     setCreditPolicy: setCreditPolicy(deps),
+    createCreditProgram: createCreditProgram(deps),
+    getCreditProgram: getCreditProgram(deps),
+    listCreditPrograms: listCreditPrograms(deps),
+    updateCreditProgram: updateCreditProgram(deps),
     createCreditLine: createCreditLine(deps, settings),
     getCreditLine: getCreditLine(deps),
     listCreditLines: listCreditLines(deps),

@@ -9,13 +9,20 @@ type Db = Pool | Tx;
 
 export type LineStatusName = "ACTIVE" | "FROZEN" | "CLOSED";
 
+/**
+ * A ledger line: an agency's or a driver's credit line, or a bank program's (PROGRAM,
+ * owner_id = its own id), whose counters are the program's. Program lines are never
+ * shown as credit lines: getLine and listLines leave them out (programs.ts reads them).
+ */
 export interface LineRow {
   line_id: string;
   bank_id: string;
-  owner_kind: "AGENCY" | "DRIVER";
+  owner_kind: "AGENCY" | "DRIVER" | "PROGRAM";
   owner_id: string;
   parent_id: string | null;
   parent_agency_id: string | null;
+  /** The program line this line lends under (a sub-line: its parent's); null: none. */
+  program_id: string | null;
   currency: string;
   status: LineStatusName;
   limit_minor: bigint;
@@ -36,59 +43,68 @@ export interface LineRow {
   close_time: Date | null;
 }
 
-export const LINE_COLS = `line_id, bank_id, owner_kind, owner_id, parent_id, parent_agency_id, currency, status,
+export const LINE_COLS = `line_id, bank_id, owner_kind, owner_id, parent_id, parent_agency_id, program_id, currency, status,
   limit_minor, held, used, sub_limit, limit_source, risk_assessment_id, risk_category, override_reason, controls,
   daily_controls, version, status_reason, frozen_by, create_time, update_time, close_time`;
 
 const COLS = LINE_COLS.split(",").map((c) => c.trim());
 const lineCols = (alias: string, prefix: string) => COLS.map((c) => `${alias}.${c} AS ${prefix}${c}`).join(", ");
 
+/** A credit line (never a program's ledger line). */
 export async function getLine(db: Db, lineId: string): Promise<LineRow | undefined> {
-  return await one<LineRow>(db, `SELECT ${LINE_COLS} FROM credit.lines WHERE line_id = $1`, [lineId]);
+  return await one<LineRow>(db, `SELECT ${LINE_COLS} FROM credit.lines WHERE line_id = $1 AND owner_kind <> 'PROGRAM'`, [lineId]);
+}
+
+/** A program's ledger line (its counters; the program's id is its line id). */
+export async function getProgramLine(db: Db, programId: string): Promise<LineRow | undefined> {
+  return await one<LineRow>(db, `SELECT ${LINE_COLS} FROM credit.lines WHERE line_id = $1 AND owner_kind = 'PROGRAM'`, [programId]);
 }
 
 export async function openLineOf(db: Db, kind: "AGENCY" | "DRIVER", ownerId: string): Promise<LineRow | undefined> {
   return await one<LineRow>(db, `SELECT ${LINE_COLS} FROM credit.lines WHERE owner_kind = $1 AND owner_id = $2 AND status <> 'CLOSED'`, [kind, ownerId]);
 }
 
-/** A driver's open line and its parent (one round trip). */
-export async function driverLineWithParent(db: Db, driverId: string): Promise<{ line: LineRow; parent: LineRow | null } | undefined> {
+/** A driver's open line, its parent and its program (one round trip). */
+export async function driverLineWithParent(db: Db, driverId: string): Promise<{ line: LineRow; parent: LineRow | null; program: LineRow | null } | undefined> {
   const ctx = await holdContext(db, driverId, null);
-  return ctx.line ? { line: ctx.line, parent: ctx.parent } : undefined;
+  return ctx.line ? { line: ctx.line, parent: ctx.parent, program: ctx.program } : undefined;
 }
 
 /**
  * What Hold decides on without a lock, in one round trip: the driver's open line, its
- * parent, and the id of the hold already placed for `transactionId`, if any. The write
- * that follows applies only if the lines still have these versions.
+ * parent, its program, and the id of the hold already placed for `transactionId`, if any.
+ * The write that follows applies only if the lines still fit the decision.
  */
 export interface HoldContext {
   line: LineRow | null;
   parent: LineRow | null;
+  program: LineRow | null;
   priorHoldId: string | null;
 }
 
 export async function holdContext(db: Db, driverId: string, transactionId: string | null): Promise<HoldContext> {
   const row = await one<Record<string, unknown>>(
     db,
-    `SELECT ${lineCols("c", "c_")}, ${lineCols("p", "p_")},
+    `SELECT ${lineCols("c", "c_")}, ${lineCols("p", "p_")}, ${lineCols("g", "g_")},
             (SELECT hold_id FROM credit.holds WHERE transaction_id = $2::uuid) AS prior_hold_id
        FROM (SELECT 1) one
        LEFT JOIN credit.lines c ON c.owner_kind = 'DRIVER' AND c.owner_id = $1 AND c.status <> 'CLOSED'
-       LEFT JOIN credit.lines p ON p.line_id = c.parent_id`,
+       LEFT JOIN credit.lines p ON p.line_id = c.parent_id
+       LEFT JOIN credit.lines g ON g.line_id = c.program_id`,
     [driverId, transactionId],
   );
   const split = (prefix: string) => Object.fromEntries(COLS.map((c) => [c, row![prefix + c]])) as unknown as LineRow;
   return {
     line: row?.c_line_id ? split("c_") : null,
     parent: row?.p_line_id ? split("p_") : null,
+    program: row?.g_line_id ? split("g_") : null,
     priorHoldId: (row?.prior_hold_id as string | null) ?? null,
   };
 }
 
 /**
- * Hold's context inside its transaction, in one round trip: the driver's open line and its
- * parent, locked in the one fixed order every writer uses (root lines first, then
+ * Hold's context inside its transaction, in one round trip: the driver's open line, its
+ * parent and its program, locked in the one fixed order every writer uses (root lines first, then
  * sub-lines, each by id) and read as locked, plus the id of the hold already placed for
  * `transactionId`, if any.
  */
@@ -100,8 +116,9 @@ export async function lockHoldContext(tx: Tx, driverId: string, transactionId: s
     // its lock, PostgreSQL re-checks the condition against the new row version; with the
     // ids as a subquery join that re-check could drop the parent row from the result, and
     // the hold was then placed on the driver's line alone (found by the hot bench).
-    `WITH c AS (SELECT line_id, parent_id FROM credit.lines WHERE owner_kind = 'DRIVER' AND owner_id = $1 AND status <> 'CLOSED'),
-          ids AS (SELECT coalesce(array_agg(x), '{}') AS ids FROM (SELECT line_id AS x FROM c UNION ALL SELECT parent_id FROM c WHERE parent_id IS NOT NULL) u),
+    `WITH c AS (SELECT line_id, parent_id, program_id FROM credit.lines WHERE owner_kind = 'DRIVER' AND owner_id = $1 AND status <> 'CLOSED'),
+          ids AS (SELECT coalesce(array_agg(x), '{}') AS ids FROM (SELECT line_id AS x FROM c UNION ALL SELECT parent_id FROM c WHERE parent_id IS NOT NULL
+                                                                   UNION ALL SELECT program_id FROM c WHERE program_id IS NOT NULL) u),
           lk AS (SELECT ${LINE_COLS} FROM credit.lines
                   WHERE line_id = ANY ((SELECT ids FROM ids)::uuid[])
                   ORDER BY (parent_id IS NULL) DESC, line_id FOR UPDATE)
@@ -113,9 +130,12 @@ export async function lockHoldContext(tx: Tx, driverId: string, transactionId: s
   const lines = rows.filter((r) => r.line_id).map(({ prior_hold_id: _, ...r }) => r as LineRow);
   const line = lines.find((r) => r.owner_kind === "DRIVER") ?? null;
   const parent = line?.parent_id ? (lines.find((r) => r.line_id === line.parent_id) ?? null) : null;
-  // A sub-line without its parent would place a hold the agency never sees.
+  const program = line?.program_id ? (lines.find((r) => r.line_id === line.program_id) ?? null) : null;
+  // A sub-line without its parent, or a line without its program, would place a hold a
+  // level above never sees.
   if (line?.parent_id && !parent) throw new LedgerInvariantError(`line ${line.line_id}: parent ${line.parent_id} was not locked with it`);
-  return { line, parent, priorHoldId };
+  if (line?.program_id && !program) throw new LedgerInvariantError(`line ${line.line_id}: program ${line.program_id} was not locked with it`);
+  return { line, parent, program, priorHoldId };
 }
 
 /**
@@ -135,10 +155,10 @@ export async function insertLine(tx: Tx, r: Omit<LineRow, "held" | "used" | "ver
   return (await one<LineRow>(
     tx,
     `INSERT INTO credit.lines (line_id, bank_id, owner_kind, owner_id, parent_id, parent_agency_id, currency, status, limit_minor,
-       sub_limit, limit_source, risk_assessment_id, risk_category, override_reason, controls, daily_controls, create_time, update_time)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17) RETURNING ${LINE_COLS}`,
+       sub_limit, limit_source, risk_assessment_id, risk_category, override_reason, controls, daily_controls, create_time, update_time, program_id)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$17,$18) RETURNING ${LINE_COLS}`,
     [r.line_id, r.bank_id, r.owner_kind, r.owner_id, r.parent_id, r.parent_agency_id, r.currency, r.status, r.limit_minor,
-      r.sub_limit, r.limit_source, r.risk_assessment_id, r.risk_category, r.override_reason, r.controls, r.daily_controls, r.create_time],
+      r.sub_limit, r.limit_source, r.risk_assessment_id, r.risk_category, r.override_reason, r.controls, r.daily_controls, r.create_time, r.program_id],
   ))!;
 }
 
@@ -184,7 +204,7 @@ export interface LineFilter {
 }
 
 export async function listLines(db: Db, f: LineFilter): Promise<LineRow[]> {
-  const where: string[] = [];
+  const where: string[] = [`owner_kind <> 'PROGRAM'`];
   const params: unknown[] = [];
   const p = (v: unknown) => {
     params.push(v);
@@ -234,6 +254,8 @@ export interface HoldRow {
   hold_id: string;
   line_id: string;
   parent_line_id: string | null;
+  /** The program line the hold also reserves on; null: the line is in no program. */
+  program_line_id: string | null;
   driver_id: string;
   transaction_id: string;
   request_hash: string;
@@ -255,7 +277,7 @@ export interface HoldRow {
 
 export const HOLD_COLS = `hold_id, line_id, parent_line_id, driver_id, transaction_id, request_hash, status, currency, amount,
   requested_amount, captured_amount, released_amount, station_id, merchant_id, fuel_type, expire_time, create_time,
-  resolve_time, hold_entry_id, resolve_entry_id`;
+  resolve_time, hold_entry_id, resolve_entry_id, program_line_id`;
 
 export async function getHold(db: Db, holdId: string): Promise<HoldRow | undefined> {
   return await one<HoldRow>(db, `SELECT ${HOLD_COLS} FROM credit.holds WHERE hold_id = $1`, [holdId]);

@@ -47,7 +47,8 @@ export async function verifyLedger(tx: Tx, ids: string[] | null, bankId: string 
     diff(l.line_id, LedgerAccount.USED, l.used, l.p_used);
     // The identity on the postings themselves: LIMIT + AVAILABLE + HELD + USED = 0.
     diff(l.line_id, LedgerAccount.UNSPECIFIED, 0n, l.p_limit + l.p_available + l.p_held + l.p_used);
-    // A parent's held and used are exactly its sub-lines' (holds are placed on driver lines).
+    // A parent's held and used are exactly its sub-lines', a program's its root lines'
+    // (holds are placed on driver lines).
     if (l.kids_held !== null) diff(l.line_id, LedgerAccount.HELD, l.held, l.kids_held);
     if (l.kids_used !== null) diff(l.line_id, LedgerAccount.USED, l.used, l.kids_used!);
     // What is held is exactly what the pending holds reserve.
@@ -60,7 +61,7 @@ export async function verifyLedger(tx: Tx, ids: string[] | null, bankId: string 
   const holds = await inconsistentHolds(tx, ids, bankId);
   if (pendingByLine.size > 0) {
     const r = await tx.query<{ hold_id: string }>(
-      `SELECT hold_id FROM credit.holds WHERE status = 'PENDING' AND (line_id = ANY($1::uuid[]) OR parent_line_id = ANY($1::uuid[]))`,
+      `SELECT hold_id FROM credit.holds WHERE status = 'PENDING' AND (line_id = ANY($1::uuid[]) OR parent_line_id = ANY($1::uuid[]) OR program_line_id = ANY($1::uuid[]))`,
       [[...pendingByLine]],
     );
     for (const h of r.rows) if (!holds.includes(h.hold_id)) holds.push(h.hold_id);

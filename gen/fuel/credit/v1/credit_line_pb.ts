@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/credit/v1/credit_line.proto.
  */
 export const file_fuel_credit_v1_credit_line: GenFile = /*@__PURE__*/
-  fileDesc("CiBmdWVsL2NyZWRpdC92MS9jcmVkaXRfbGluZS5wcm90bxIOZnVlbC5jcmVkaXQudjEitAYKCkNyZWRpdExpbmUSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSDwoHYmFua19pZBgCIAEoCRITCglhZ2VuY3lfaWQYAyABKAlIABITCglkcml2ZXJfaWQYBCABKAlIABIdChVwYXJlbnRfY3JlZGl0X2xpbmVfaWQYBSABKAkSGAoQcGFyZW50X2FnZW5jeV9pZBgGIAEoCRIQCghjdXJyZW5jeRgHIAEoCRIwCgZzdGF0dXMYCCABKA4yIC5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lU3RhdHVzEiQKBWxpbWl0GAkgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSIwoEaGVsZBgKIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBHVzZWQYCyABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglhdmFpbGFibGUYDCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglzdWJfbGltaXQYDSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIxCgxsaW1pdF9zb3VyY2UYDiABKA4yGy5mdWVsLmNyZWRpdC52MS5MaW1pdFNvdXJjZRIaChJyaXNrX2Fzc2Vzc21lbnRfaWQYDyABKAkSMwoNcmlza19jYXRlZ29yeRgQIAEoDjIcLmZ1ZWwuY3JlZGl0LnYxLlJpc2tDYXRlZ29yeRIXCg9vdmVycmlkZV9yZWFzb24YESABKAkSMgoIY29udHJvbHMYEiABKAsyIC5mdWVsLmNyZWRpdC52MS5TcGVuZGluZ0NvbnRyb2xzEg8KB3ZlcnNpb24YEyABKAMSFQoNc3RhdHVzX3JlYXNvbhgUIAEoCRIvCgtjcmVhdGVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYFiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBW93bmVyIswCChBTcGVuZGluZ0NvbnRyb2xzEjIKE3Blcl90cmFuc2FjdGlvbl9tYXgYASABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglkYWlseV9tYXgYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjChtkYWlseV90cmFuc2FjdGlvbl9jb3VudF9tYXgYAyABKAUSNAoSYWxsb3dlZF9mdWVsX3R5cGVzGAQgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSGwoTYWxsb3dlZF9zdGF0aW9uX2lkcxgFIAMoCRIcChRhbGxvd2VkX21lcmNoYW50X2lkcxgGIAMoCRIxCg1hbGxvd2VkX2hvdXJzGAcgAygLMhouZnVlbC5jcmVkaXQudjEuVGltZVdpbmRvdxIRCgl0aW1lX3pvbmUYCCABKAkiYQoKVGltZVdpbmRvdxIpCgh3ZWVrZGF5cxgBIAMoDjIXLmZ1ZWwuY3JlZGl0LnYxLldlZWtkYXkSFAoMc3RhcnRfbWludXRlGAIgASgFEhIKCmVuZF9taW51dGUYAyABKAUqkwEKEENyZWRpdExpbmVTdGF0dXMSIgoeQ1JFRElUX0xJTkVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZQ1JFRElUX0xJTkVfU1RBVFVTX0FDVElWRRABEh0KGUNSRURJVF9MSU5FX1NUQVRVU19GUk9aRU4QAhIdChlDUkVESVRfTElORV9TVEFUVVNfQ0xPU0VEEAMqlAEKC0xpbWl0U291cmNlEhwKGExJTUlUX1NPVVJDRV9VTlNQRUNJRklFRBAAEhcKE0xJTUlUX1NPVVJDRV9QT0xJQ1kQARIZChVMSU1JVF9TT1VSQ0VfT1ZFUlJJREUQAhIaChZMSU1JVF9TT1VSQ0VfU1VCX0xJTUlUEAMSFwoTTElNSVRfU09VUkNFX1BBUkVOVBAEKrcBChNMaW1pdERlY3JlYXNlUG9saWN5EiUKIUxJTUlUX0RFQ1JFQVNFX1BPTElDWV9VTlNQRUNJRklFRBAAEiAKHExJTUlUX0RFQ1JFQVNFX1BPTElDWV9SRUpFQ1QQARIrCidMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQ0xBTVBfVE9fRVhQT1NVUkUQAhIqCiZMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQUxMT1dfT1ZFUl9MSU1JVBADKpQBCgxSaXNrQ2F0ZWdvcnkSHQoZUklTS19DQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEVJJU0tfQ0FURUdPUllfTE9XEAESGAoUUklTS19DQVRFR09SWV9NRURJVU0QAhIWChJSSVNLX0NBVEVHT1JZX0hJR0gQAxIcChhSSVNLX0NBVEVHT1JZX0lORUxJR0lCTEUQBCq2AQoHV2Vla2RheRIXChNXRUVLREFZX1VOU1BFQ0lGSUVEEAASEgoOV0VFS0RBWV9NT05EQVkQARITCg9XRUVLREFZX1RVRVNEQVkQAhIVChFXRUVLREFZX1dFRE5FU0RBWRADEhQKEFdFRUtEQVlfVEhVUlNEQVkQBBISCg5XRUVLREFZX0ZSSURBWRAFEhQKEFdFRUtEQVlfU0FUVVJEQVkQBhISCg5XRUVLREFZX1NVTkRBWRAHKrcFCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASIQodREVDTElORV9SRUFTT05fTk9fQ1JFRElUX0xJTkUQARIlCiFERUNMSU5FX1JFQVNPTl9DUkVESVRfTElORV9GUk9aRU4QAhIlCiFERUNMSU5FX1JFQVNPTl9DUkVESVRfTElORV9DTE9TRUQQAxIlCiFERUNMSU5FX1JFQVNPTl9QQVJFTlRfTElORV9GUk9aRU4QBBImCiJERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfQ1JFRElUEAUSLQopREVDTElORV9SRUFTT05fUEFSRU5UX0lOU1VGRklDSUVOVF9DUkVESVQQBhIxCi1ERUNMSU5FX1JFQVNPTl9QRVJfVFJBTlNBQ1RJT05fTElNSVRfRVhDRUVERUQQBxInCiNERUNMSU5FX1JFQVNPTl9EQUlMWV9MSU1JVF9FWENFRURFRBAIEicKI0RFQ0xJTkVfUkVBU09OX0RBSUxZX0NPVU5UX0VYQ0VFREVEEAkSKAokREVDTElORV9SRUFTT05fRlVFTF9UWVBFX05PVF9BTExPV0VEEAoSJgoiREVDTElORV9SRUFTT05fU1RBVElPTl9OT1RfQUxMT1dFRBALEigKJERFQ0xJTkVfUkVBU09OX09VVFNJREVfQUxMT1dFRF9IT1VSUxAMEiQKIERFQ0xJTkVfUkVBU09OX0NVUlJFTkNZX01JU01BVENIEA0SJwojREVDTElORV9SRUFTT05fQkVMT1dfTUlOSU1VTV9BTU9VTlQQDhIiCh5ERUNMSU5FX1JFQVNPTl9EUklWRVJfSU5BQ1RJVkUQDxIjCh9ERUNMSU5FX1JFQVNPTl9LWUNfTk9UX1ZFUklGSUVEEBBiBnByb3RvMw", [file_fuel_common_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("CiBmdWVsL2NyZWRpdC92MS9jcmVkaXRfbGluZS5wcm90bxIOZnVlbC5jcmVkaXQudjEizwYKCkNyZWRpdExpbmUSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSDwoHYmFua19pZBgCIAEoCRITCglhZ2VuY3lfaWQYAyABKAlIABITCglkcml2ZXJfaWQYBCABKAlIABIdChVwYXJlbnRfY3JlZGl0X2xpbmVfaWQYBSABKAkSGAoQcGFyZW50X2FnZW5jeV9pZBgGIAEoCRIQCghjdXJyZW5jeRgHIAEoCRIwCgZzdGF0dXMYCCABKA4yIC5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lU3RhdHVzEiQKBWxpbWl0GAkgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSIwoEaGVsZBgKIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBHVzZWQYCyABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglhdmFpbGFibGUYDCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglzdWJfbGltaXQYDSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIxCgxsaW1pdF9zb3VyY2UYDiABKA4yGy5mdWVsLmNyZWRpdC52MS5MaW1pdFNvdXJjZRIaChJyaXNrX2Fzc2Vzc21lbnRfaWQYDyABKAkSMwoNcmlza19jYXRlZ29yeRgQIAEoDjIcLmZ1ZWwuY3JlZGl0LnYxLlJpc2tDYXRlZ29yeRIXCg9vdmVycmlkZV9yZWFzb24YESABKAkSMgoIY29udHJvbHMYEiABKAsyIC5mdWVsLmNyZWRpdC52MS5TcGVuZGluZ0NvbnRyb2xzEg8KB3ZlcnNpb24YEyABKAMSFQoNc3RhdHVzX3JlYXNvbhgUIAEoCRIvCgtjcmVhdGVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYFiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNyZWRpdF9wcm9ncmFtX2lkGBggASgJQgcKBW93bmVyIswCChBTcGVuZGluZ0NvbnRyb2xzEjIKE3Blcl90cmFuc2FjdGlvbl9tYXgYASABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglkYWlseV9tYXgYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjChtkYWlseV90cmFuc2FjdGlvbl9jb3VudF9tYXgYAyABKAUSNAoSYWxsb3dlZF9mdWVsX3R5cGVzGAQgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSGwoTYWxsb3dlZF9zdGF0aW9uX2lkcxgFIAMoCRIcChRhbGxvd2VkX21lcmNoYW50X2lkcxgGIAMoCRIxCg1hbGxvd2VkX2hvdXJzGAcgAygLMhouZnVlbC5jcmVkaXQudjEuVGltZVdpbmRvdxIRCgl0aW1lX3pvbmUYCCABKAkiYQoKVGltZVdpbmRvdxIpCgh3ZWVrZGF5cxgBIAMoDjIXLmZ1ZWwuY3JlZGl0LnYxLldlZWtkYXkSFAoMc3RhcnRfbWludXRlGAIgASgFEhIKCmVuZF9taW51dGUYAyABKAUimwMKDUNyZWRpdFByb2dyYW0SGQoRY3JlZGl0X3Byb2dyYW1faWQYASABKAkSDwoHYmFua19pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEiIKA2NhcBgFIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBGhlbGQYBiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjCgR1c2VkGAcgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSKAoJYXZhaWxhYmxlGAggASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSMwoGc3RhdHVzGAkgASgOMiMuZnVlbC5jcmVkaXQudjEuQ3JlZGl0UHJvZ3JhbVN0YXR1cxIPCgd2ZXJzaW9uGAogASgDEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqkwEKEENyZWRpdExpbmVTdGF0dXMSIgoeQ1JFRElUX0xJTkVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZQ1JFRElUX0xJTkVfU1RBVFVTX0FDVElWRRABEh0KGUNSRURJVF9MSU5FX1NUQVRVU19GUk9aRU4QAhIdChlDUkVESVRfTElORV9TVEFUVVNfQ0xPU0VEEAMqlAEKC0xpbWl0U291cmNlEhwKGExJTUlUX1NPVVJDRV9VTlNQRUNJRklFRBAAEhcKE0xJTUlUX1NPVVJDRV9QT0xJQ1kQARIZChVMSU1JVF9TT1VSQ0VfT1ZFUlJJREUQAhIaChZMSU1JVF9TT1VSQ0VfU1VCX0xJTUlUEAMSFwoTTElNSVRfU09VUkNFX1BBUkVOVBAEKrcBChNMaW1pdERlY3JlYXNlUG9saWN5EiUKIUxJTUlUX0RFQ1JFQVNFX1BPTElDWV9VTlNQRUNJRklFRBAAEiAKHExJTUlUX0RFQ1JFQVNFX1BPTElDWV9SRUpFQ1QQARIrCidMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQ0xBTVBfVE9fRVhQT1NVUkUQAhIqCiZMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQUxMT1dfT1ZFUl9MSU1JVBADKpQBCgxSaXNrQ2F0ZWdvcnkSHQoZUklTS19DQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEVJJU0tfQ0FURUdPUllfTE9XEAESGAoUUklTS19DQVRFR09SWV9NRURJVU0QAhIWChJSSVNLX0NBVEVHT1JZX0hJR0gQAxIcChhSSVNLX0NBVEVHT1JZX0lORUxJR0lCTEUQBCqAAQoTQ3JlZGl0UHJvZ3JhbVN0YXR1cxIlCiFDUkVESVRfUFJPR1JBTV9TVEFUVVNfVU5TUEVDSUZJRUQQABIgChxDUkVESVRfUFJPR1JBTV9TVEFUVVNfQUNUSVZFEAESIAocQ1JFRElUX1BST0dSQU1fU1RBVFVTX0NMT1NFRBACKrYBCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABISCg5XRUVLREFZX01PTkRBWRABEhMKD1dFRUtEQVlfVFVFU0RBWRACEhUKEVdFRUtEQVlfV0VETkVTREFZEAMSFAoQV0VFS0RBWV9USFVSU0RBWRAEEhIKDldFRUtEQVlfRlJJREFZEAUSFAoQV0VFS0RBWV9TQVRVUkRBWRAGEhIKDldFRUtEQVlfU1VOREFZEAcqhQYKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1ERUNMSU5FX1JFQVNPTl9OT19DUkVESVRfTElORRABEiUKIURFQ0xJTkVfUkVBU09OX0NSRURJVF9MSU5FX0ZST1pFThACEiUKIURFQ0xJTkVfUkVBU09OX0NSRURJVF9MSU5FX0NMT1NFRBADEiUKIURFQ0xJTkVfUkVBU09OX1BBUkVOVF9MSU5FX0ZST1pFThAEEiYKIkRFQ0xJTkVfUkVBU09OX0lOU1VGRklDSUVOVF9DUkVESVQQBRItCilERUNMSU5FX1JFQVNPTl9QQVJFTlRfSU5TVUZGSUNJRU5UX0NSRURJVBAGEjEKLURFQ0xJTkVfUkVBU09OX1BFUl9UUkFOU0FDVElPTl9MSU1JVF9FWENFRURFRBAHEicKI0RFQ0xJTkVfUkVBU09OX0RBSUxZX0xJTUlUX0VYQ0VFREVEEAgSJwojREVDTElORV9SRUFTT05fREFJTFlfQ09VTlRfRVhDRUVERUQQCRIoCiRERUNMSU5FX1JFQVNPTl9GVUVMX1RZUEVfTk9UX0FMTE9XRUQQChImCiJERUNMSU5FX1JFQVNPTl9TVEFUSU9OX05PVF9BTExPV0VEEAsSKAokREVDTElORV9SRUFTT05fT1VUU0lERV9BTExPV0VEX0hPVVJTEAwSJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQDRInCiNERUNMSU5FX1JFQVNPTl9CRUxPV19NSU5JTVVNX0FNT1VOVBAOEiIKHkRFQ0xJTkVfUkVBU09OX0RSSVZFUl9JTkFDVElWRRAPEiMKH0RFQ0xJTkVfUkVBU09OX0tZQ19OT1RfVkVSSUZJRUQQEBInCiNERUNMSU5FX1JFQVNPTl9QUk9HUkFNX0NBUF9FWENFRURFRBAREiMKH0RFQ0xJTkVfUkVBU09OX1BST0dSQU1fSU5BQ1RJVkUQEmIGcHJvdG8z", [file_fuel_common_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * A revolving fuel credit line lent by one bank to one agency or one driver.
@@ -217,6 +217,15 @@ export type CreditLine = Message<"fuel.credit.v1.CreditLine"> & {
    * @generated from field: google.protobuf.Timestamp close_time = 23;
    */
   closeTime?: Timestamp | undefined;
+
+  /**
+   * UUID of the bank's credit program this line lends under (see CreditProgram); empty when
+   * the line is in none. A sub-line is always in its parent's program. Every hold on the
+   * line also reserves on the program, so the program's cap bounds all its lines together.
+   *
+   * @generated from field: string credit_program_id = 24;
+   */
+  creditProgramId: string;
 };
 
 /**
@@ -342,6 +351,114 @@ export type TimeWindow = Message<"fuel.credit.v1.TimeWindow"> & {
  */
 export const TimeWindowSchema: GenMessage<TimeWindow> = /*@__PURE__*/
   messageDesc(file_fuel_credit_v1_credit_line, 2);
+
+/**
+ * A bank's fuel credit program: the total it will have out at once across every line
+ * lending under it (e.g. "Lagos transport agencies 2027, NGN 500M"). It is the third
+ * level of every hold: a hold reserves on the driver's line, on the agency's line when the
+ * driver has one, and on the program, in one database transaction, and is declined (or
+ * partially approved to what all three allow) naming the level that refused it. Captures,
+ * voids, expiries and repayments move all three. A program has a ledger line of its own
+ * (its id), so VerifyLedger checks it like any line, and also that its held and used are
+ * exactly its root lines'.
+ *
+ * Accounting identity: cap = available + held + used.
+ *
+ * @generated from message fuel.credit.v1.CreditProgram
+ */
+export type CreditProgram = Message<"fuel.credit.v1.CreditProgram"> & {
+  /**
+   * Server-assigned UUID of the program.
+   *
+   * @generated from field: string credit_program_id = 1;
+   */
+  creditProgramId: string;
+
+  /**
+   * UUID of the lending bank.
+   *
+   * @generated from field: string bank_id = 2;
+   */
+  bankId: string;
+
+  /**
+   * Display name, 1–120 characters.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * ISO-4217 currency; every line in the program has it.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * The most the program may have held plus used at once, in minor units.
+   *
+   * @generated from field: fuel.common.v1.Money cap = 5;
+   */
+  cap?: Money | undefined;
+
+  /**
+   * Reserved by pending holds on the program's lines.
+   *
+   * @generated from field: fuel.common.v1.Money held = 6;
+   */
+  held?: Money | undefined;
+
+  /**
+   * Captured and not yet repaid on the program's lines.
+   *
+   * @generated from field: fuel.common.v1.Money used = 7;
+   */
+  used?: Money | undefined;
+
+  /**
+   * cap − held − used; negative when the cap was lowered below what is out.
+   *
+   * @generated from field: fuel.common.v1.Money available = 8;
+   */
+  available?: Money | undefined;
+
+  /**
+   * ACTIVE programs take new holds; CLOSED ones decline them (what is out is still settled
+   * and repaid).
+   *
+   * @generated from field: fuel.credit.v1.CreditProgramStatus status = 9;
+   */
+  status: CreditProgramStatus;
+
+  /**
+   * Optimistic-concurrency version; every change (a hold included) increments it.
+   *
+   * @generated from field: int64 version = 10;
+   */
+  version: bigint;
+
+  /**
+   * When the program was created.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 11;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When the program last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 12;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message fuel.credit.v1.CreditProgram.
+ * Use `create(CreditProgramSchema)` to create a new message.
+ */
+export const CreditProgramSchema: GenMessage<CreditProgram> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit_line, 3);
 
 /**
  * Lifecycle of a credit line.
@@ -529,6 +646,40 @@ export const RiskCategorySchema: GenEnum<RiskCategory> = /*@__PURE__*/
   enumDesc(file_fuel_credit_v1_credit_line, 3);
 
 /**
+ * Lifecycle of a credit program.
+ *
+ * @generated from enum fuel.credit.v1.CreditProgramStatus
+ */
+export enum CreditProgramStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: CREDIT_PROGRAM_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Takes new holds.
+   *
+   * @generated from enum value: CREDIT_PROGRAM_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Declines new holds with DECLINE_REASON_PROGRAM_INACTIVE; new lines may not join it.
+   *
+   * @generated from enum value: CREDIT_PROGRAM_STATUS_CLOSED = 2;
+   */
+  CLOSED = 2,
+}
+
+/**
+ * Describes the enum fuel.credit.v1.CreditProgramStatus.
+ */
+export const CreditProgramStatusSchema: GenEnum<CreditProgramStatus> = /*@__PURE__*/
+  enumDesc(file_fuel_credit_v1_credit_line, 4);
+
+/**
  * Day of the week (ISO 8601 numbering).
  *
  * @generated from enum fuel.credit.v1.Weekday
@@ -595,7 +746,7 @@ export enum Weekday {
  * Describes the enum fuel.credit.v1.Weekday.
  */
 export const WeekdaySchema: GenEnum<Weekday> = /*@__PURE__*/
-  enumDesc(file_fuel_credit_v1_credit_line, 4);
+  enumDesc(file_fuel_credit_v1_credit_line, 5);
 
 /**
  * Machine-readable reason an authorisation (or availability check) was declined. Declines
@@ -724,11 +875,25 @@ export enum DeclineReason {
    * @generated from enum value: DECLINE_REASON_KYC_NOT_VERIFIED = 16;
    */
   KYC_NOT_VERIFIED = 16,
+
+  /**
+   * Not enough left under the cap of the bank's credit program the line lends under.
+   *
+   * @generated from enum value: DECLINE_REASON_PROGRAM_CAP_EXCEEDED = 17;
+   */
+  PROGRAM_CAP_EXCEEDED = 17,
+
+  /**
+   * The bank's credit program the line lends under is closed to new holds.
+   *
+   * @generated from enum value: DECLINE_REASON_PROGRAM_INACTIVE = 18;
+   */
+  PROGRAM_INACTIVE = 18,
 }
 
 /**
  * Describes the enum fuel.credit.v1.DeclineReason.
  */
 export const DeclineReasonSchema: GenEnum<DeclineReason> = /*@__PURE__*/
-  enumDesc(file_fuel_credit_v1_credit_line, 5);
+  enumDesc(file_fuel_credit_v1_credit_line, 6);
 

@@ -9,7 +9,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FuelType, Money } from "../../common/v1/common_pb.js";
 import { file_fuel_common_v1_common } from "../../common/v1/common_pb.js";
-import type { CreditLine, CreditLineStatus, DeclineReason, LimitDecreasePolicy, SpendingControls } from "./credit_line_pb.js";
+import type { CreditLine, CreditLineStatus, CreditProgram, DeclineReason, LimitDecreasePolicy, SpendingControls } from "./credit_line_pb.js";
 import { file_fuel_credit_v1_credit_line } from "./credit_line_pb.js";
 import type { Hold, JournalEntry, JournalEntryKind, LineDifference } from "./ledger_pb.js";
 import { file_fuel_credit_v1_ledger } from "./ledger_pb.js";
@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/credit/v1/credit.proto.
  */
 export const file_fuel_credit_v1_credit: GenFile = /*@__PURE__*/
-  fileDesc("ChtmdWVsL2NyZWRpdC92MS9jcmVkaXQucHJvdG8SDmZ1ZWwuY3JlZGl0LnYxIkgKEUFzc2Vzc1Jpc2tSZXF1ZXN0EhMKCWRyaXZlcl9pZBgBIAEoCUgAEhMKCWFnZW5jeV9pZBgCIAEoCUgAQgkKB3N1YmplY3QiSAoSQXNzZXNzUmlza1Jlc3BvbnNlEjIKCmFzc2Vzc21lbnQYASABKAsyHi5mdWVsLmNyZWRpdC52MS5SaXNrQXNzZXNzbWVudCJ4ChpMaXN0Umlza0Fzc2Vzc21lbnRzUmVxdWVzdBITCglkcml2ZXJfaWQYASABKAlIABITCglhZ2VuY3lfaWQYAiABKAlIABIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCUIJCgdzdWJqZWN0ImsKG0xpc3RSaXNrQXNzZXNzbWVudHNSZXNwb25zZRIzCgthc3Nlc3NtZW50cxgBIAMoCzIeLmZ1ZWwuY3JlZGl0LnYxLlJpc2tBc3Nlc3NtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChZHZXRDcmVkaXRQb2xpY3lSZXF1ZXN0Eg8KB2JhbmtfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiRwoXR2V0Q3JlZGl0UG9saWN5UmVzcG9uc2USLAoGcG9saWN5GAEgASgLMhwuZnVlbC5jcmVkaXQudjEuQ3JlZGl0UG9saWN5InwKFlNldENyZWRpdFBvbGljeVJlcXVlc3QSEAoIY3VycmVuY3kYASABKAkSNgoPY2F0ZWdvcnlfbGltaXRzGAIgAygLMh0uZnVlbC5jcmVkaXQudjEuQ2F0ZWdvcnlMaW1pdBIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgDIkcKF1NldENyZWRpdFBvbGljeVJlc3BvbnNlEiwKBnBvbGljeRgBIAEoCzIcLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdFBvbGljeSKjAgoXQ3JlYXRlQ3JlZGl0TGluZVJlcXVlc3QSEwoJYWdlbmN5X2lkGAEgASgJSAASEwoJZHJpdmVyX2lkGAIgASgJSAASEAoIY3VycmVuY3kYAyABKAkSHQoVcGFyZW50X2NyZWRpdF9saW5lX2lkGAQgASgJEigKCXN1Yl9saW1pdBgFIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5Ei0KDmxpbWl0X292ZXJyaWRlGAYgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSFwoPb3ZlcnJpZGVfcmVhc29uGAcgASgJEjIKCGNvbnRyb2xzGAggASgLMiAuZnVlbC5jcmVkaXQudjEuU3BlbmRpbmdDb250cm9sc0IHCgVvd25lciJ/ChhDcmVhdGVDcmVkaXRMaW5lUmVzcG9uc2USLwoLY3JlZGl0X2xpbmUYASABKAsyGi5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lEjIKCmFzc2Vzc21lbnQYAiABKAsyHi5mdWVsLmNyZWRpdC52MS5SaXNrQXNzZXNzbWVudCIuChRHZXRDcmVkaXRMaW5lUmVxdWVzdBIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCSJIChVHZXRDcmVkaXRMaW5lUmVzcG9uc2USLwoLY3JlZGl0X2xpbmUYASABKAsyGi5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lIuQBChZMaXN0Q3JlZGl0TGluZXNSZXF1ZXN0Eg8KB2JhbmtfaWQYASABKAkSEQoJYWdlbmN5X2lkGAIgASgJEhEKCWRyaXZlcl9pZBgDIAEoCRIdChVwYXJlbnRfY3JlZGl0X2xpbmVfaWQYBCABKAkSMgoIc3RhdHVzZXMYBSADKA4yIC5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lU3RhdHVzEhkKEWluY2x1ZGVfc3ViX2xpbmVzGAYgASgIEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJImQKF0xpc3RDcmVkaXRMaW5lc1Jlc3BvbnNlEjAKDGNyZWRpdF9saW5lcxgBIAMoCzIaLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItoBChhVcGRhdGVDcmVkaXRMaW1pdFJlcXVlc3QSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIkCgVsaW1pdBgDIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EhgKEHJlbW92ZV9zdWJfbGltaXQYBCABKAgSPAoPZGVjcmVhc2VfcG9saWN5GAUgASgOMiMuZnVlbC5jcmVkaXQudjEuTGltaXREZWNyZWFzZVBvbGljeRIOCgZyZWFzb24YBiABKAkiTAoZVXBkYXRlQ3JlZGl0TGltaXRSZXNwb25zZRIvCgtjcmVkaXRfbGluZRgBIAEoCzIaLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmUihQEKHVVwZGF0ZVNwZW5kaW5nQ29udHJvbHNSZXF1ZXN0EhYKDmNyZWRpdF9saW5lX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSMgoIY29udHJvbHMYAyABKAsyIC5mdWVsLmNyZWRpdC52MS5TcGVuZGluZ0NvbnRyb2xzIlEKHlVwZGF0ZVNwZW5kaW5nQ29udHJvbHNSZXNwb25zZRIvCgtjcmVkaXRfbGluZRgBIAEoCzIaLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmUiWwoXRnJlZXplQ3JlZGl0TGluZVJlcXVlc3QSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoAxIOCgZyZWFzb24YAyABKAkiSwoYRnJlZXplQ3JlZGl0TGluZVJlc3BvbnNlEi8KC2NyZWRpdF9saW5lGAEgASgLMhouZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZSJdChlVbmZyZWV6ZUNyZWRpdExpbmVSZXF1ZXN0EhYKDmNyZWRpdF9saW5lX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSDgoGcmVhc29uGAMgASgJIk0KGlVuZnJlZXplQ3JlZGl0TGluZVJlc3BvbnNlEi8KC2NyZWRpdF9saW5lGAEgASgLMhouZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZSJaChZDbG9zZUNyZWRpdExpbmVSZXF1ZXN0EhYKDmNyZWRpdF9saW5lX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSDgoGcmVhc29uGAMgASgJIkoKF0Nsb3NlQ3JlZGl0TGluZVJlc3BvbnNlEi8KC2NyZWRpdF9saW5lGAEgASgLMhouZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZSJNChlHZXRBdmFpbGFibGVDcmVkaXRSZXF1ZXN0EhEKCWRyaXZlcl9pZBgBIAEoCRIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYAiABKAMi3wMKGkdldEF2YWlsYWJsZUNyZWRpdFJlc3BvbnNlEhYKDmNyZWRpdF9saW5lX2lkGAEgASgJEigKCXNwZW5kYWJsZRgCIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EjcKD2xpbWl0aW5nX2ZhY3RvchgDIAEoDjIeLmZ1ZWwuY3JlZGl0LnYxLkxpbWl0aW5nRmFjdG9yEi0KDmxpbmVfYXZhaWxhYmxlGAQgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSLwoQcGFyZW50X2F2YWlsYWJsZRgFIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EjIKE3Blcl90cmFuc2FjdGlvbl9tYXgYBiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIuCg9kYWlseV9yZW1haW5pbmcYByABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIbChNzcGVuZGFibGVfdm9sdW1lX21sGAggASgDEjUKC2xpbmVfc3RhdHVzGAkgASgOMiAuZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZVN0YXR1cxIuCgphc19vZl90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLBAQoYQ2hlY2tBdmFpbGFiaWxpdHlSZXF1ZXN0EhEKCWRyaXZlcl9pZBgBIAEoCRIlCgZhbW91bnQYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRISCgpzdGF0aW9uX2lkGAMgASgJEhMKC21lcmNoYW50X2lkGAQgASgJEisKCWZ1ZWxfdHlwZRgFIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEhUKDWFsbG93X3BhcnRpYWwYBiABKAgiwAEKGUNoZWNrQXZhaWxhYmlsaXR5UmVzcG9uc2USEAoIYXBwcm92ZWQYASABKAgSMAoRYXBwcm92YWJsZV9hbW91bnQYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRI1Cg5kZWNsaW5lX3JlYXNvbhgDIAEoDjIdLmZ1ZWwuY3JlZGl0LnYxLkRlY2xpbmVSZWFzb24SKAoJc3BlbmRhYmxlGAQgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkijAIKC0hvbGRSZXF1ZXN0EhEKCWRyaXZlcl9pZBgBIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgCIAEoCRIlCgZhbW91bnQYAyABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIVCg1hbGxvd19wYXJ0aWFsGAQgASgIEikKCm1pbl9hbW91bnQYBSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRISCgpzdGF0aW9uX2lkGAYgASgJEhMKC21lcmNoYW50X2lkGAcgASgJEisKCWZ1ZWxfdHlwZRgIIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEhMKC3R0bF9zZWNvbmRzGAkgASgFIrYBCgxIb2xkUmVzcG9uc2USEAoIYXBwcm92ZWQYASABKAgSIgoEaG9sZBgCIAEoCzIULmZ1ZWwuY3JlZGl0LnYxLkhvbGQSNQoOZGVjbGluZV9yZWFzb24YAyABKA4yHS5mdWVsLmNyZWRpdC52MS5EZWNsaW5lUmVhc29uEigKCXNwZW5kYWJsZRgEIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5Eg8KB2JhbmtfaWQYBSABKAkiSAoOQ2FwdHVyZVJlcXVlc3QSDwoHaG9sZF9pZBgBIAEoCRIlCgZhbW91bnQYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leSJPCg9DYXB0dXJlUmVzcG9uc2USIgoEaG9sZBgBIAEoCzIULmZ1ZWwuY3JlZGl0LnYxLkhvbGQSGAoQam91cm5hbF9lbnRyeV9pZBgCIAEoCSIuCgtWb2lkUmVxdWVzdBIPCgdob2xkX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJMCgxWb2lkUmVzcG9uc2USIgoEaG9sZBgBIAEoCzIULmZ1ZWwuY3JlZGl0LnYxLkhvbGQSGAoQam91cm5hbF9lbnRyeV9pZBgCIAEoCSInChJFeHBpcmVIb2xkc1JlcXVlc3QSEQoJbWF4X2hvbGRzGAEgASgFIloKE0V4cGlyZUhvbGRzUmVzcG9uc2USKwoNZXhwaXJlZF9ob2xkcxgBIAMoCzIULmZ1ZWwuY3JlZGl0LnYxLkhvbGQSFgoObW9yZV9yZW1haW5pbmcYAiABKAgiRAoOR2V0SG9sZFJlcXVlc3QSEQoHaG9sZF9pZBgBIAEoCUgAEhgKDnRyYW5zYWN0aW9uX2lkGAIgASgJSABCBQoDa2V5IjUKD0dldEhvbGRSZXNwb25zZRIiCgRob2xkGAEgASgLMhQuZnVlbC5jcmVkaXQudjEuSG9sZCJ8ChRSZXN0b3JlQ3JlZGl0UmVxdWVzdBIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCRIlCgZhbW91bnQYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIPCgdsb2FuX2lkGAMgASgJEhQKDHJlcGF5bWVudF9pZBgEIAEoCSJiChVSZXN0b3JlQ3JlZGl0UmVzcG9uc2USLwoLY3JlZGl0X2xpbmUYASABKAsyGi5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lEhgKEGpvdXJuYWxfZW50cnlfaWQYAiABKAki6AEKGExpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoFa2luZHMYBCADKA4yIC5mdWVsLmNyZWRpdC52MS5Kb3VybmFsRW50cnlLaW5kEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJImMKGUxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2USLQoHZW50cmllcxgBIAMoCzIcLmZ1ZWwuY3JlZGl0LnYxLkpvdXJuYWxFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPwoTVmVyaWZ5TGVkZ2VyUmVxdWVzdBIXCg9jcmVkaXRfbGluZV9pZHMYASADKAkSDwoHYmFua19pZBgCIAEoCSL8AQoUVmVyaWZ5TGVkZ2VyUmVzcG9uc2USEgoKY29uc2lzdGVudBgBIAEoCBIVCg1saW5lc19jaGVja2VkGAIgASgDEhcKD2VudHJpZXNfY2hlY2tlZBgDIAEoAxIzCgtkaWZmZXJlbmNlcxgEIAMoCzIeLmZ1ZWwuY3JlZGl0LnYxLkxpbmVEaWZmZXJlbmNlEhwKFHVuYmFsYW5jZWRfZW50cnlfaWRzGAUgAygJEh0KFWluY29uc2lzdGVudF9ob2xkX2lkcxgGIAMoCRIuCgphc19vZl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrVAQoOTGltaXRpbmdGYWN0b3ISHwobTElNSVRJTkdfRkFDVE9SX1VOU1BFQ0lGSUVEEAASGAoUTElNSVRJTkdfRkFDVE9SX0xJTkUQARIfChtMSU1JVElOR19GQUNUT1JfUEFSRU5UX0xJTkUQAhInCiNMSU1JVElOR19GQUNUT1JfUEVSX1RSQU5TQUNUSU9OX01BWBADEh0KGUxJTUlUSU5HX0ZBQ1RPUl9EQUlMWV9NQVgQBBIfChtMSU1JVElOR19GQUNUT1JfTElORV9TVEFUVVMQBTL3EgoNQ3JlZGl0U2VydmljZRJgCgpBc3Nlc3NSaXNrEiEuZnVlbC5jcmVkaXQudjEuQXNzZXNzUmlza1JlcXVlc3QaIi5mdWVsLmNyZWRpdC52MS5Bc3Nlc3NSaXNrUmVzcG9uc2UiC6K7GAcKAwMHBSABEnkKE0xpc3RSaXNrQXNzZXNzbWVudHMSKi5mdWVsLmNyZWRpdC52MS5MaXN0Umlza0Fzc2Vzc21lbnRzUmVxdWVzdBorLmZ1ZWwuY3JlZGl0LnYxLkxpc3RSaXNrQXNzZXNzbWVudHNSZXNwb25zZSIJorsYBQoDAwcFEm0KD0dldENyZWRpdFBvbGljeRImLmZ1ZWwuY3JlZGl0LnYxLkdldENyZWRpdFBvbGljeVJlcXVlc3QaJy5mdWVsLmNyZWRpdC52MS5HZXRDcmVkaXRQb2xpY3lSZXNwb25zZSIJorsYBQoDAwcFEm4KD1NldENyZWRpdFBvbGljeRImLmZ1ZWwuY3JlZGl0LnYxLlNldENyZWRpdFBvbGljeVJlcXVlc3QaJy5mdWVsLmNyZWRpdC52MS5TZXRDcmVkaXRQb2xpY3lSZXNwb25zZSIKorsYBgoCAwcgARJ0ChBDcmVhdGVDcmVkaXRMaW5lEicuZnVlbC5jcmVkaXQudjEuQ3JlYXRlQ3JlZGl0TGluZVJlcXVlc3QaKC5mdWVsLmNyZWRpdC52MS5DcmVhdGVDcmVkaXRMaW5lUmVzcG9uc2UiDaK7GAkKAwMHAiABKAESagoNR2V0Q3JlZGl0TGluZRIkLmZ1ZWwuY3JlZGl0LnYxLkdldENyZWRpdExpbmVSZXF1ZXN0GiUuZnVlbC5jcmVkaXQudjEuR2V0Q3JlZGl0TGluZVJlc3BvbnNlIgyiuxgICgYBAgMHBQgScAoPTGlzdENyZWRpdExpbmVzEiYuZnVlbC5jcmVkaXQudjEuTGlzdENyZWRpdExpbmVzUmVxdWVzdBonLmZ1ZWwuY3JlZGl0LnYxLkxpc3RDcmVkaXRMaW5lc1Jlc3BvbnNlIgyiuxgICgYBAgMHBQgSdwoRVXBkYXRlQ3JlZGl0TGltaXQSKC5mdWVsLmNyZWRpdC52MS5VcGRhdGVDcmVkaXRMaW1pdFJlcXVlc3QaKS5mdWVsLmNyZWRpdC52MS5VcGRhdGVDcmVkaXRMaW1pdFJlc3BvbnNlIg2iuxgJCgMDBwIgASgBEoQBChZVcGRhdGVTcGVuZGluZ0NvbnRyb2xzEi0uZnVlbC5jcmVkaXQudjEuVXBkYXRlU3BlbmRpbmdDb250cm9sc1JlcXVlc3QaLi5mdWVsLmNyZWRpdC52MS5VcGRhdGVTcGVuZGluZ0NvbnRyb2xzUmVzcG9uc2UiC6K7GAcKAwMHAiABEnMKEEZyZWV6ZUNyZWRpdExpbmUSJy5mdWVsLmNyZWRpdC52MS5GcmVlemVDcmVkaXRMaW5lUmVxdWVzdBooLmZ1ZWwuY3JlZGl0LnYxLkZyZWV6ZUNyZWRpdExpbmVSZXNwb25zZSIMorsYCAoEAwcCBSABEnkKElVuZnJlZXplQ3JlZGl0TGluZRIpLmZ1ZWwuY3JlZGl0LnYxLlVuZnJlZXplQ3JlZGl0TGluZVJlcXVlc3QaKi5mdWVsLmNyZWRpdC52MS5VbmZyZWV6ZUNyZWRpdExpbmVSZXNwb25zZSIMorsYCAoEAwcCBSABEm8KD0Nsb3NlQ3JlZGl0TGluZRImLmZ1ZWwuY3JlZGl0LnYxLkNsb3NlQ3JlZGl0TGluZVJlcXVlc3QaJy5mdWVsLmNyZWRpdC52MS5DbG9zZUNyZWRpdExpbmVSZXNwb25zZSILorsYBwoDAwcCIAESeQoSR2V0QXZhaWxhYmxlQ3JlZGl0EikuZnVlbC5jcmVkaXQudjEuR2V0QXZhaWxhYmxlQ3JlZGl0UmVxdWVzdBoqLmZ1ZWwuY3JlZGl0LnYxLkdldEF2YWlsYWJsZUNyZWRpdFJlc3BvbnNlIgyiuxgICgYBAgMHBQgSdgoRQ2hlY2tBdmFpbGFiaWxpdHkSKC5mdWVsLmNyZWRpdC52MS5DaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QaKS5mdWVsLmNyZWRpdC52MS5DaGVja0F2YWlsYWJpbGl0eVJlc3BvbnNlIgyiuxgICgYBAgMHBQgSUAoESG9sZBIbLmZ1ZWwuY3JlZGl0LnYxLkhvbGRSZXF1ZXN0GhwuZnVlbC5jcmVkaXQudjEuSG9sZFJlc3BvbnNlIg2iuxgJCgEIGAEgASgBElkKB0NhcHR1cmUSHi5mdWVsLmNyZWRpdC52MS5DYXB0dXJlUmVxdWVzdBofLmZ1ZWwuY3JlZGl0LnYxLkNhcHR1cmVSZXNwb25zZSINorsYCQoBCBgBIAEoARJQCgRWb2lkEhsuZnVlbC5jcmVkaXQudjEuVm9pZFJlcXVlc3QaHC5mdWVsLmNyZWRpdC52MS5Wb2lkUmVzcG9uc2UiDaK7GAkKAQgYASABKAESZQoLRXhwaXJlSG9sZHMSIi5mdWVsLmNyZWRpdC52MS5FeHBpcmVIb2xkc1JlcXVlc3QaIy5mdWVsLmNyZWRpdC52MS5FeHBpcmVIb2xkc1Jlc3BvbnNlIg2iuxgJCgEIGAEgASgBElUKB0dldEhvbGQSHi5mdWVsLmNyZWRpdC52MS5HZXRIb2xkUmVxdWVzdBofLmZ1ZWwuY3JlZGl0LnYxLkdldEhvbGRSZXNwb25zZSIJorsYBQoBCBgBEmsKDVJlc3RvcmVDcmVkaXQSJC5mdWVsLmNyZWRpdC52MS5SZXN0b3JlQ3JlZGl0UmVxdWVzdBolLmZ1ZWwuY3JlZGl0LnYxLlJlc3RvcmVDcmVkaXRSZXNwb25zZSINorsYCQoBCBgBIAEoARJ0ChFMaXN0TGVkZ2VyRW50cmllcxIoLmZ1ZWwuY3JlZGl0LnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBopLmZ1ZWwuY3JlZGl0LnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2UiCqK7GAYKBAIDBwUSYgoMVmVyaWZ5TGVkZ2VyEiMuZnVlbC5jcmVkaXQudjEuVmVyaWZ5TGVkZ2VyUmVxdWVzdBokLmZ1ZWwuY3JlZGl0LnYxLlZlcmlmeUxlZGdlclJlc3BvbnNlIgeiuxgDCgEFYgZwcm90bzM", [file_fuel_common_v1_common, file_fuel_credit_v1_credit_line, file_fuel_credit_v1_ledger, file_fuel_credit_v1_risk, file_google_protobuf_timestamp]);
+  fileDesc("ChtmdWVsL2NyZWRpdC92MS9jcmVkaXQucHJvdG8SDmZ1ZWwuY3JlZGl0LnYxIkgKEUFzc2Vzc1Jpc2tSZXF1ZXN0EhMKCWRyaXZlcl9pZBgBIAEoCUgAEhMKCWFnZW5jeV9pZBgCIAEoCUgAQgkKB3N1YmplY3QiSAoSQXNzZXNzUmlza1Jlc3BvbnNlEjIKCmFzc2Vzc21lbnQYASABKAsyHi5mdWVsLmNyZWRpdC52MS5SaXNrQXNzZXNzbWVudCJ4ChpMaXN0Umlza0Fzc2Vzc21lbnRzUmVxdWVzdBITCglkcml2ZXJfaWQYASABKAlIABITCglhZ2VuY3lfaWQYAiABKAlIABIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCUIJCgdzdWJqZWN0ImsKG0xpc3RSaXNrQXNzZXNzbWVudHNSZXNwb25zZRIzCgthc3Nlc3NtZW50cxgBIAMoCzIeLmZ1ZWwuY3JlZGl0LnYxLlJpc2tBc3Nlc3NtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChZHZXRDcmVkaXRQb2xpY3lSZXF1ZXN0Eg8KB2JhbmtfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiRwoXR2V0Q3JlZGl0UG9saWN5UmVzcG9uc2USLAoGcG9saWN5GAEgASgLMhwuZnVlbC5jcmVkaXQudjEuQ3JlZGl0UG9saWN5InwKFlNldENyZWRpdFBvbGljeVJlcXVlc3QSEAoIY3VycmVuY3kYASABKAkSNgoPY2F0ZWdvcnlfbGltaXRzGAIgAygLMh0uZnVlbC5jcmVkaXQudjEuQ2F0ZWdvcnlMaW1pdBIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgDIkcKF1NldENyZWRpdFBvbGljeVJlc3BvbnNlEiwKBnBvbGljeRgBIAEoCzIcLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdFBvbGljeSJOChpDcmVhdGVDcmVkaXRQcm9ncmFtUmVxdWVzdBIMCgRuYW1lGAEgASgJEiIKA2NhcBgCIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5IlQKG0NyZWF0ZUNyZWRpdFByb2dyYW1SZXNwb25zZRI1Cg5jcmVkaXRfcHJvZ3JhbRgBIAEoCzIdLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdFByb2dyYW0iNAoXR2V0Q3JlZGl0UHJvZ3JhbVJlcXVlc3QSGQoRY3JlZGl0X3Byb2dyYW1faWQYASABKAkiUQoYR2V0Q3JlZGl0UHJvZ3JhbVJlc3BvbnNlEjUKDmNyZWRpdF9wcm9ncmFtGAEgASgLMh0uZnVlbC5jcmVkaXQudjEuQ3JlZGl0UHJvZ3JhbSJTChlMaXN0Q3JlZGl0UHJvZ3JhbXNSZXF1ZXN0Eg8KB2JhbmtfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkibQoaTGlzdENyZWRpdFByb2dyYW1zUmVzcG9uc2USNgoPY3JlZGl0X3Byb2dyYW1zGAEgAygLMh0uZnVlbC5jcmVkaXQudjEuQ3JlZGl0UHJvZ3JhbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkilAEKGlVwZGF0ZUNyZWRpdFByb2dyYW1SZXF1ZXN0EhkKEWNyZWRpdF9wcm9ncmFtX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSIgoDY2FwGAMgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSDQoFY2xvc2UYBCABKAgSDgoGcmVhc29uGAUgASgJIlQKG1VwZGF0ZUNyZWRpdFByb2dyYW1SZXNwb25zZRI1Cg5jcmVkaXRfcHJvZ3JhbRgBIAEoCzIdLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdFByb2dyYW0ivgIKF0NyZWF0ZUNyZWRpdExpbmVSZXF1ZXN0EhMKCWFnZW5jeV9pZBgBIAEoCUgAEhMKCWRyaXZlcl9pZBgCIAEoCUgAEhAKCGN1cnJlbmN5GAMgASgJEh0KFXBhcmVudF9jcmVkaXRfbGluZV9pZBgEIAEoCRIoCglzdWJfbGltaXQYBSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRItCg5saW1pdF9vdmVycmlkZRgGIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EhcKD292ZXJyaWRlX3JlYXNvbhgHIAEoCRIyCghjb250cm9scxgIIAEoCzIgLmZ1ZWwuY3JlZGl0LnYxLlNwZW5kaW5nQ29udHJvbHMSGQoRY3JlZGl0X3Byb2dyYW1faWQYCSABKAlCBwoFb3duZXIifwoYQ3JlYXRlQ3JlZGl0TGluZVJlc3BvbnNlEi8KC2NyZWRpdF9saW5lGAEgASgLMhouZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZRIyCgphc3Nlc3NtZW50GAIgASgLMh4uZnVlbC5jcmVkaXQudjEuUmlza0Fzc2Vzc21lbnQiLgoUR2V0Q3JlZGl0TGluZVJlcXVlc3QSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkiSAoVR2V0Q3JlZGl0TGluZVJlc3BvbnNlEi8KC2NyZWRpdF9saW5lGAEgASgLMhouZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZSLkAQoWTGlzdENyZWRpdExpbmVzUmVxdWVzdBIPCgdiYW5rX2lkGAEgASgJEhEKCWFnZW5jeV9pZBgCIAEoCRIRCglkcml2ZXJfaWQYAyABKAkSHQoVcGFyZW50X2NyZWRpdF9saW5lX2lkGAQgASgJEjIKCHN0YXR1c2VzGAUgAygOMiAuZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZVN0YXR1cxIZChFpbmNsdWRlX3N1Yl9saW5lcxgGIAEoCBIRCglwYWdlX3NpemUYByABKAUSEgoKcGFnZV90b2tlbhgIIAEoCSJkChdMaXN0Q3JlZGl0TGluZXNSZXNwb25zZRIwCgxjcmVkaXRfbGluZXMYASADKAsyGi5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLaAQoYVXBkYXRlQ3JlZGl0TGltaXRSZXF1ZXN0EhYKDmNyZWRpdF9saW5lX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSJAoFbGltaXQYAyABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIYChByZW1vdmVfc3ViX2xpbWl0GAQgASgIEjwKD2RlY3JlYXNlX3BvbGljeRgFIAEoDjIjLmZ1ZWwuY3JlZGl0LnYxLkxpbWl0RGVjcmVhc2VQb2xpY3kSDgoGcmVhc29uGAYgASgJIkwKGVVwZGF0ZUNyZWRpdExpbWl0UmVzcG9uc2USLwoLY3JlZGl0X2xpbmUYASABKAsyGi5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lIoUBCh1VcGRhdGVTcGVuZGluZ0NvbnRyb2xzUmVxdWVzdBIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEjIKCGNvbnRyb2xzGAMgASgLMiAuZnVlbC5jcmVkaXQudjEuU3BlbmRpbmdDb250cm9scyJRCh5VcGRhdGVTcGVuZGluZ0NvbnRyb2xzUmVzcG9uc2USLwoLY3JlZGl0X2xpbmUYASABKAsyGi5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lIlsKF0ZyZWV6ZUNyZWRpdExpbmVSZXF1ZXN0EhYKDmNyZWRpdF9saW5lX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSDgoGcmVhc29uGAMgASgJIksKGEZyZWV6ZUNyZWRpdExpbmVSZXNwb25zZRIvCgtjcmVkaXRfbGluZRgBIAEoCzIaLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmUiXQoZVW5mcmVlemVDcmVkaXRMaW5lUmVxdWVzdBIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEg4KBnJlYXNvbhgDIAEoCSJNChpVbmZyZWV6ZUNyZWRpdExpbmVSZXNwb25zZRIvCgtjcmVkaXRfbGluZRgBIAEoCzIaLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmUiWgoWQ2xvc2VDcmVkaXRMaW5lUmVxdWVzdBIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgDEg4KBnJlYXNvbhgDIAEoCSJKChdDbG9zZUNyZWRpdExpbmVSZXNwb25zZRIvCgtjcmVkaXRfbGluZRgBIAEoCzIaLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmUiTQoZR2V0QXZhaWxhYmxlQ3JlZGl0UmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkSHQoVcHJpY2VfbWlub3JfcGVyX2xpdHJlGAIgASgDIt8DChpHZXRBdmFpbGFibGVDcmVkaXRSZXNwb25zZRIWCg5jcmVkaXRfbGluZV9pZBgBIAEoCRIoCglzcGVuZGFibGUYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRI3Cg9saW1pdGluZ19mYWN0b3IYAyABKA4yHi5mdWVsLmNyZWRpdC52MS5MaW1pdGluZ0ZhY3RvchItCg5saW5lX2F2YWlsYWJsZRgEIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5Ei8KEHBhcmVudF9hdmFpbGFibGUYBSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIyChNwZXJfdHJhbnNhY3Rpb25fbWF4GAYgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSLgoPZGFpbHlfcmVtYWluaW5nGAcgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSGwoTc3BlbmRhYmxlX3ZvbHVtZV9tbBgIIAEoAxI1CgtsaW5lX3N0YXR1cxgJIAEoDjIgLmZ1ZWwuY3JlZGl0LnYxLkNyZWRpdExpbmVTdGF0dXMSLgoKYXNfb2ZfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiwQEKGENoZWNrQXZhaWxhYmlsaXR5UmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkSJQoGYW1vdW50GAIgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSEgoKc3RhdGlvbl9pZBgDIAEoCRITCgttZXJjaGFudF9pZBgEIAEoCRIrCglmdWVsX3R5cGUYBSABKA4yGC5mdWVsLmNvbW1vbi52MS5GdWVsVHlwZRIVCg1hbGxvd19wYXJ0aWFsGAYgASgIIsABChlDaGVja0F2YWlsYWJpbGl0eVJlc3BvbnNlEhAKCGFwcHJvdmVkGAEgASgIEjAKEWFwcHJvdmFibGVfYW1vdW50GAIgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSNQoOZGVjbGluZV9yZWFzb24YAyABKA4yHS5mdWVsLmNyZWRpdC52MS5EZWNsaW5lUmVhc29uEigKCXNwZW5kYWJsZRgEIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5IowCCgtIb2xkUmVxdWVzdBIRCglkcml2ZXJfaWQYASABKAkSFgoOdHJhbnNhY3Rpb25faWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSFQoNYWxsb3dfcGFydGlhbBgEIAEoCBIpCgptaW5fYW1vdW50GAUgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSEgoKc3RhdGlvbl9pZBgGIAEoCRITCgttZXJjaGFudF9pZBgHIAEoCRIrCglmdWVsX3R5cGUYCCABKA4yGC5mdWVsLmNvbW1vbi52MS5GdWVsVHlwZRITCgt0dGxfc2Vjb25kcxgJIAEoBSK2AQoMSG9sZFJlc3BvbnNlEhAKCGFwcHJvdmVkGAEgASgIEiIKBGhvbGQYAiABKAsyFC5mdWVsLmNyZWRpdC52MS5Ib2xkEjUKDmRlY2xpbmVfcmVhc29uGAMgASgOMh0uZnVlbC5jcmVkaXQudjEuRGVjbGluZVJlYXNvbhIoCglzcGVuZGFibGUYBCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIPCgdiYW5rX2lkGAUgASgJIkgKDkNhcHR1cmVSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkSJQoGYW1vdW50GAIgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkiTwoPQ2FwdHVyZVJlc3BvbnNlEiIKBGhvbGQYASABKAsyFC5mdWVsLmNyZWRpdC52MS5Ib2xkEhgKEGpvdXJuYWxfZW50cnlfaWQYAiABKAkiLgoLVm9pZFJlcXVlc3QSDwoHaG9sZF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiTAoMVm9pZFJlc3BvbnNlEiIKBGhvbGQYASABKAsyFC5mdWVsLmNyZWRpdC52MS5Ib2xkEhgKEGpvdXJuYWxfZW50cnlfaWQYAiABKAkiJwoSRXhwaXJlSG9sZHNSZXF1ZXN0EhEKCW1heF9ob2xkcxgBIAEoBSJaChNFeHBpcmVIb2xkc1Jlc3BvbnNlEisKDWV4cGlyZWRfaG9sZHMYASADKAsyFC5mdWVsLmNyZWRpdC52MS5Ib2xkEhYKDm1vcmVfcmVtYWluaW5nGAIgASgIIkQKDkdldEhvbGRSZXF1ZXN0EhEKB2hvbGRfaWQYASABKAlIABIYCg50cmFuc2FjdGlvbl9pZBgCIAEoCUgAQgUKA2tleSI1Cg9HZXRIb2xkUmVzcG9uc2USIgoEaG9sZBgBIAEoCzIULmZ1ZWwuY3JlZGl0LnYxLkhvbGQifAoUUmVzdG9yZUNyZWRpdFJlcXVlc3QSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSJQoGYW1vdW50GAIgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSDwoHbG9hbl9pZBgDIAEoCRIUCgxyZXBheW1lbnRfaWQYBCABKAkiYgoVUmVzdG9yZUNyZWRpdFJlc3BvbnNlEi8KC2NyZWRpdF9saW5lGAEgASgLMhouZnVlbC5jcmVkaXQudjEuQ3JlZGl0TGluZRIYChBqb3VybmFsX2VudHJ5X2lkGAIgASgJIugBChhMaXN0TGVkZ2VyRW50cmllc1JlcXVlc3QSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KBWtpbmRzGAQgAygOMiAuZnVlbC5jcmVkaXQudjEuSm91cm5hbEVudHJ5S2luZBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJjChlMaXN0TGVkZ2VyRW50cmllc1Jlc3BvbnNlEi0KB2VudHJpZXMYASADKAsyHC5mdWVsLmNyZWRpdC52MS5Kb3VybmFsRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIj8KE1ZlcmlmeUxlZGdlclJlcXVlc3QSFwoPY3JlZGl0X2xpbmVfaWRzGAEgAygJEg8KB2JhbmtfaWQYAiABKAki/AEKFFZlcmlmeUxlZGdlclJlc3BvbnNlEhIKCmNvbnNpc3RlbnQYASABKAgSFQoNbGluZXNfY2hlY2tlZBgCIAEoAxIXCg9lbnRyaWVzX2NoZWNrZWQYAyABKAMSMwoLZGlmZmVyZW5jZXMYBCADKAsyHi5mdWVsLmNyZWRpdC52MS5MaW5lRGlmZmVyZW5jZRIcChR1bmJhbGFuY2VkX2VudHJ5X2lkcxgFIAMoCRIdChVpbmNvbnNpc3RlbnRfaG9sZF9pZHMYBiADKAkSLgoKYXNfb2ZfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAq8gEKDkxpbWl0aW5nRmFjdG9yEh8KG0xJTUlUSU5HX0ZBQ1RPUl9VTlNQRUNJRklFRBAAEhgKFExJTUlUSU5HX0ZBQ1RPUl9MSU5FEAESHwobTElNSVRJTkdfRkFDVE9SX1BBUkVOVF9MSU5FEAISJwojTElNSVRJTkdfRkFDVE9SX1BFUl9UUkFOU0FDVElPTl9NQVgQAxIdChlMSU1JVElOR19GQUNUT1JfREFJTFlfTUFYEAQSHwobTElNSVRJTkdfRkFDVE9SX0xJTkVfU1RBVFVTEAUSGwoXTElNSVRJTkdfRkFDVE9SX1BST0dSQU0QBjLdFgoNQ3JlZGl0U2VydmljZRJgCgpBc3Nlc3NSaXNrEiEuZnVlbC5jcmVkaXQudjEuQXNzZXNzUmlza1JlcXVlc3QaIi5mdWVsLmNyZWRpdC52MS5Bc3Nlc3NSaXNrUmVzcG9uc2UiC6K7GAcKAwMHBSABEnkKE0xpc3RSaXNrQXNzZXNzbWVudHMSKi5mdWVsLmNyZWRpdC52MS5MaXN0Umlza0Fzc2Vzc21lbnRzUmVxdWVzdBorLmZ1ZWwuY3JlZGl0LnYxLkxpc3RSaXNrQXNzZXNzbWVudHNSZXNwb25zZSIJorsYBQoDAwcFEm0KD0dldENyZWRpdFBvbGljeRImLmZ1ZWwuY3JlZGl0LnYxLkdldENyZWRpdFBvbGljeVJlcXVlc3QaJy5mdWVsLmNyZWRpdC52MS5HZXRDcmVkaXRQb2xpY3lSZXNwb25zZSIJorsYBQoDAwcFEm4KD1NldENyZWRpdFBvbGljeRImLmZ1ZWwuY3JlZGl0LnYxLlNldENyZWRpdFBvbGljeVJlcXVlc3QaJy5mdWVsLmNyZWRpdC52MS5TZXRDcmVkaXRQb2xpY3lSZXNwb25zZSIKorsYBgoCAwcgARJ0ChBDcmVhdGVDcmVkaXRMaW5lEicuZnVlbC5jcmVkaXQudjEuQ3JlYXRlQ3JlZGl0TGluZVJlcXVlc3QaKC5mdWVsLmNyZWRpdC52MS5DcmVhdGVDcmVkaXRMaW5lUmVzcG9uc2UiDaK7GAkKAwMHAiABKAESfAoTQ3JlYXRlQ3JlZGl0UHJvZ3JhbRIqLmZ1ZWwuY3JlZGl0LnYxLkNyZWF0ZUNyZWRpdFByb2dyYW1SZXF1ZXN0GisuZnVlbC5jcmVkaXQudjEuQ3JlYXRlQ3JlZGl0UHJvZ3JhbVJlc3BvbnNlIgyiuxgICgIDByABKAEScAoQR2V0Q3JlZGl0UHJvZ3JhbRInLmZ1ZWwuY3JlZGl0LnYxLkdldENyZWRpdFByb2dyYW1SZXF1ZXN0GiguZnVlbC5jcmVkaXQudjEuR2V0Q3JlZGl0UHJvZ3JhbVJlc3BvbnNlIgmiuxgFCgMDBwUSdgoSTGlzdENyZWRpdFByb2dyYW1zEikuZnVlbC5jcmVkaXQudjEuTGlzdENyZWRpdFByb2dyYW1zUmVxdWVzdBoqLmZ1ZWwuY3JlZGl0LnYxLkxpc3RDcmVkaXRQcm9ncmFtc1Jlc3BvbnNlIgmiuxgFCgMDBwUSfAoTVXBkYXRlQ3JlZGl0UHJvZ3JhbRIqLmZ1ZWwuY3JlZGl0LnYxLlVwZGF0ZUNyZWRpdFByb2dyYW1SZXF1ZXN0GisuZnVlbC5jcmVkaXQudjEuVXBkYXRlQ3JlZGl0UHJvZ3JhbVJlc3BvbnNlIgyiuxgICgIDByABKAESagoNR2V0Q3JlZGl0TGluZRIkLmZ1ZWwuY3JlZGl0LnYxLkdldENyZWRpdExpbmVSZXF1ZXN0GiUuZnVlbC5jcmVkaXQudjEuR2V0Q3JlZGl0TGluZVJlc3BvbnNlIgyiuxgICgYBAgMHBQgScAoPTGlzdENyZWRpdExpbmVzEiYuZnVlbC5jcmVkaXQudjEuTGlzdENyZWRpdExpbmVzUmVxdWVzdBonLmZ1ZWwuY3JlZGl0LnYxLkxpc3RDcmVkaXRMaW5lc1Jlc3BvbnNlIgyiuxgICgYBAgMHBQgSdwoRVXBkYXRlQ3JlZGl0TGltaXQSKC5mdWVsLmNyZWRpdC52MS5VcGRhdGVDcmVkaXRMaW1pdFJlcXVlc3QaKS5mdWVsLmNyZWRpdC52MS5VcGRhdGVDcmVkaXRMaW1pdFJlc3BvbnNlIg2iuxgJCgMDBwIgASgBEoQBChZVcGRhdGVTcGVuZGluZ0NvbnRyb2xzEi0uZnVlbC5jcmVkaXQudjEuVXBkYXRlU3BlbmRpbmdDb250cm9sc1JlcXVlc3QaLi5mdWVsLmNyZWRpdC52MS5VcGRhdGVTcGVuZGluZ0NvbnRyb2xzUmVzcG9uc2UiC6K7GAcKAwMHAiABEnMKEEZyZWV6ZUNyZWRpdExpbmUSJy5mdWVsLmNyZWRpdC52MS5GcmVlemVDcmVkaXRMaW5lUmVxdWVzdBooLmZ1ZWwuY3JlZGl0LnYxLkZyZWV6ZUNyZWRpdExpbmVSZXNwb25zZSIMorsYCAoEAwcCBSABEnkKElVuZnJlZXplQ3JlZGl0TGluZRIpLmZ1ZWwuY3JlZGl0LnYxLlVuZnJlZXplQ3JlZGl0TGluZVJlcXVlc3QaKi5mdWVsLmNyZWRpdC52MS5VbmZyZWV6ZUNyZWRpdExpbmVSZXNwb25zZSIMorsYCAoEAwcCBSABEm8KD0Nsb3NlQ3JlZGl0TGluZRImLmZ1ZWwuY3JlZGl0LnYxLkNsb3NlQ3JlZGl0TGluZVJlcXVlc3QaJy5mdWVsLmNyZWRpdC52MS5DbG9zZUNyZWRpdExpbmVSZXNwb25zZSILorsYBwoDAwcCIAESeQoSR2V0QXZhaWxhYmxlQ3JlZGl0EikuZnVlbC5jcmVkaXQudjEuR2V0QXZhaWxhYmxlQ3JlZGl0UmVxdWVzdBoqLmZ1ZWwuY3JlZGl0LnYxLkdldEF2YWlsYWJsZUNyZWRpdFJlc3BvbnNlIgyiuxgICgYBAgMHBQgSdgoRQ2hlY2tBdmFpbGFiaWxpdHkSKC5mdWVsLmNyZWRpdC52MS5DaGVja0F2YWlsYWJpbGl0eVJlcXVlc3QaKS5mdWVsLmNyZWRpdC52MS5DaGVja0F2YWlsYWJpbGl0eVJlc3BvbnNlIgyiuxgICgYBAgMHBQgSUAoESG9sZBIbLmZ1ZWwuY3JlZGl0LnYxLkhvbGRSZXF1ZXN0GhwuZnVlbC5jcmVkaXQudjEuSG9sZFJlc3BvbnNlIg2iuxgJCgEIGAEgASgBElkKB0NhcHR1cmUSHi5mdWVsLmNyZWRpdC52MS5DYXB0dXJlUmVxdWVzdBofLmZ1ZWwuY3JlZGl0LnYxLkNhcHR1cmVSZXNwb25zZSINorsYCQoBCBgBIAEoARJQCgRWb2lkEhsuZnVlbC5jcmVkaXQudjEuVm9pZFJlcXVlc3QaHC5mdWVsLmNyZWRpdC52MS5Wb2lkUmVzcG9uc2UiDaK7GAkKAQgYASABKAESZQoLRXhwaXJlSG9sZHMSIi5mdWVsLmNyZWRpdC52MS5FeHBpcmVIb2xkc1JlcXVlc3QaIy5mdWVsLmNyZWRpdC52MS5FeHBpcmVIb2xkc1Jlc3BvbnNlIg2iuxgJCgEIGAEgASgBElUKB0dldEhvbGQSHi5mdWVsLmNyZWRpdC52MS5HZXRIb2xkUmVxdWVzdBofLmZ1ZWwuY3JlZGl0LnYxLkdldEhvbGRSZXNwb25zZSIJorsYBQoBCBgBEmsKDVJlc3RvcmVDcmVkaXQSJC5mdWVsLmNyZWRpdC52MS5SZXN0b3JlQ3JlZGl0UmVxdWVzdBolLmZ1ZWwuY3JlZGl0LnYxLlJlc3RvcmVDcmVkaXRSZXNwb25zZSINorsYCQoBCBgBIAEoARJ0ChFMaXN0TGVkZ2VyRW50cmllcxIoLmZ1ZWwuY3JlZGl0LnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVxdWVzdBopLmZ1ZWwuY3JlZGl0LnYxLkxpc3RMZWRnZXJFbnRyaWVzUmVzcG9uc2UiCqK7GAYKBAIDBwUSYgoMVmVyaWZ5TGVkZ2VyEiMuZnVlbC5jcmVkaXQudjEuVmVyaWZ5TGVkZ2VyUmVxdWVzdBokLmZ1ZWwuY3JlZGl0LnYxLlZlcmlmeUxlZGdlclJlc3BvbnNlIgeiuxgDCgEFYgZwcm90bzM", [file_fuel_common_v1_common, file_fuel_credit_v1_credit_line, file_fuel_credit_v1_ledger, file_fuel_credit_v1_risk, file_google_protobuf_timestamp]);
 
 /**
  * Request of CreditService.AssessRisk.
@@ -273,6 +273,231 @@ export const SetCreditPolicyResponseSchema: GenMessage<SetCreditPolicyResponse> 
   messageDesc(file_fuel_credit_v1_credit, 7);
 
 /**
+ * Request of CreditService.CreateCreditProgram.
+ *
+ * @generated from message fuel.credit.v1.CreateCreditProgramRequest
+ */
+export type CreateCreditProgramRequest = Message<"fuel.credit.v1.CreateCreditProgramRequest"> & {
+  /**
+   * Display name, 1–120 characters.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The program's cap: the most its lines may have held plus used at once. > 0; its
+   * currency is the program's.
+   *
+   * @generated from field: fuel.common.v1.Money cap = 2;
+   */
+  cap?: Money | undefined;
+};
+
+/**
+ * Describes the message fuel.credit.v1.CreateCreditProgramRequest.
+ * Use `create(CreateCreditProgramRequestSchema)` to create a new message.
+ */
+export const CreateCreditProgramRequestSchema: GenMessage<CreateCreditProgramRequest> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 8);
+
+/**
+ * Response of CreditService.CreateCreditProgram.
+ *
+ * @generated from message fuel.credit.v1.CreateCreditProgramResponse
+ */
+export type CreateCreditProgramResponse = Message<"fuel.credit.v1.CreateCreditProgramResponse"> & {
+  /**
+   * The new program.
+   *
+   * @generated from field: fuel.credit.v1.CreditProgram credit_program = 1;
+   */
+  creditProgram?: CreditProgram | undefined;
+};
+
+/**
+ * Describes the message fuel.credit.v1.CreateCreditProgramResponse.
+ * Use `create(CreateCreditProgramResponseSchema)` to create a new message.
+ */
+export const CreateCreditProgramResponseSchema: GenMessage<CreateCreditProgramResponse> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 9);
+
+/**
+ * Request of CreditService.GetCreditProgram.
+ *
+ * @generated from message fuel.credit.v1.GetCreditProgramRequest
+ */
+export type GetCreditProgramRequest = Message<"fuel.credit.v1.GetCreditProgramRequest"> & {
+  /**
+   * UUID of the program.
+   *
+   * @generated from field: string credit_program_id = 1;
+   */
+  creditProgramId: string;
+};
+
+/**
+ * Describes the message fuel.credit.v1.GetCreditProgramRequest.
+ * Use `create(GetCreditProgramRequestSchema)` to create a new message.
+ */
+export const GetCreditProgramRequestSchema: GenMessage<GetCreditProgramRequest> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 10);
+
+/**
+ * Response of CreditService.GetCreditProgram.
+ *
+ * @generated from message fuel.credit.v1.GetCreditProgramResponse
+ */
+export type GetCreditProgramResponse = Message<"fuel.credit.v1.GetCreditProgramResponse"> & {
+  /**
+   * The program.
+   *
+   * @generated from field: fuel.credit.v1.CreditProgram credit_program = 1;
+   */
+  creditProgram?: CreditProgram | undefined;
+};
+
+/**
+ * Describes the message fuel.credit.v1.GetCreditProgramResponse.
+ * Use `create(GetCreditProgramResponseSchema)` to create a new message.
+ */
+export const GetCreditProgramResponseSchema: GenMessage<GetCreditProgramResponse> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 11);
+
+/**
+ * Request of CreditService.ListCreditPrograms.
+ *
+ * @generated from message fuel.credit.v1.ListCreditProgramsRequest
+ */
+export type ListCreditProgramsRequest = Message<"fuel.credit.v1.ListCreditProgramsRequest"> & {
+  /**
+   * Only this bank's programs (SYSTEM_ADMIN; banks are already scoped to theirs).
+   *
+   * @generated from field: string bank_id = 1;
+   */
+  bankId: string;
+
+  /**
+   * Maximum results per page: default 50 when 0, at most 200; negative → INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Opaque `next_page_token` of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message fuel.credit.v1.ListCreditProgramsRequest.
+ * Use `create(ListCreditProgramsRequestSchema)` to create a new message.
+ */
+export const ListCreditProgramsRequestSchema: GenMessage<ListCreditProgramsRequest> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 12);
+
+/**
+ * Response of CreditService.ListCreditPrograms.
+ *
+ * @generated from message fuel.credit.v1.ListCreditProgramsResponse
+ */
+export type ListCreditProgramsResponse = Message<"fuel.credit.v1.ListCreditProgramsResponse"> & {
+  /**
+   * The programs, newest first.
+   *
+   * @generated from field: repeated fuel.credit.v1.CreditProgram credit_programs = 1;
+   */
+  creditPrograms: CreditProgram[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message fuel.credit.v1.ListCreditProgramsResponse.
+ * Use `create(ListCreditProgramsResponseSchema)` to create a new message.
+ */
+export const ListCreditProgramsResponseSchema: GenMessage<ListCreditProgramsResponse> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 13);
+
+/**
+ * Request of CreditService.UpdateCreditProgram. At least one of `cap` and `close`.
+ *
+ * @generated from message fuel.credit.v1.UpdateCreditProgramRequest
+ */
+export type UpdateCreditProgramRequest = Message<"fuel.credit.v1.UpdateCreditProgramRequest"> & {
+  /**
+   * UUID of the program.
+   *
+   * @generated from field: string credit_program_id = 1;
+   */
+  creditProgramId: string;
+
+  /**
+   * The program's version as last read; the change applies only if it still is.
+   *
+   * @generated from field: int64 expected_version = 2;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * The new cap, > 0, in the program's currency. Unset: unchanged.
+   *
+   * @generated from field: fuel.common.v1.Money cap = 3;
+   */
+  cap?: Money | undefined;
+
+  /**
+   * Close the program to new holds (for good).
+   *
+   * @generated from field: bool close = 4;
+   */
+  close: boolean;
+
+  /**
+   * Why, 1–500 characters (recorded on the journal entry).
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fuel.credit.v1.UpdateCreditProgramRequest.
+ * Use `create(UpdateCreditProgramRequestSchema)` to create a new message.
+ */
+export const UpdateCreditProgramRequestSchema: GenMessage<UpdateCreditProgramRequest> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 14);
+
+/**
+ * Response of CreditService.UpdateCreditProgram.
+ *
+ * @generated from message fuel.credit.v1.UpdateCreditProgramResponse
+ */
+export type UpdateCreditProgramResponse = Message<"fuel.credit.v1.UpdateCreditProgramResponse"> & {
+  /**
+   * The program as changed.
+   *
+   * @generated from field: fuel.credit.v1.CreditProgram credit_program = 1;
+   */
+  creditProgram?: CreditProgram | undefined;
+};
+
+/**
+ * Describes the message fuel.credit.v1.UpdateCreditProgramResponse.
+ * Use `create(UpdateCreditProgramResponseSchema)` to create a new message.
+ */
+export const UpdateCreditProgramResponseSchema: GenMessage<UpdateCreditProgramResponse> = /*@__PURE__*/
+  messageDesc(file_fuel_credit_v1_credit, 15);
+
+/**
  * Request of CreditService.CreateCreditLine.
  *
  * @generated from message fuel.credit.v1.CreateCreditLineRequest
@@ -344,6 +569,15 @@ export type CreateCreditLineRequest = Message<"fuel.credit.v1.CreateCreditLineRe
    * @generated from field: fuel.credit.v1.SpendingControls controls = 8;
    */
   controls?: SpendingControls | undefined;
+
+  /**
+   * For a root line only: UUID of an ACTIVE credit program of the same bank and currency
+   * the line lends under. Empty: in no program. A sub-line is always in its parent's
+   * program and may not name one. Fixed for the line's life.
+   *
+   * @generated from field: string credit_program_id = 9;
+   */
+  creditProgramId: string;
 };
 
 /**
@@ -351,7 +585,7 @@ export type CreateCreditLineRequest = Message<"fuel.credit.v1.CreateCreditLineRe
  * Use `create(CreateCreditLineRequestSchema)` to create a new message.
  */
 export const CreateCreditLineRequestSchema: GenMessage<CreateCreditLineRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 8);
+  messageDesc(file_fuel_credit_v1_credit, 16);
 
 /**
  * Response of CreditService.CreateCreditLine.
@@ -380,7 +614,7 @@ export type CreateCreditLineResponse = Message<"fuel.credit.v1.CreateCreditLineR
  * Use `create(CreateCreditLineResponseSchema)` to create a new message.
  */
 export const CreateCreditLineResponseSchema: GenMessage<CreateCreditLineResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 9);
+  messageDesc(file_fuel_credit_v1_credit, 17);
 
 /**
  * Request of CreditService.GetCreditLine.
@@ -401,7 +635,7 @@ export type GetCreditLineRequest = Message<"fuel.credit.v1.GetCreditLineRequest"
  * Use `create(GetCreditLineRequestSchema)` to create a new message.
  */
 export const GetCreditLineRequestSchema: GenMessage<GetCreditLineRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 10);
+  messageDesc(file_fuel_credit_v1_credit, 18);
 
 /**
  * Response of CreditService.GetCreditLine.
@@ -422,7 +656,7 @@ export type GetCreditLineResponse = Message<"fuel.credit.v1.GetCreditLineRespons
  * Use `create(GetCreditLineResponseSchema)` to create a new message.
  */
 export const GetCreditLineResponseSchema: GenMessage<GetCreditLineResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 11);
+  messageDesc(file_fuel_credit_v1_credit, 19);
 
 /**
  * Request of CreditService.ListCreditLines. Filters combine with AND; empty means any.
@@ -493,7 +727,7 @@ export type ListCreditLinesRequest = Message<"fuel.credit.v1.ListCreditLinesRequ
  * Use `create(ListCreditLinesRequestSchema)` to create a new message.
  */
 export const ListCreditLinesRequestSchema: GenMessage<ListCreditLinesRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 12);
+  messageDesc(file_fuel_credit_v1_credit, 20);
 
 /**
  * Response of CreditService.ListCreditLines.
@@ -521,7 +755,7 @@ export type ListCreditLinesResponse = Message<"fuel.credit.v1.ListCreditLinesRes
  * Use `create(ListCreditLinesResponseSchema)` to create a new message.
  */
 export const ListCreditLinesResponseSchema: GenMessage<ListCreditLinesResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 13);
+  messageDesc(file_fuel_credit_v1_credit, 21);
 
 /**
  * Request of CreditService.UpdateCreditLimit.
@@ -579,7 +813,7 @@ export type UpdateCreditLimitRequest = Message<"fuel.credit.v1.UpdateCreditLimit
  * Use `create(UpdateCreditLimitRequestSchema)` to create a new message.
  */
 export const UpdateCreditLimitRequestSchema: GenMessage<UpdateCreditLimitRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 14);
+  messageDesc(file_fuel_credit_v1_credit, 22);
 
 /**
  * Response of CreditService.UpdateCreditLimit.
@@ -600,7 +834,7 @@ export type UpdateCreditLimitResponse = Message<"fuel.credit.v1.UpdateCreditLimi
  * Use `create(UpdateCreditLimitResponseSchema)` to create a new message.
  */
 export const UpdateCreditLimitResponseSchema: GenMessage<UpdateCreditLimitResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 15);
+  messageDesc(file_fuel_credit_v1_credit, 23);
 
 /**
  * Request of CreditService.UpdateSpendingControls.
@@ -635,7 +869,7 @@ export type UpdateSpendingControlsRequest = Message<"fuel.credit.v1.UpdateSpendi
  * Use `create(UpdateSpendingControlsRequestSchema)` to create a new message.
  */
 export const UpdateSpendingControlsRequestSchema: GenMessage<UpdateSpendingControlsRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 16);
+  messageDesc(file_fuel_credit_v1_credit, 24);
 
 /**
  * Response of CreditService.UpdateSpendingControls.
@@ -656,7 +890,7 @@ export type UpdateSpendingControlsResponse = Message<"fuel.credit.v1.UpdateSpend
  * Use `create(UpdateSpendingControlsResponseSchema)` to create a new message.
  */
 export const UpdateSpendingControlsResponseSchema: GenMessage<UpdateSpendingControlsResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 17);
+  messageDesc(file_fuel_credit_v1_credit, 25);
 
 /**
  * Request of CreditService.FreezeCreditLine.
@@ -691,7 +925,7 @@ export type FreezeCreditLineRequest = Message<"fuel.credit.v1.FreezeCreditLineRe
  * Use `create(FreezeCreditLineRequestSchema)` to create a new message.
  */
 export const FreezeCreditLineRequestSchema: GenMessage<FreezeCreditLineRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 18);
+  messageDesc(file_fuel_credit_v1_credit, 26);
 
 /**
  * Response of CreditService.FreezeCreditLine.
@@ -712,7 +946,7 @@ export type FreezeCreditLineResponse = Message<"fuel.credit.v1.FreezeCreditLineR
  * Use `create(FreezeCreditLineResponseSchema)` to create a new message.
  */
 export const FreezeCreditLineResponseSchema: GenMessage<FreezeCreditLineResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 19);
+  messageDesc(file_fuel_credit_v1_credit, 27);
 
 /**
  * Request of CreditService.UnfreezeCreditLine.
@@ -747,7 +981,7 @@ export type UnfreezeCreditLineRequest = Message<"fuel.credit.v1.UnfreezeCreditLi
  * Use `create(UnfreezeCreditLineRequestSchema)` to create a new message.
  */
 export const UnfreezeCreditLineRequestSchema: GenMessage<UnfreezeCreditLineRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 20);
+  messageDesc(file_fuel_credit_v1_credit, 28);
 
 /**
  * Response of CreditService.UnfreezeCreditLine.
@@ -768,7 +1002,7 @@ export type UnfreezeCreditLineResponse = Message<"fuel.credit.v1.UnfreezeCreditL
  * Use `create(UnfreezeCreditLineResponseSchema)` to create a new message.
  */
 export const UnfreezeCreditLineResponseSchema: GenMessage<UnfreezeCreditLineResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 21);
+  messageDesc(file_fuel_credit_v1_credit, 29);
 
 /**
  * Request of CreditService.CloseCreditLine.
@@ -803,7 +1037,7 @@ export type CloseCreditLineRequest = Message<"fuel.credit.v1.CloseCreditLineRequ
  * Use `create(CloseCreditLineRequestSchema)` to create a new message.
  */
 export const CloseCreditLineRequestSchema: GenMessage<CloseCreditLineRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 22);
+  messageDesc(file_fuel_credit_v1_credit, 30);
 
 /**
  * Response of CreditService.CloseCreditLine.
@@ -824,7 +1058,7 @@ export type CloseCreditLineResponse = Message<"fuel.credit.v1.CloseCreditLineRes
  * Use `create(CloseCreditLineResponseSchema)` to create a new message.
  */
 export const CloseCreditLineResponseSchema: GenMessage<CloseCreditLineResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 23);
+  messageDesc(file_fuel_credit_v1_credit, 31);
 
 /**
  * Request of CreditService.GetAvailableCredit.
@@ -853,7 +1087,7 @@ export type GetAvailableCreditRequest = Message<"fuel.credit.v1.GetAvailableCred
  * Use `create(GetAvailableCreditRequestSchema)` to create a new message.
  */
 export const GetAvailableCreditRequestSchema: GenMessage<GetAvailableCreditRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 24);
+  messageDesc(file_fuel_credit_v1_credit, 32);
 
 /**
  * Response of CreditService.GetAvailableCredit.
@@ -939,7 +1173,7 @@ export type GetAvailableCreditResponse = Message<"fuel.credit.v1.GetAvailableCre
  * Use `create(GetAvailableCreditResponseSchema)` to create a new message.
  */
 export const GetAvailableCreditResponseSchema: GenMessage<GetAvailableCreditResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 25);
+  messageDesc(file_fuel_credit_v1_credit, 33);
 
 /**
  * Request of CreditService.CheckAvailability.
@@ -995,7 +1229,7 @@ export type CheckAvailabilityRequest = Message<"fuel.credit.v1.CheckAvailability
  * Use `create(CheckAvailabilityRequestSchema)` to create a new message.
  */
 export const CheckAvailabilityRequestSchema: GenMessage<CheckAvailabilityRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 26);
+  messageDesc(file_fuel_credit_v1_credit, 34);
 
 /**
  * Response of CreditService.CheckAvailability.
@@ -1038,7 +1272,7 @@ export type CheckAvailabilityResponse = Message<"fuel.credit.v1.CheckAvailabilit
  * Use `create(CheckAvailabilityResponseSchema)` to create a new message.
  */
 export const CheckAvailabilityResponseSchema: GenMessage<CheckAvailabilityResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 27);
+  messageDesc(file_fuel_credit_v1_credit, 35);
 
 /**
  * Request of CreditService.Hold.
@@ -1117,7 +1351,7 @@ export type HoldRequest = Message<"fuel.credit.v1.HoldRequest"> & {
  * Use `create(HoldRequestSchema)` to create a new message.
  */
 export const HoldRequestSchema: GenMessage<HoldRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 28);
+  messageDesc(file_fuel_credit_v1_credit, 36);
 
 /**
  * Response of CreditService.Hold.
@@ -1167,7 +1401,7 @@ export type HoldResponse = Message<"fuel.credit.v1.HoldResponse"> & {
  * Use `create(HoldResponseSchema)` to create a new message.
  */
 export const HoldResponseSchema: GenMessage<HoldResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 29);
+  messageDesc(file_fuel_credit_v1_credit, 37);
 
 /**
  * Request of CreditService.Capture.
@@ -1196,7 +1430,7 @@ export type CaptureRequest = Message<"fuel.credit.v1.CaptureRequest"> & {
  * Use `create(CaptureRequestSchema)` to create a new message.
  */
 export const CaptureRequestSchema: GenMessage<CaptureRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 30);
+  messageDesc(file_fuel_credit_v1_credit, 38);
 
 /**
  * Response of CreditService.Capture.
@@ -1224,7 +1458,7 @@ export type CaptureResponse = Message<"fuel.credit.v1.CaptureResponse"> & {
  * Use `create(CaptureResponseSchema)` to create a new message.
  */
 export const CaptureResponseSchema: GenMessage<CaptureResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 31);
+  messageDesc(file_fuel_credit_v1_credit, 39);
 
 /**
  * Request of CreditService.Void.
@@ -1252,7 +1486,7 @@ export type VoidRequest = Message<"fuel.credit.v1.VoidRequest"> & {
  * Use `create(VoidRequestSchema)` to create a new message.
  */
 export const VoidRequestSchema: GenMessage<VoidRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 32);
+  messageDesc(file_fuel_credit_v1_credit, 40);
 
 /**
  * Response of CreditService.Void.
@@ -1280,7 +1514,7 @@ export type VoidResponse = Message<"fuel.credit.v1.VoidResponse"> & {
  * Use `create(VoidResponseSchema)` to create a new message.
  */
 export const VoidResponseSchema: GenMessage<VoidResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 33);
+  messageDesc(file_fuel_credit_v1_credit, 41);
 
 /**
  * Request of CreditService.ExpireHolds.
@@ -1301,7 +1535,7 @@ export type ExpireHoldsRequest = Message<"fuel.credit.v1.ExpireHoldsRequest"> & 
  * Use `create(ExpireHoldsRequestSchema)` to create a new message.
  */
 export const ExpireHoldsRequestSchema: GenMessage<ExpireHoldsRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 34);
+  messageDesc(file_fuel_credit_v1_credit, 42);
 
 /**
  * Response of CreditService.ExpireHolds.
@@ -1329,7 +1563,7 @@ export type ExpireHoldsResponse = Message<"fuel.credit.v1.ExpireHoldsResponse"> 
  * Use `create(ExpireHoldsResponseSchema)` to create a new message.
  */
 export const ExpireHoldsResponseSchema: GenMessage<ExpireHoldsResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 35);
+  messageDesc(file_fuel_credit_v1_credit, 43);
 
 /**
  * Request of CreditService.GetHold. Exactly one key is required.
@@ -1366,7 +1600,7 @@ export type GetHoldRequest = Message<"fuel.credit.v1.GetHoldRequest"> & {
  * Use `create(GetHoldRequestSchema)` to create a new message.
  */
 export const GetHoldRequestSchema: GenMessage<GetHoldRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 36);
+  messageDesc(file_fuel_credit_v1_credit, 44);
 
 /**
  * Response of CreditService.GetHold.
@@ -1387,7 +1621,7 @@ export type GetHoldResponse = Message<"fuel.credit.v1.GetHoldResponse"> & {
  * Use `create(GetHoldResponseSchema)` to create a new message.
  */
 export const GetHoldResponseSchema: GenMessage<GetHoldResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 37);
+  messageDesc(file_fuel_credit_v1_credit, 45);
 
 /**
  * Request of CreditService.RestoreCredit.
@@ -1429,7 +1663,7 @@ export type RestoreCreditRequest = Message<"fuel.credit.v1.RestoreCreditRequest"
  * Use `create(RestoreCreditRequestSchema)` to create a new message.
  */
 export const RestoreCreditRequestSchema: GenMessage<RestoreCreditRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 38);
+  messageDesc(file_fuel_credit_v1_credit, 46);
 
 /**
  * Response of CreditService.RestoreCredit.
@@ -1457,7 +1691,7 @@ export type RestoreCreditResponse = Message<"fuel.credit.v1.RestoreCreditRespons
  * Use `create(RestoreCreditResponseSchema)` to create a new message.
  */
 export const RestoreCreditResponseSchema: GenMessage<RestoreCreditResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 39);
+  messageDesc(file_fuel_credit_v1_credit, 47);
 
 /**
  * Request of CreditService.ListLedgerEntries.
@@ -1514,7 +1748,7 @@ export type ListLedgerEntriesRequest = Message<"fuel.credit.v1.ListLedgerEntries
  * Use `create(ListLedgerEntriesRequestSchema)` to create a new message.
  */
 export const ListLedgerEntriesRequestSchema: GenMessage<ListLedgerEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 40);
+  messageDesc(file_fuel_credit_v1_credit, 48);
 
 /**
  * Response of CreditService.ListLedgerEntries.
@@ -1542,7 +1776,7 @@ export type ListLedgerEntriesResponse = Message<"fuel.credit.v1.ListLedgerEntrie
  * Use `create(ListLedgerEntriesResponseSchema)` to create a new message.
  */
 export const ListLedgerEntriesResponseSchema: GenMessage<ListLedgerEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 41);
+  messageDesc(file_fuel_credit_v1_credit, 49);
 
 /**
  * Request of CreditService.VerifyLedger. Empty checks every line.
@@ -1570,7 +1804,7 @@ export type VerifyLedgerRequest = Message<"fuel.credit.v1.VerifyLedgerRequest"> 
  * Use `create(VerifyLedgerRequestSchema)` to create a new message.
  */
 export const VerifyLedgerRequestSchema: GenMessage<VerifyLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 42);
+  messageDesc(file_fuel_credit_v1_credit, 50);
 
 /**
  * Response of CreditService.VerifyLedger.
@@ -1635,7 +1869,7 @@ export type VerifyLedgerResponse = Message<"fuel.credit.v1.VerifyLedgerResponse"
  * Use `create(VerifyLedgerResponseSchema)` to create a new message.
  */
 export const VerifyLedgerResponseSchema: GenMessage<VerifyLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_credit_v1_credit, 43);
+  messageDesc(file_fuel_credit_v1_credit, 51);
 
 /**
  * The constraint that limits what a driver can spend.
@@ -1684,6 +1918,13 @@ export enum LimitingFactor {
    * @generated from enum value: LIMITING_FACTOR_LINE_STATUS = 5;
    */
   LINE_STATUS = 5,
+
+  /**
+   * The bank's credit program the line lends under (its cap, or it is closed).
+   *
+   * @generated from enum value: LIMITING_FACTOR_PROGRAM = 6;
+   */
+  PROGRAM = 6,
 }
 
 /**
@@ -1800,6 +2041,64 @@ export const CreditService: GenService<{
     methodKind: "unary";
     input: typeof CreateCreditLineRequestSchema;
     output: typeof CreateCreditLineResponseSchema;
+  },
+  /**
+   * Creates a credit program: a cap on what the bank has out at once across every line
+   * that lends under it (see CreditProgram). Writes a LIMIT_CHANGE journal entry on the
+   * program's ledger line.
+   * Who: BANK_ADMIN, BANK_SYSTEM (their own bank). Requires `idempotency-key`.
+   * Errors: INVALID_ARGUMENT (name empty or over 120 characters, bad currency, cap ≤ 0).
+   *
+   * @generated from rpc fuel.credit.v1.CreditService.CreateCreditProgram
+   */
+  createCreditProgram: {
+    methodKind: "unary";
+    input: typeof CreateCreditProgramRequestSchema;
+    output: typeof CreateCreditProgramResponseSchema;
+  },
+  /**
+   * Reads one credit program with its counters.
+   * Who: BANK_ADMIN, BANK_SYSTEM (their own bank's), SYSTEM_ADMIN. Read-only.
+   * Errors: INVALID_ARGUMENT (malformed id); NOT_FOUND, reason CREDIT_PROGRAM_NOT_FOUND
+   * (also for another bank's program).
+   *
+   * @generated from rpc fuel.credit.v1.CreditService.GetCreditProgram
+   */
+  getCreditProgram: {
+    methodKind: "unary";
+    input: typeof GetCreditProgramRequestSchema;
+    output: typeof GetCreditProgramResponseSchema;
+  },
+  /**
+   * Lists credit programs, newest first.
+   * Who: BANK_ADMIN, BANK_SYSTEM (their own bank's), SYSTEM_ADMIN (any bank's, or one
+   * bank's with `bank_id`). Read-only.
+   * Errors: INVALID_ARGUMENT (bad bank_id, page_size or page_token).
+   *
+   * @generated from rpc fuel.credit.v1.CreditService.ListCreditPrograms
+   */
+  listCreditPrograms: {
+    methodKind: "unary";
+    input: typeof ListCreditProgramsRequestSchema;
+    output: typeof ListCreditProgramsResponseSchema;
+  },
+  /**
+   * Changes a program's cap, or closes it to new holds, if its version is still
+   * `expected_version`. A cap below what is out is allowed: new holds are then declined
+   * with DECLINE_REASON_PROGRAM_CAP_EXCEEDED until repayments bring it under. A cap change
+   * writes a LIMIT_CHANGE journal entry.
+   * Who: BANK_ADMIN, BANK_SYSTEM (their own bank's). Requires `idempotency-key`.
+   * Errors: INVALID_ARGUMENT (cap ≤ 0 or of another currency, reason empty, nothing to
+   * change); NOT_FOUND, reason CREDIT_PROGRAM_NOT_FOUND; ABORTED, reason VERSION_MISMATCH
+   * (details: current_version); FAILED_PRECONDITION, reason PROGRAM_CLOSED (a closed
+   * program does not reopen).
+   *
+   * @generated from rpc fuel.credit.v1.CreditService.UpdateCreditProgram
+   */
+  updateCreditProgram: {
+    methodKind: "unary";
+    input: typeof UpdateCreditProgramRequestSchema;
+    output: typeof UpdateCreditProgramResponseSchema;
   },
   /**
    * Reads one credit line with its current counters.
