@@ -131,7 +131,7 @@ async function main(): Promise<void> {
     // The credit cycle: line → QR → authorize → settle → loan → payment → webhook → repaid.
     await creditCycleDemo({
       gatewayUrl: url,
-      paymentGatewayUrl: sys.cfg.paymentGatewayUrl!,
+      paymentGatewayUrl: sys.paymentGateway!.url,
       systemAdminToken: admin.session!.accessToken,
       driverToken,
       driverId: driver.driverId,

@@ -17,9 +17,10 @@ import { startMetricsServer, type MetricsServer } from "../platform/metrics-serv
 import { startGateway, type RunningGateway } from "../gateway/index.js";
 import { gatewayHttpRoutes } from "../gateway/http-routes.js";
 import { ALL_SERVICES, MODULES } from "../services/registry.js";
-import { startDevInbox, type DevInbox } from "../dev/inbox.js";
-import { startSimulatedGateway, type SimulatedGateway } from "../dev/payment-gateway/index.js";
-import { randomBytes } from "node:crypto";
+import { paymentGatewayName } from "../services/payment/settings.js";
+import type { DevInbox } from "../dev/inbox.js";
+import type { SimulatedGateway } from "../dev/payment-gateway/index.js";
+import { startStandIns } from "./stand-ins.js";
 
 export interface RunningSystem {
   infra: Infra;
@@ -52,25 +53,24 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
       cfg.urls[name] = `http://127.0.0.1:${cfg.ports[name]}`;
     }
   }
-  // No real providers configured (development, tests): start the dev provider and point
-  // the notification adapters at it, so messages really travel over SMTP and HTTP.
-  const wantsInbox = cfg.services.includes("notification") && cfg.devInboxPort >= 0 && !cfg.production && !cfg.smsApiUrl && !cfg.smtpUrl && !cfg.pushApiUrl;
-  const devInbox = wantsInbox ? await startDevInbox(cfg.devInboxPort, cfg.host) : null;
-  if (devInbox) {
-    cfg.smsApiUrl = devInbox.smsUrl;
-    cfg.smtpUrl = devInbox.smtpUrl;
-    cfg.pushApiUrl = devInbox.pushUrl;
-  }
+  // The webhook endpoint relays deliveries as from PaymentService's gateway: its name is
+  // checked before anything starts.
+  const httpRoutes = cfg.gateway ? gatewayHttpRoutes(paymentGatewayName(cfg.env)) : undefined;
   if (cfg.gateway && cfg.gatewayPort === 0) cfg.gatewayPort = await freePort();
   cfg.publicUrl ??= `http://127.0.0.1:${cfg.gatewayPort}`;
-  if (cfg.webhookSecrets.length === 0 && !cfg.production) cfg.webhookSecrets = [randomBytes(24).toString("base64url")];
-  // No real payment gateway configured: run the simulated one as its own process; it
-  // calls our public webhook endpoint like a real gateway would.
-  const paymentGateway = cfg.services.includes("payment") && !cfg.paymentGatewayUrl && !cfg.production
-    ? await startSimulatedGateway({ webhookUrl: `${cfg.publicUrl}/payments/webhook/reconcile`, webhookSecret: cfg.webhookSecrets[0]!, host: "127.0.0.1" })
-    : null;
-  if (paymentGateway) cfg.paymentGatewayUrl = paymentGateway.url;
-  const infra = await startInfra(cfg, opts.now);
+  // No real providers or payment gateway configured (development, tests): the dev inbox
+  // and the simulated gateway stand in, so messages really travel over SMTP and HTTP and
+  // payments are confirmed by signed webhooks to our public endpoint.
+  const standIns = await startStandIns(cfg, cfg.publicUrl);
+  cfg.env = standIns.env;
+  const { devInbox, paymentGateway } = standIns;
+  let infra: Infra;
+  try {
+    infra = await startInfra(cfg, opts.now);
+  } catch (err) {
+    await standIns.close();
+    throw err;
+  }
   const services: Partial<Record<ServiceName, RunningService>> = {};
   let metrics: MetricsServer | null = null;
   try {
@@ -80,7 +80,7 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
       services[name] = await bootService(MODULES[name], infra, jwksFromAuth, cfg.ports[name]);
     }
     const gateway = cfg.gateway
-      ? await startGateway({ cfg, port: cfg.gatewayPort, services: ALL_SERVICES, limits: infra.limits, jwks: jwksFromAuth, httpRoutes: gatewayHttpRoutes })
+      ? await startGateway({ cfg, port: cfg.gatewayPort, services: ALL_SERVICES, limits: infra.limits, jwks: jwksFromAuth, httpRoutes })
       : null;
     return {
       infra,
@@ -95,16 +95,14 @@ export async function startSystem(cfg: Config, opts: { now?: () => Date } = {}):
         await Promise.all(Object.values(services).map((s) => s.close()));
         await metrics?.close();
         await infra.close();
-        await devInbox?.close();
-        await paymentGateway?.close();
+        await standIns.close();
       },
     };
   } catch (err) {
     await Promise.all(Object.values(services).map((s) => s.close().catch(() => undefined)));
     await metrics?.close();
     await infra.close();
-    await devInbox?.close();
-    await paymentGateway?.close();
+    await standIns.close();
     throw err;
   }
 }

@@ -2,15 +2,17 @@
 // its own, so its answer carries `x-trace-id` and the calls it makes continue the trace.
 import { create } from "@bufbuild/protobuf";
 import { AuthService, GetJwksRequestSchema } from "../gen/fuel/auth/v1/auth_pb.js";
-import type { Config } from "../platform/config.js";
 import type { Mesh } from "../platform/mesh.js";
 import type { NodeHandler } from "./edge.js";
 import { tracedRoute } from "./plain-trace.js";
 import { WEBHOOK_PATH, webhookRoute } from "./webhook.js";
 
-export const gatewayHttpRoutes = (mesh: Mesh, relay: Mesh, cfg: Config): Record<string, NodeHandler> => ({
-  // Deliveries are from the gateway PaymentService records payments at (one setting for both).
-  [WEBHOOK_PATH]: tracedRoute(WEBHOOK_PATH, webhookRoute(relay, cfg.paymentGatewayName)),
+/**
+ * The routes, given the name of the payment gateway webhooks come from: the one
+ * PaymentService records payments at (PAYMENT_GATEWAY_NAME, read by both).
+ */
+export const gatewayHttpRoutes = (paymentGatewayName: string) => (mesh: Mesh, relay: Mesh): Record<string, NodeHandler> => ({
+  [WEBHOOK_PATH]: tracedRoute(WEBHOOK_PATH, webhookRoute(relay, paymentGatewayName)),
   // The standard location banks' JWT libraries look for verification keys.
   "/.well-known/jwks.json": tracedRoute("/.well-known/jwks.json", (_req, res) => {
     mesh

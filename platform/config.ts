@@ -88,19 +88,13 @@ export interface Config {
   /** How long a gauge's SQL result is reused across scrapes (METRICS_CACHE_MS; 0 = every scrape reads). */
   metricsCacheMs: number;
   logLevel: string;
-  smtpUrl: string | undefined;
-  smsApiUrl: string | undefined;
-  pushApiUrl: string | undefined;
-  /** Port of the dev provider (fake SMS/SMTP/push keeping an inbox): 0 = any free port, -1 = off. */
+  /**
+   * Port of the dev provider (fake SMS/SMTP/push keeping an inbox) this process starts when
+   * NotificationService runs with no provider configured: 0 = any free port, -1 = off.
+   */
   devInboxPort: number;
   drainTimeoutMs: number;
-  /** Payment gateway API base URL; unset in development = the simulated gateway process. */
-  paymentGatewayUrl: string | undefined;
-  /** The payment gateway adapter's name (PAYMENT_GATEWAY_NAME): recorded on each payment, and the gateway a webhook is from. */
-  paymentGatewayName: string;
-  /** HMAC secrets accepted on payment webhooks (several during rotation; the first signs). */
-  webhookSecrets: string[];
-  /** Our public base URL, for callbacks the outside world makes (payment webhooks). */
+  /** Our public base URL (the gateway's), for callbacks the outside world makes: the simulated payment gateway's webhooks. */
   publicUrl: string | undefined;
 }
 
@@ -113,24 +107,16 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** A payment gateway adapter's name, as configured and as a webhook names its sender. */
-export const GATEWAY_NAME_PATTERN = /^[a-z0-9_-]{1,40}$/;
-
 /** Parses and validates `env`; throws one ConfigError naming every bad value. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   const production = env.NODE_ENV === "production";
 
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-      return def;
-    }
-    return n;
+  const noted = <T>(r: Setting<T>): T => {
+    if (r.problem) problems.push(r.problem);
+    return r.value;
   };
+  const int = (name: string, def: number, min: number, max: number): number => noted(readInt(env, name, def, min, max));
   const flag = (name: string, def: boolean): boolean => {
     const raw = env[name];
     if (raw === undefined || raw === "") return def;
@@ -139,25 +125,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`${name}=${JSON.stringify(raw)} must be true or false`);
     return def;
   };
-  const url = (name: string, protocols: string[]): string | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return undefined;
-    try {
-      const u = new URL(raw);
-      if (!protocols.includes(u.protocol)) {
-        problems.push(`${name} must use ${protocols.join(" or ")} (got ${u.protocol})`);
-      }
-      return raw;
-    } catch {
-      problems.push(`${name} is not a valid URL`);
-      return undefined;
-    }
-  };
-  const secret = (name: string): Uint8Array => {
-    const r = readSecret(env, name, production);
-    if (r.problem) problems.push(r.problem);
-    return r.value;
-  };
+  const url = (name: string, protocols: string[]): string | undefined => noted(readUrl(env, name, protocols));
+  const secret = (name: string): Uint8Array => noted(readSecret(env, name, production));
 
   let services: ServiceName[] = [...SERVICE_NAMES];
   let gateway = true;
@@ -229,21 +198,10 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: int("METRICS_PORT", 9464, -1, 65535),
     metricsCacheMs: int("METRICS_CACHE_MS", 5_000, 0, 60_000),
     logLevel,
-    smtpUrl: url("SMTP_URL", ["smtp:", "smtps:"]),
-    smsApiUrl: url("SMS_API_URL", ["http:", "https:"]),
-    pushApiUrl: url("PUSH_API_URL", ["http:", "https:"]),
     devInboxPort: int("DEV_INBOX_PORT", production ? -1 : 8025, -1, 65535),
     drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000, 0, 120_000),
-    paymentGatewayUrl: url("PAYMENT_GATEWAY_URL", ["http:", "https:"]),
-    paymentGatewayName: env.PAYMENT_GATEWAY_NAME || "simulated",
-    webhookSecrets: (env.PAYMENT_WEBHOOK_SECRETS ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     publicUrl: url("PUBLIC_URL", ["http:", "https:"]),
   };
-  if (production && cfg.webhookSecrets.length === 0 && cfg.services.includes("payment")) {
-    problems.push("PAYMENT_WEBHOOK_SECRETS is required when NODE_ENV=production and the payment service runs");
-  }
-  if (!GATEWAY_NAME_PATTERN.test(cfg.paymentGatewayName)) problems.push("PAYMENT_GATEWAY_NAME must be 1 to 40 characters of a-z, 0-9, _ and -");
-  if (cfg.webhookSecrets.some((x) => x.length < 16)) problems.push("PAYMENT_WEBHOOK_SECRETS entries must be at least 16 characters");
   if (cfg.meshResolveIntervalMs > 0 && cfg.meshResolveIntervalMs < 100) {
     problems.push("MESH_RESOLVE_INTERVAL_MS must be 0 (no client-side balancing) or at least 100 (a DNS lookup per call is too many)");
   }
@@ -252,16 +210,43 @@ export function loadConfig(env: Env = process.env): Config {
   return cfg;
 }
 
+/** A setting as read: its value (the default when it will not do) and, when it will not do, the problem naming the variable. */
+export interface Setting<T> {
+  value: T;
+  problem?: string;
+}
+
+/** An integer setting: the default when unset, otherwise it must lie in [min, max]. */
+export function readInt(env: Readonly<Env>, name: string, def: number, min: number, max: number): Setting<number> {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return { value: def };
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) return { value: def, problem: `${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}` };
+  return { value: n };
+}
+
+/** A URL setting: undefined when unset; otherwise a URL with one of `protocols` (e.g. "https:"). */
+export function readUrl(env: Readonly<Env>, name: string, protocols: string[]): Setting<string | undefined> {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return { value: undefined };
+  let protocol: string;
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    return { value: undefined, problem: `${name} is not a valid URL` };
+  }
+  return { value: raw, problem: protocols.includes(protocol) ? undefined : `${name} must use ${protocols.join(" or ")} (got ${protocol})` };
+}
+
 /**
  * One integer setting of a service module, read when the module starts: the default when
- * unset, otherwise it must lie in [min, max] or the start stops naming the variable.
+ * unset, otherwise it must lie in [min, max] or the start stops with a ConfigError naming
+ * the variable.
  */
-export function envInt(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  return n;
+export function envInt(env: Readonly<Env>, name: string, def: number, min: number, max: number): number {
+  const r = readInt(env, name, def, min, max);
+  if (r.problem) throw new ConfigError([r.problem]);
+  return r.value;
 }
 
 /**
@@ -269,7 +254,7 @@ export function envInt(env: Env, name: string, def: number, min: number, max: nu
  * fine, because the embedded database is in memory and dies with the process. At least
  * 32 bytes, base64. `problem` names the variable when the value will not do.
  */
-export function readSecret(env: Env, name: string, production: boolean): { value: Uint8Array; problem?: string } {
+export function readSecret(env: Readonly<Env>, name: string, production: boolean): Setting<Uint8Array> {
   const raw = env[name];
   if (raw === undefined || raw === "") {
     return { value: randomBytes(32), problem: production ? `${name} is required when NODE_ENV=production (32+ random bytes, base64)` : undefined };

@@ -4,6 +4,8 @@ import * as assert from "uvu/assert";
 import { ConfigError, loadConfig } from "../platform/config.js";
 import { authSettingsFromEnv } from "../services/auth/settings.js";
 import { kycSettingsFromEnv } from "../services/kyc/settings.js";
+import { notificationSettingsFromEnv } from "../services/notification/settings.js";
+import { paymentSettingsFromEnv } from "../services/payment/settings.js";
 
 const test = suite("config");
 
@@ -63,6 +65,32 @@ test("a service's own settings: AuthService's and KycService's, each mistake nam
   named(() => authSettingsFromEnv({ NODE_ENV: "production" }), ["OTP_HMAC_KEY"]);
   named(() => kycSettingsFromEnv({ NODE_ENV: "production" }), ["PII_ENCRYPTION_KEY"]);
   assert.is(kycSettingsFromEnv({ STORAGE_DIR: "/var/lib/fuel/documents" }).storageDir, "/var/lib/fuel/documents");
+});
+
+test("PaymentService's and NotificationService's settings: each mistake named in a ConfigError", () => {
+  const named = (f: () => unknown, needles: string[]) => {
+    try {
+      f();
+      assert.unreachable("should have thrown");
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      for (const n of needles) assert.match((err as Error).message, n);
+      assert.is((err as ConfigError).problems.length, needles.length, String(err));
+    }
+  };
+  const payment = paymentSettingsFromEnv({ PAYMENT_WEBHOOK_SECRETS: " webhook-secret-0123456789 , webhook-secret-abcdefghij " });
+  assert.equal([payment.gatewayName, payment.gatewayUrl, payment.webhookSecrets], ["simulated", undefined, ["webhook-secret-0123456789", "webhook-secret-abcdefghij"]]);
+  named(() => paymentSettingsFromEnv({ PAYMENT_GATEWAY_NAME: "Pay Stack", PAYMENT_WEBHOOK_SECRETS: "short", PAYMENT_GATEWAY_URL: "ftp://gw", PAYMENT_SYNC_BATCH: "0" }), [
+    "PAYMENT_GATEWAY_NAME must be 1 to 40",
+    "PAYMENT_WEBHOOK_SECRETS entries must be at least 16 characters",
+    "PAYMENT_GATEWAY_URL must use http: or https:",
+    "PAYMENT_SYNC_BATCH",
+  ]);
+  named(() => paymentSettingsFromEnv({ NODE_ENV: "production" }), ["PAYMENT_WEBHOOK_SECRETS is required when NODE_ENV=production"]);
+  assert.equal(loadConfig({ SERVICES: "payment", PAYMENT_GATEWAY_NAME: "Pay Stack", PAYMENT_WEBHOOK_SECRETS: "short" }).services, ["payment"], "the shared configuration leaves them to the service");
+
+  assert.equal(notificationSettingsFromEnv({}), { smtpUrl: undefined, smsApiUrl: undefined, pushApiUrl: undefined });
+  named(() => notificationSettingsFromEnv({ SMTP_URL: "https://mail", SMS_API_URL: "not a url", PUSH_API_URL: "https://push.example" }), ["SMTP_URL must use smtp: or smtps:", "SMS_API_URL is not a valid URL"]);
 });
 
 test("SERVICES picks a subset and whether the gateway runs", () => {

@@ -1,5 +1,5 @@
 // The payment gateway's name is one setting (PAYMENT_GATEWAY_NAME, validated in
-// platform/config.ts) read by both ends of a payment: PaymentService records it on each
+// services/payment/settings.ts) read by both ends of a payment: PaymentService records it on each
 // payment it opens, and the public webhook endpoint relays every delivery as coming from
 // it. A system configured with a name other than the default settles a real payment
 // through the simulated gateway's signed webhook: InitiatePayment through the gateway,
@@ -14,9 +14,10 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { LoanService, LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
 import { AllocationStatus, PaymentMethod, PaymentService, PaymentStatus } from "../gen/fuel/payment/v1/payment_pb.js";
-import { ConfigError, loadConfig } from "../platform/config.js";
+import { ConfigError } from "../platform/config.js";
 import { meshInterceptor } from "../platform/mesh.js";
 import { ServiceTokens } from "../platform/tokens.js";
+import { paymentGatewayName, paymentSettingsFromEnv } from "../services/payment/settings.js";
 import { connectJson } from "./helpers/clients.js";
 import { idem } from "./helpers/rpc.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -39,15 +40,18 @@ test.after(async () => {
   await sys?.stop();
 });
 
-test("PAYMENT_GATEWAY_NAME is validated with the rest of the configuration", () => {
-  assert.is(loadConfig({}).paymentGatewayName, "simulated");
-  assert.is(loadConfig({ PAYMENT_GATEWAY_NAME: "flutterwave" }).paymentGatewayName, "flutterwave");
-  try {
-    loadConfig({ PAYMENT_GATEWAY_NAME: "Pay Stack!" });
-    assert.unreachable("a bad name must stop the start");
-  } catch (err) {
-    assert.instance(err, ConfigError);
-    assert.ok((err as ConfigError).problems.some((p) => p.startsWith("PAYMENT_GATEWAY_NAME")), String(err));
+test("PAYMENT_GATEWAY_NAME is validated with the rest of PaymentService's settings, and alone for the webhook endpoint", () => {
+  assert.is(paymentSettingsFromEnv({}).gatewayName, "simulated");
+  assert.is(paymentSettingsFromEnv({ PAYMENT_GATEWAY_NAME: "flutterwave" }).gatewayName, "flutterwave");
+  assert.is(paymentGatewayName({ PAYMENT_GATEWAY_NAME: "flutterwave" }), "flutterwave");
+  for (const read of [paymentSettingsFromEnv, paymentGatewayName]) {
+    try {
+      read({ PAYMENT_GATEWAY_NAME: "Pay Stack!" });
+      assert.unreachable("a bad name must stop the start");
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      assert.ok((err as ConfigError).problems.some((p) => p.startsWith("PAYMENT_GATEWAY_NAME")), String(err));
+    }
   }
 });
 

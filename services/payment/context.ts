@@ -1,10 +1,11 @@
 // What PaymentService's handlers and background work share, built once per running
-// instance: its settings, the payment gateway adapter they name, and the outbox relay that
-// turns a succeeded payment into LoanService.ApplyRepayment calls.
+// instance: its settings (settings.ts, from the environment the process was configured
+// with), the payment gateway adapter they name, and the outbox relay that turns a
+// succeeded payment into LoanService.ApplyRepayment calls.
 import type { ServiceDeps } from "../../platform/service.js";
-import { settingsFromEnv, type PaymentSettings } from "./common.js";
 import { HttpPaymentGateway, UnconfiguredGateway, type PaymentGateway } from "./gateway-client.js";
 import { paymentRelay, type OutboxRelay } from "./outbox.js";
+import { paymentSettingsFromEnv, type PaymentSettings } from "./settings.js";
 
 export interface PaymentContext extends ServiceDeps {
   settings: PaymentSettings;
@@ -13,9 +14,8 @@ export interface PaymentContext extends ServiceDeps {
 }
 
 export function paymentContext(deps: ServiceDeps): PaymentContext {
-  const settings = settingsFromEnv();
-  const name = deps.cfg.paymentGatewayName;
-  const url = deps.cfg.paymentGatewayUrl;
+  const settings = paymentSettingsFromEnv(deps.cfg.env);
+  const { gatewayUrl: url, gatewayName: name } = settings;
   return {
     ...deps,
     settings,

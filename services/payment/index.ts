@@ -3,7 +3,7 @@
 // simulated one (dev/payment-gateway/) as a process of its own.
 // Background work: the repayment outbox relay (LoanService.ApplyRepayment) and the job
 // asking the gateway about payments stuck in PENDING (PAYMENT_SYNC_INTERVAL_MS, default
-// 60 s; PAYMENT_SYNC_MIN_AGE_SECONDS, default 600). Settings: see common.ts.
+// 60 s; PAYMENT_SYNC_MIN_AGE_SECONDS, default 600). Settings: see settings.ts.
 import { PaymentService } from "../../gen/fuel/payment/v1/payment_pb.js";
 import { serviceModule } from "../../platform/service.js";
 import { paymentContext } from "./context.js";

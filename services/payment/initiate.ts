@@ -25,9 +25,10 @@ import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { resolveAllocations, type LoanBalance, type RequestedAllocation } from "./amount-rule.js";
-import { gatewayUnavailable, guardedTx, priorResponse, type PaymentSettings } from "./common.js";
+import { gatewayUnavailable, guardedTx, priorResponse } from "./common.js";
 import { methodName, paymentToProto } from "./convert.js";
 import { GatewayError, type PaymentGateway } from "./gateway-client.js";
+import type { PaymentSettings } from "./settings.js";
 import { insertPayment, loadFull, paymentByKey, recordGatewayPayment, type PaymentRow } from "./store.js";
 
 export const MAX_ALLOCATIONS = 50;

@@ -5,23 +5,23 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { ReconcileWebhookResponseSchema, type ReconcileWebhookRequest, type ReconcileWebhookResponse } from "../../gen/fuel/payment/v1/payment_pb.js";
-import { GATEWAY_NAME_PATTERN } from "../../platform/config.js";
 import { invalidArgument, unauthenticated } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { applyEvent } from "./apply-event.js";
 import { guardedTx } from "./common.js";
 import { OUTCOME, paymentToProto } from "./convert.js";
 import type { OutboxRelay } from "./outbox.js";
+import { GATEWAY_NAME_PATTERN, type PaymentSettings } from "./settings.js";
 import { verifyDelivery } from "./signature.js";
 import { parseWebhookEvent } from "./webhook-event.js";
 
-export function reconcileWebhook(deps: ServiceDeps, relay: OutboxRelay, gatewayName: string) {
+export function reconcileWebhook(deps: ServiceDeps, relay: OutboxRelay, settings: PaymentSettings) {
   return async (req: ReconcileWebhookRequest, ctx: HandlerContext): Promise<ReconcileWebhookResponse> => {
-    const gateway = req.gateway || gatewayName;
+    const gateway = req.gateway || settings.gatewayName;
     if (!GATEWAY_NAME_PATTERN.test(gateway)) throw invalidArgument("gateway", "must be an adapter name like \"simulated\"", "WEBHOOK_PAYLOAD_INVALID");
     const check = verifyDelivery(
       { rawBody: req.rawBody, timestampHeader: req.timestampHeader, signatureHeader: req.signatureHeader },
-      deps.cfg.webhookSecrets,
+      settings.webhookSecrets,
       deps.now().getTime(),
     );
     if (!check.ok) throw unauthenticated(check.reason, check.message);

@@ -21,7 +21,7 @@ export function routes(router: ConnectRouter, deps: PaymentContext): void {
     initiatePayment: initiatePayment(deps, gateway, settings),
     getPayment: getPayment(deps),
     listPayments: listPayments(deps),
-    reconcileWebhook: reconcileWebhook(deps, relay, gateway.name),
+    reconcileWebhook: reconcileWebhook(deps, relay, settings),
     syncPendingPayments: syncPendingPayments(deps, gateway, relay),
   });
 }

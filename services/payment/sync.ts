@@ -17,10 +17,11 @@ import { log } from "../../platform/logger.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { applyEvent, type GatewayEvent } from "./apply-event.js";
-import { gatewayUnavailable, guardedTx, priorResponse, type PaymentSettings } from "./common.js";
+import { gatewayUnavailable, guardedTx, priorResponse } from "./common.js";
 import { OUTCOME, STATUS, type OutcomeName } from "./convert.js";
 import { GatewayError, type GatewayPayment, type PaymentGateway } from "./gateway-client.js";
 import type { OutboxRelay } from "./outbox.js";
+import type { PaymentSettings } from "./settings.js";
 import { pendingPayments, recordGatewayPayment, touchSynced, type PaymentRow } from "./store.js";
 import type { EventKind } from "./status-rule.js";
 

@@ -1,8 +1,9 @@
 // Whether a container with this environment would get past start-up's checks: the shared
 // configuration (platform/config.ts, every rule NODE_ENV=production adds) and then the
 // settings each service it runs reads for itself (auth, credit, loan, transaction and payment
-// settings, KYC settings and document storage, the notification providers' URLs). Pure: nothing
-// connects anywhere. Used by the deployment checks (docker-compose.yml, deploy/k8s).
+// settings, KYC settings and document storage, the notification providers' URLs), and the
+// gateway's payment gateway name. Pure: nothing connects anywhere. Used by the deployment
+// checks (docker-compose.yml, deploy/k8s).
 import { ConfigError, loadConfig, type Config } from "../../platform/config.js";
 import { authSettingsFromEnv } from "../../services/auth/settings.js";
 import { settingsFromEnv as creditSettings } from "../../services/credit/common.js";
@@ -12,7 +13,8 @@ import { settingsFromEnv as loanSettings } from "../../services/loan/common.js";
 import { createEmailProvider } from "../../services/notification/providers/email.js";
 import { createPushProvider } from "../../services/notification/providers/push.js";
 import { createSmsProvider } from "../../services/notification/providers/sms.js";
-import { settingsFromEnv as paymentSettings } from "../../services/payment/common.js";
+import { notificationSettingsFromEnv } from "../../services/notification/settings.js";
+import { paymentGatewayName, paymentSettingsFromEnv } from "../../services/payment/settings.js";
 import { settingsFromEnv as transactionSettings } from "../../services/transaction/settings.js";
 
 type Env = Record<string, string>;
@@ -37,20 +39,26 @@ export function startupCheck(env: Env): StartupCheck {
     try {
       fn();
     } catch (err) {
-      problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+      // A ConfigError's problems each name their variable already.
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
+  if (cfg.gateway) attempt("payment gateway name", () => paymentGatewayName(env));
   for (const s of cfg.services) {
     if (s === "credit") attempt("credit settings", () => creditSettings(env));
     if (s === "loan") attempt("loan settings", () => loanSettings(env));
     if (s === "transaction") attempt("transaction settings", () => transactionSettings(cfg.maxDeadlineMs, env));
-    if (s === "payment") attempt("payment settings", () => paymentSettings(env));
+    if (s === "payment") attempt("payment settings", () => paymentSettingsFromEnv(env));
     if (s === "auth") attempt("auth settings", () => authSettingsFromEnv(env));
     if (s === "kyc") attempt("KYC settings and document storage", () => storageFromEnv(kycSettingsFromEnv(env).storageDir, env));
     if (s === "notification") {
-      attempt("SMS provider", () => createSmsProvider(cfg.smsApiUrl));
-      attempt("e-mail provider", () => createEmailProvider(cfg.smtpUrl));
-      attempt("push provider", () => createPushProvider(cfg.pushApiUrl));
+      attempt("notification settings", () => {
+        const providers = notificationSettingsFromEnv(env);
+        attempt("SMS provider", () => createSmsProvider(providers.smsApiUrl));
+        attempt("e-mail provider", () => createEmailProvider(providers.smtpUrl));
+        attempt("push provider", () => createPushProvider(providers.pushApiUrl));
+      });
     }
   }
   return { cfg, problems };
