@@ -6,6 +6,7 @@ import { authSettingsFromEnv } from "../services/auth/settings.js";
 import { kycSettingsFromEnv } from "../services/kyc/settings.js";
 import { notificationSettingsFromEnv } from "../services/notification/settings.js";
 import { paymentSettingsFromEnv } from "../services/payment/settings.js";
+import { settingsFromEnv as transactionSettingsFromEnv } from "../services/transaction/settings.js";
 
 const test = suite("config");
 
@@ -67,7 +68,7 @@ test("a service's own settings: AuthService's and KycService's, each mistake nam
   assert.is(kycSettingsFromEnv({ STORAGE_DIR: "/var/lib/fuel/documents" }).storageDir, "/var/lib/fuel/documents");
 });
 
-test("PaymentService's and NotificationService's settings: each mistake named in a ConfigError", () => {
+test("PaymentService's, NotificationService's and TransactionService's settings: each mistake named in a ConfigError", () => {
   const named = (f: () => unknown, needles: string[]) => {
     try {
       f();
@@ -91,6 +92,11 @@ test("PaymentService's and NotificationService's settings: each mistake named in
 
   assert.equal(notificationSettingsFromEnv({}), { smtpUrl: undefined, smsApiUrl: undefined, pushApiUrl: undefined });
   named(() => notificationSettingsFromEnv({ SMTP_URL: "https://mail", SMS_API_URL: "not a url", PUSH_API_URL: "https://push.example" }), ["SMTP_URL must use smtp: or smtps:", "SMS_API_URL is not a valid URL"]);
+
+  const transaction = transactionSettingsFromEnv(30_000, { TRANSACTION_CRASH_AT: "after-hold*2" });
+  assert.is(transaction.crashPoint("after-void"), undefined, "a point not listed passes");
+  named(() => transactionSettingsFromEnv(30_000, { TRANSACTION_CRASH_AT: "after-hodl", TRANSACTION_QR_TTL_SECONDS: "5" }), ["TRANSACTION_QR_TTL_SECONDS", "TRANSACTION_CRASH_AT: unknown point after-hodl"]);
+  assert.is(transactionSettingsFromEnv(30_000, { NODE_ENV: "production", TRANSACTION_CRASH_AT: "after-hold" }).crashPoint("after-hold"), undefined, "never honoured in production");
 });
 
 test("SERVICES picks a subset and whether the gateway runs", () => {

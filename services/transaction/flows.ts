@@ -14,7 +14,7 @@ import type { ServiceDeps } from "../../platform/service.js";
 import { volumeFor } from "../../platform/money.js";
 import * as hops from "./hops.js";
 import { HopRefused } from "./hops.js";
-import { crashPoint, type TransactionSettings } from "./settings.js";
+import type { TransactionSettings } from "./settings.js";
 import { captureKey, holdKey, loanKey, UNFINISHED, voidKey, type State } from "./state.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
@@ -79,7 +79,7 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
   const hold = res.hold;
   // Hold answers with the line's bank; a reply from before it did (a stored replay) has none.
   const bankId = res.bankId || (await hops.bankOfLine(deps, hold.creditLineId));
-  await crashPoint("after-hold");
+  await s.crashPoint("after-hold");
   const approved = hold.amount!.amountMinor;
   const expire = hold.expireTime ? new Date(Number(hold.expireTime.seconds) * 1000 + Math.floor(hold.expireTime.nanos / 1e6)) : null;
   const done = await settleRow(deps, row, ["PENDING"], "AUTHORIZED", {
@@ -149,13 +149,13 @@ async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: Txn
     }
     released = h.releasedAmount?.amountMinor ?? row.approved_amount - amount;
   }
-  await crashPoint("after-capture");
+  await s.crashPoint("after-capture");
   const now = deps.now();
   const next = amount > 0n ? "CAPTURED" : "SETTLED";
   const moved = await store.transition(deps.pool, row.transaction_id, ["CAPTURING"], next, {
     released_amount: released, update_time: now, recover_after: next === "CAPTURED" ? later(deps, s) : null,
   });
-  if (moved?.state === "CAPTURED") await crashPoint("after-capture-record");
+  if (moved?.state === "CAPTURED") await s.crashPoint("after-capture-record");
   return moved ?? (await reread(deps, row.transaction_id));
 }
 
@@ -176,7 +176,7 @@ async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow
       currency: row.currency,
       settleTime: row.settle_time!,
     }, loanKey(row.transaction_id));
-    await crashPoint("after-loan");
+    await s.crashPoint("after-loan");
     return (await settleRow(deps, row, ["CAPTURED"], "SETTLED", {
       loan_id: loan.loanId, update_time: deps.now(), recover_after: null,
     }, kept)) ?? (await reread(deps, row.transaction_id));
@@ -187,7 +187,7 @@ async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow
 }
 
 /** VOIDING → VOIDED | EXPIRED. */
-async function finishVoid(deps: ServiceDeps, row: TxnRow): Promise<TxnRow> {
+async function finishVoid(deps: ServiceDeps, s: TransactionSettings, row: TxnRow): Promise<TxnRow> {
   try {
     await hops.voidHold(deps, row.hold_id!, row.void_reason, voidKey(row.transaction_id));
   } catch (err) {
@@ -198,7 +198,7 @@ async function finishVoid(deps: ServiceDeps, row: TxnRow): Promise<TxnRow> {
     if (h?.status === HoldStatus.EXPIRED) return await markExpired(deps, row);
     if (h?.status !== HoldStatus.VOIDED) throw refused(err);
   }
-  await crashPoint("after-void");
+  await s.crashPoint("after-void");
   const now = deps.now();
   return (await store.transition(deps.pool, row.transaction_id, ["VOIDING"], "VOIDED", {
     released_amount: row.approved_amount, cancel_time: now, update_time: now, recover_after: null,
@@ -230,7 +230,7 @@ export async function advance(deps: ServiceDeps, s: TransactionSettings, row: Tx
       case "CAPTURED":
         return await finishLoan(deps, s, row, kept);
       case "VOIDING":
-        row = await finishVoid(deps, row);
+        row = await finishVoid(deps, s, row);
         break;
       default:
         // Every unfinished state has its step above; one without is a machine nobody finishes.

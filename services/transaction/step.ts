@@ -15,7 +15,7 @@ import { invalidArgument, rpcError } from "../../platform/errors.js";
 import type { IdempotencyTicket } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { advance, type KeptAnswer } from "./flows.js";
-import { crashPoint, type CrashPoint, type TransactionSettings } from "./settings.js";
+import type { CrashPoint, TransactionSettings } from "./settings.js";
 import { UNFINISHED } from "./state.js";
 import * as store from "./store.js";
 import type { TxnRow } from "./store.js";
@@ -89,7 +89,7 @@ export async function runStep<S extends DescMessage>(
     if (known) return known;
     throw await refusal();
   }
-  await crashPoint(c.crashAt);
+  await s.crashPoint(c.crashAt);
   return await toRest(deps, s, c, row, ask);
 }
 
