@@ -8,7 +8,7 @@ import { serviceModule } from "../../platform/service.js";
 import { creditContext } from "./context.js";
 import { startExpirySweeper } from "./expire.js";
 import { startLedgerAudit } from "./ledger-audit.js";
-import { watchCredit } from "./metrics.js";
+import { showCredit } from "./metrics.js";
 import { routes } from "./routes.js";
 
 export const creditModule = serviceModule({
@@ -24,9 +24,9 @@ export const creditModule = serviceModule({
     const { settings } = deps;
     const stopSweeper = startExpirySweeper(deps, settings);
     const stopAudit = startLedgerAudit(deps.pool, { intervalMs: settings.ledgerAuditIntervalMs, chunkLines: settings.ledgerAuditChunkLines });
-    const unwatch = watchCredit(deps.pool, deps.now);
+    const unshow = showCredit(deps.samples);
     return async () => {
-      unwatch();
+      unshow();
       await stopAudit();
       await stopSweeper();
     };

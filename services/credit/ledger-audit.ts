@@ -15,9 +15,9 @@
 // timeout, so no transaction holds a snapshot for the length of the whole ledger.
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import { Counter } from "prom-client";
 import { withTx, type Pool } from "../../platform/db.js";
 import { log } from "../../platform/logger.js";
+import { auditRuns } from "./metrics.js";
 import { verifyLedger } from "./verify-ledger.js";
 
 export interface AuditSettings {
@@ -46,12 +46,6 @@ export interface AuditResult {
   unbalancedEntries: string[];
   inconsistentHolds: string[];
 }
-
-const runs = new Counter({
-  name: "fuel_ledger_audit_runs_total",
-  help: "Ledger audits run by this process, by outcome: consistent, inconsistent, failed (could not complete).",
-  labelNames: ["outcome"] as const,
-});
 
 /** One pass over every line, chunk by chunk; `renew` runs after each chunk and may stop the pass by throwing. */
 export async function auditLedger(pool: Pool, chunkLines: number, renew: () => Promise<void> = async () => undefined): Promise<AuditResult> {
@@ -144,14 +138,14 @@ export async function auditIfDue(pool: Pool, me: string, settings: AuditSettings
       await release(pool, me).catch(() => undefined);
       return null;
     }
-    runs.inc({ outcome: "failed" });
+    auditRuns.inc({ outcome: "failed" });
     log.warn({ err }, "ledger audit could not complete");
     await recordFailure(pool, me, err, settings.intervalMs).catch(() => undefined);
     return null;
   }
   const durationMs = performance.now() - started;
   await recordResult(pool, me, result, durationMs, settings.intervalMs);
-  runs.inc({ outcome: result.consistent ? "consistent" : "inconsistent" });
+  auditRuns.inc({ outcome: result.consistent ? "consistent" : "inconsistent" });
   const counts = { lines_checked: Number(result.linesChecked), line_differences: result.lineDifferences, unbalanced_entries: result.unbalancedEntries.length, inconsistent_holds: result.inconsistentHolds.length, ms: Math.round(durationMs) };
   if (result.consistent) log.debug(counts, "ledger audit: consistent");
   else log.error({ ...counts, entry_ids: result.unbalancedEntries.slice(0, 10), hold_ids: result.inconsistentHolds.slice(0, 10) }, "ledger audit: the ledger is INCONSISTENT; VerifyLedger names every difference");

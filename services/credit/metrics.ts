@@ -1,7 +1,12 @@
 // What CreditService reports on /metrics: its pending holds by how near their expiry is,
-// the holds the sweeper expired, and the last ledger audit (ledger-audit.ts). The SQL
-// gauges read the shared tables, so every replica reports the same values (aggregate
-// with max); they are read at most once per METRICS_CACHE_MS (platform/metrics.ts).
+// the holds the sweeper expired, and the ledger audits (ledger-audit.ts). The SQL gauges
+// read the shared tables, so every replica reports the same values (aggregate with max);
+// they are read at most once per METRICS_CACHE_MS (platform/metrics.ts).
+//
+// The metrics are defined once per process, as the registry they are in is the process's
+// (a second definition of a name would throw). What the gauges read is an instance's: its
+// context builds its samples (creditSamples, its pool and clock), and while it runs they are
+// what the gauges show (showCredit).
 import { Counter, Gauge } from "prom-client";
 import type { Pool } from "../../platform/db.js";
 import { boundedRead, Sampled } from "../../platform/metrics.js";
@@ -14,6 +19,12 @@ const HOLDS_COUNT_MAX = 1_000_000;
 export const holdsExpired = new Counter({
   name: "fuel_credit_holds_expired_total",
   help: "Holds the expiry sweeper of this process released because they were not settled in time.",
+});
+
+export const auditRuns = new Counter({
+  name: "fuel_ledger_audit_runs_total",
+  help: "Ledger audits run by this process, by outcome: consistent, inconsistent, failed (could not complete).",
+  labelNames: ["outcome"] as const,
 });
 
 interface HoldSample {
@@ -34,12 +45,15 @@ interface AuditRow {
   duration_ms: number;
 }
 
-let holds: Sampled<HoldSample> | undefined;
-let audit: Sampled<AuditRow | undefined> | undefined;
+/** One instance's reads behind the gauges. */
+export interface CreditSamples {
+  holds: Sampled<HoldSample>;
+  audit: Sampled<AuditRow | undefined>;
+}
 
-/** Reports the holds and the audit of `pool`'s credit schema until the returned stopper runs; `now` is the service clock. */
-export function watchCredit(pool: Pool, now: () => Date): () => void {
-  const h = new Sampled<HoldSample>("credit:holds", async () => {
+/** The reads of `pool`'s credit schema, at `now` (the service clock); nothing is read until a scrape asks. */
+export function creditSamples(pool: Pool, now: () => Date): CreditSamples {
+  const holds = new Sampled<HoldSample>("credit:holds", async () => {
     const [r] = await boundedRead<{ overdue: number; soon: number; later: number }>(
       pool,
       `SELECT count(*) FILTER (WHERE expire_time <= $1)::int AS overdue,
@@ -50,7 +64,7 @@ export function watchCredit(pool: Pool, now: () => Date): () => void {
     );
     return { overdue: r?.overdue ?? 0, soon: r?.soon ?? 0, later: r?.later ?? 0 };
   });
-  const a = new Sampled<AuditRow | undefined>("credit:ledger_audit", async () => {
+  const audit = new Sampled<AuditRow | undefined>("credit:ledger_audit", async () => {
     const [r] = await boundedRead<AuditRow>(
       pool,
       `SELECT consistent, extract(epoch FROM finish_time)::float8 AS finish_s, extract(epoch FROM failure_time)::float8 AS failure_s,
@@ -59,11 +73,23 @@ export function watchCredit(pool: Pool, now: () => Date): () => void {
     );
     return r;
   });
-  holds = h;
-  audit = a;
+  return { holds, audit };
+}
+
+/**
+ * Where the process's gauges meet the instances' samples: the running instances' samples,
+ * newest last, and the gauges show the newest's. A deployed process runs one CreditService; a
+ * test may run two systems side by side, and each instance leaves when it stops.
+ */
+const shown: CreditSamples[] = [];
+const newest = (): CreditSamples | undefined => shown[shown.length - 1];
+
+/** The gauges show `samples` until the returned stopper runs. */
+export function showCredit(samples: CreditSamples): () => void {
+  shown.push(samples);
   return () => {
-    if (holds === h) holds = undefined;
-    if (audit === a) audit = undefined;
+    const i = shown.indexOf(samples);
+    if (i >= 0) shown.splice(i, 1);
   };
 }
 
@@ -72,7 +98,7 @@ new Gauge({
   help: `Pending holds (authorized sales not yet settled, voided or expired) by expiry: overdue (past it: the sweeper's backlog), within_5m, later.`,
   labelNames: ["expiry"] as const,
   async collect() {
-    const s = await holds?.get().catch(() => undefined);
+    const s = await newest()?.holds.get().catch(() => undefined);
     this.reset();
     if (!s) return;
     this.set({ expiry: "overdue" }, s.overdue);
@@ -87,7 +113,7 @@ function auditGauge(name: string, help: string, value: (r: AuditRow) => number |
     name,
     help,
     async collect() {
-      const r = await audit?.get().catch(() => undefined);
+      const r = await newest()?.audit.get().catch(() => undefined);
       this.reset();
       const v = r ? value(r) : null;
       if (v !== null) this.set(v);
@@ -107,7 +133,7 @@ new Gauge({
   help: "What the last completed ledger audit found, by kind: line_account (a line's cached counter or identity differs from its postings, sub-lines or holds), unbalanced_entry, inconsistent_hold.",
   labelNames: ["kind"] as const,
   async collect() {
-    const r = await audit?.get().catch(() => undefined);
+    const r = await newest()?.audit.get().catch(() => undefined);
     this.reset();
     if (!r || r.finish_s === null) return;
     this.set({ kind: "line_account" }, r.line_differences);
