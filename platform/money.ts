@@ -43,6 +43,15 @@ export function saleAmount(priceMinorPerLitre: bigint, volumeMl: bigint): bigint
 }
 
 /**
+ * What `volumeMl` costs at `priceMinorPerLitre`, rounded up: a hold for a volume must cover
+ * it whole, and the metered sale of that volume (`saleAmount`, half-even) never costs more.
+ */
+export function amountToCover(priceMinorPerLitre: bigint, volumeMl: bigint): bigint {
+  if (priceMinorPerLitre < 0n || volumeMl < 0n) throw new RangeError("price and volume must be ≥ 0");
+  return (priceMinorPerLitre * volumeMl + 999n) / 1000n;
+}
+
+/**
  * The most millilitres `amountMinor` buys at `priceMinorPerLitre`: rounded down, because
  * a pump stopped at this volume must never cost more than was approved.
  */

@@ -90,16 +90,21 @@ export const getUser = (deps: ServiceDeps) => async (req: GetUserRequest, ctx: H
 };
 
 export const listUsers = (deps: ServiceDeps) => async (req: ListUsersRequest, ctx: HandlerContext) => {
-  const caller = principalOf(ctx);
+  // A mesh service calls without a principal and sees every organisation.
+  const caller = callInfo(ctx).principal;
   const limit = v.pageSize(req.pageSize);
   const token = v.decodePageToken(req.pageToken, ["t", "id"]);
   if (token && (!PG_TIMESTAMP_TEXT.test(token.t) || !/^[0-9a-f-]{36}$/.test(token.id))) {
     throw invalidArgument("page_token", "is not a token from a previous response");
   }
   const role = req.role === Role.UNSPECIFIED ? null : userRoleName(v.enumValue("role", req.role, Role, USER_ROLES) as Role);
-  const scope = userScope(caller);
+  const agencyId = v.optionalUuid("agency_id", req.agencyId);
+  const scope = caller ? userScope(caller) : null;
   if (scope === "none") return create(ListUsersResponseSchema, { users: [] });
-  const rows = await store.listUsers(deps.pool, { limit: limit + 1, role, scope, after: token && { createTime: token.t, userId: token.id } });
+  if (agencyId && scope && !(scope.column === "agency_id" && scope.id === agencyId)) return create(ListUsersResponseSchema, { users: [] });
+  const rows = await store.listUsers(deps.pool, {
+    limit: limit + 1, role, scope: scope ?? (agencyId ? { column: "agency_id", id: agencyId } : null), after: token && { createTime: token.t, userId: token.id },
+  });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return create(ListUsersResponseSchema, {

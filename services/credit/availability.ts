@@ -1,6 +1,7 @@
 // GetAvailableCredit and CheckAvailability: what a driver can spend now — the smallest of
-// their own line, the agency's parent line and the spending controls — and whether a
-// purchase would be approved. Reserve nothing.
+// their own line, the agency's parent line, the bank's program and the spending controls
+// (and, at a station, how many litres of each fuel that buys) — and whether a purchase
+// would be approved. Reserve nothing.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -10,14 +11,18 @@ import {
   CheckAvailabilityResponseSchema,
   GetAvailableCreditResponseSchema,
   type CheckAvailabilityRequest,
+  type FuelAllowance,
   type GetAvailableCreditRequest,
 } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { failedPrecondition, invalidArgument } from "../../platform/errors.js";
+import { adviceFor } from "../../platform/decline-advice.js";
+import { volumeFor } from "../../platform/money.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { lineVisible, lineNotFound, viewerOf, type Viewer } from "./access.js";
 import { moneyIn } from "./common.js";
 import { LINE_STATUS, money } from "./convert.js";
+import { fuelAllowances, stationOffer } from "./fuel-allowance.js";
 import { decideHold, spendable } from "./hold-rule.js";
 import { lineState } from "./line-state.js";
 import * as store from "./store.js";
@@ -46,6 +51,9 @@ export function getAvailableCredit(deps: ServiceDeps) {
     const viewer = viewerOf(ctx);
     const driverId = driverOf(viewer, req.driverId);
     if (req.priceMinorPerLitre < 0n) throw invalidArgument("price_minor_per_litre", "must be ≥ 0");
+    const stationId = v.optionalUuid("station_id", req.stationId);
+    // Asked of StationService while the lines are read; its failure waits to be awaited.
+    const offer = stationId ? stationOffer(deps, stationId).then((o) => ({ o }), (err: unknown) => ({ err })) : null;
     const found = await linesOf(deps, viewer, driverId);
     if (!found) throw failedPrecondition("NO_CREDIT_LINE", "the driver has no open credit line");
     const now = deps.now();
@@ -55,6 +63,12 @@ export function getAvailableCredit(deps: ServiceDeps) {
     const s = spendable(line, parent, program);
     const c = found.line.currency;
     const price = req.priceMinorPerLitre;
+    let fuels: FuelAllowance[] = [];
+    if (offer) {
+      const got = await offer;
+      if ("err" in got) throw got.err;
+      fuels = fuelAllowances(s.amount, c, [line.controls, parent?.controls ?? null], got.o, now);
+    }
     return create(GetAvailableCreditResponseSchema, {
       creditLineId: found.line.line_id,
       spendable: money(s.amount, c),
@@ -64,9 +78,10 @@ export function getAvailableCredit(deps: ServiceDeps) {
       perTransactionMax: s.perTransactionMax === null ? undefined : money(s.perTransactionMax, c),
       dailyRemaining: s.dailyRemaining === null ? undefined : money(s.dailyRemaining, c),
       // Rounded down: never promise more fuel than the money buys.
-      spendableVolumeMl: price > 0n ? (s.amount * 1000n) / price : 0n,
+      spendableVolumeMl: volumeFor(s.amount, price),
       lineStatus: found.parent && found.parent.status !== "ACTIVE" && found.line.status === "ACTIVE" ? LINE_STATUS[found.parent.status] : LINE_STATUS[found.line.status],
       asOfTime: timestampFromDate(now),
+      fuels,
     });
   };
 }
@@ -82,7 +97,8 @@ export function checkAvailability(deps: ServiceDeps) {
     const found = await linesOf(deps, viewer, driverId);
     if (!found) {
       return create(CheckAvailabilityResponseSchema, {
-        approved: false, approvableAmount: money(0n, amount.currency), declineReason: DeclineReason.NO_CREDIT_LINE, spendable: money(0n, amount.currency),
+        approved: false, approvableAmount: money(0n, amount.currency), declineReason: DeclineReason.NO_CREDIT_LINE,
+        declineAdvice: adviceFor(DeclineReason.NO_CREDIT_LINE), spendable: money(0n, amount.currency),
       });
     }
     const now = deps.now();
@@ -100,6 +116,7 @@ export function checkAvailability(deps: ServiceDeps) {
       approved: d.approved,
       approvableAmount: money(d.amount, c),
       declineReason: d.reason,
+      declineAdvice: adviceFor(d.reason),
       spendable: money(spendable(line, parent, program).amount, c),
     });
   };

@@ -22,6 +22,7 @@ import { failedPrecondition, invalidArgument, notFound, permissionDenied } from 
 import { ticketOf } from "../../platform/pg-guard.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
+import { amountToCover } from "../../platform/money.js";
 import { moneyIn } from "./common.js";
 import { txnToProto } from "./convert.js";
 import * as hops from "./hops.js";
@@ -60,12 +61,7 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
     const stationId = v.uuid("station_id", req.stationId);
     const pumpId = req.pumpId === "" ? "" : v.text("pump_id", req.pumpId, 1, 32);
     const fuelType = v.enumValue("fuel_type", req.fuelType, FuelType) as FuelType;
-    const requested = moneyIn("requested_amount", req.requestedAmount, 1n);
-    let minAmount: bigint | null = null;
-    if (req.minAmount) {
-      minAmount = moneyIn("min_amount", req.minAmount, 1n, requested.currency).amount;
-      if (minAmount > requested.amount) throw invalidArgument("min_amount", "must be ≤ requested_amount");
-    }
+    const ask = askOf(req);
     const terminalReference = req.terminalReference === "" ? "" : v.text("terminal_reference", req.terminalReference, 1, 64);
     if (stationId !== p.stationId.toLowerCase()) {
       throw permissionDenied("TERMINAL_STATION_MISMATCH", "station_id is not this terminal's station");
@@ -83,14 +79,14 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
 
     let intent: Intent;
     try {
-      intent = await decide(req, p, { stationId, requested, minAmount, fuelType, verdict, stationP, driverP });
+      intent = await decide(req, p, { stationId, ask, fuelType, verdict, stationP, driverP });
     } catch (err) {
       return await refuseUnlessKnown(deps, s, call, err);
     }
-    const { qr, holdAmount, currency, station, fuel, driver, decline } = intent;
+    const { qr, holdAmount, minAmount, currency, station, fuel, driver, decline } = intent;
 
     const transactionId = randomUUID();
-    const ask = create(HoldRequestSchema, {
+    const holdAsk = create(HoldRequestSchema, {
       driverId: qr.driverId,
       transactionId,
       amount: { amountMinor: holdAmount, currency },
@@ -116,9 +112,10 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       qr_code_id: qr.qrCodeId,
       fuel_type: fuelType,
       currency,
-      requested_amount: requested.amount,
+      requested_amount: intent.askedAmount,
+      requested_volume_ml: ask.volumeMl,
       decline_reason: decline,
-      hold_request: Buffer.from(toBinary(HoldRequestSchema, ask)),
+      hold_request: Buffer.from(toBinary(HoldRequestSchema, holdAsk)),
       authorized_price: fuel.priceMinorPerLitre,
       terminal_reference: terminalReference,
       create_time: now,
@@ -128,14 +125,40 @@ export function authorize(deps: ServiceDeps, s: TransactionSettings, qrKey: Buff
       const issued = await store.getQr(deps.pool, qr.qrCodeId);
       if (!issued || issued.driver_id !== qr.driverId) return qrRefusal("MALFORMED");
       return failedPrecondition("QR_ALREADY_USED", "the QR code was already used");
-    }, ask);
+    }, holdAsk);
   };
+}
+
+/** What the terminal asks for: an amount, or a volume priced when the station is read. */
+type Ask =
+  | { kind: "amount"; volumeMl: 0n; amount: bigint; currency: string; minAmount: bigint | null }
+  | { kind: "volume"; volumeMl: bigint; minVolumeMl: bigint };
+
+const MAX_VOLUME_ML = 1_000_000n;
+
+function askOf(req: AuthorizeRequest): Ask {
+  if (req.requestedVolumeMl !== 0n) {
+    if (req.requestedAmount) throw invalidArgument("requested_amount", "must be unset with requested_volume_ml");
+    if (req.minAmount) throw invalidArgument("min_amount", "must be unset with requested_volume_ml: use min_volume_ml");
+    const volumeMl = req.requestedVolumeMl;
+    if (volumeMl < 1n || volumeMl > MAX_VOLUME_ML) throw invalidArgument("requested_volume_ml", `must be 1–${MAX_VOLUME_ML} millilitres`);
+    const minVolumeMl = req.minVolumeMl === 0n ? 1n : req.minVolumeMl;
+    if (minVolumeMl < 1n || minVolumeMl > volumeMl) throw invalidArgument("min_volume_ml", "must be 1 – requested_volume_ml");
+    return { kind: "volume", volumeMl, minVolumeMl };
+  }
+  if (req.minVolumeMl !== 0n) throw invalidArgument("min_volume_ml", "is only accepted with requested_volume_ml");
+  const requested = moneyIn("requested_amount", req.requestedAmount, 1n);
+  let minAmount: bigint | null = null;
+  if (req.minAmount) {
+    minAmount = moneyIn("min_amount", req.minAmount, 1n, requested.currency).amount;
+    if (minAmount > requested.amount) throw invalidArgument("min_amount", "must be ≤ requested_amount");
+  }
+  return { kind: "amount", volumeMl: 0n, amount: requested.amount, currency: requested.currency, minAmount };
 }
 
 interface Reads {
   stationId: string;
-  requested: { amount: bigint; currency: string };
-  minAmount: bigint | null;
+  ask: Ask;
   fuelType: FuelType;
   verdict: ReturnType<typeof verifyQr>;
   stationP: Settled<Awaited<ReturnType<typeof hops.getStation>>> | null;
@@ -144,7 +167,12 @@ interface Reads {
 
 interface Intent {
   qr: QrClaims;
+  /** The amount asked for (by volume: the volume at the station's price, rounded up). */
+  askedAmount: bigint;
+  /** What the hold asks for: the asked amount, capped by the QR's maximum with partial approval. */
   holdAmount: bigint;
+  /** The smallest acceptable approval with partial approval; null: one minor unit. */
+  minAmount: bigint | null;
   currency: string;
   station: Station;
   fuel: StationAvailability["fuels"][number];
@@ -154,7 +182,7 @@ interface Intent {
 
 /** Everything Authorize decides before it writes: the QR, the station, the driver, in that order. */
 async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, r: Reads): Promise<Intent> {
-  const { stationId, requested, minAmount, fuelType, verdict } = r;
+  const { stationId, ask, fuelType, verdict } = r;
   // The QR: signature, expiry, restrictions; its single use is the intent's to check.
   if (!verdict.ok) throw qrRefusal(verdict.problem);
   const qr: QrClaims = verdict.claims;
@@ -164,16 +192,8 @@ async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, 
   if (qr.fuelType !== 0 && qr.fuelType !== fuelType) {
     throw failedPrecondition("QR_FUEL_TYPE_MISMATCH", `the QR code is restricted to ${FuelType[qr.fuelType] ?? qr.fuelType}`);
   }
-  let holdAmount = requested.amount;
-  if (qr.maxAmount) {
-    if (qr.maxAmount.currency !== requested.currency) throw invalidArgument("requested_amount.currency", `must be the QR's currency ${qr.maxAmount.currency}`);
-    if (requested.amount > qr.maxAmount.amount) {
-      if (!req.allowPartialApproval || (minAmount ?? 1n) > qr.maxAmount.amount) {
-        throw failedPrecondition("AMOUNT_EXCEEDS_QR_MAX", "requested_amount is above the QR code's max_amount", { max_amount_minor: qr.maxAmount.amount.toString() });
-      }
-      holdAmount = qr.maxAmount.amount;
-    }
-  }
+  // An amount is held to the QR's maximum before the station is asked anything.
+  const byAmount = ask.kind === "amount" ? capToQr(req, qr, ask.amount, ask.currency, ask.minAmount) : null;
   // The station: the terminal's, open, selling this fuel; its price.
   let station;
   try {
@@ -193,7 +213,15 @@ async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, 
     throw failedPrecondition("FUEL_NOT_AVAILABLE", `the station has no ${FuelType[fuelType]} to sell now`);
   }
   const currency = fuel.currency || station.station.currency;
-  if (requested.currency !== currency) throw invalidArgument("requested_amount.currency", `must be the station's currency ${currency}`);
+  let amounts: { asked: bigint; hold: bigint; min: bigint | null };
+  if (ask.kind === "amount") {
+    if (ask.currency !== currency) throw invalidArgument("requested_amount.currency", `must be the station's currency ${currency}`);
+    amounts = byAmount!;
+  } else {
+    // The price of this moment, locked on the transaction: the volume is held whole.
+    const asked = amountToCover(fuel.priceMinorPerLitre, ask.volumeMl);
+    amounts = capToQr(req, qr, asked, currency, amountToCover(fuel.priceMinorPerLitre, ask.minVolumeMl));
+  }
 
   // The driver: active and KYC verified, else a recorded decline.
   let driver: Driver | null = null;
@@ -202,7 +230,21 @@ async function decide(req: AuthorizeRequest, p: ReturnType<typeof principalOf>, 
   } catch (err) {
     if (!(err instanceof HopRefused && err.code === Code.NotFound)) throw err;
   }
-  return { qr, holdAmount, currency, station: station.station, fuel, driver, decline: driverDecline(driver) };
+  return {
+    qr, askedAmount: amounts.asked, holdAmount: amounts.hold, minAmount: amounts.min, currency, station: station.station, fuel, driver,
+    decline: driverDecline(driver),
+  };
+}
+
+/** The amount to hold: `asked`, or the QR's maximum when above it and partial approval allows. */
+function capToQr(req: AuthorizeRequest, qr: QrClaims, asked: bigint, currency: string, min: bigint | null): { asked: bigint; hold: bigint; min: bigint | null } {
+  if (!qr.maxAmount) return { asked, hold: asked, min };
+  if (qr.maxAmount.currency !== currency) throw invalidArgument("requested_amount.currency", `must be the QR's currency ${qr.maxAmount.currency}`);
+  if (asked <= qr.maxAmount.amount) return { asked, hold: asked, min };
+  if (!req.allowPartialApproval || (min ?? 1n) > qr.maxAmount.amount) {
+    throw failedPrecondition("AMOUNT_EXCEEDS_QR_MAX", "the amount asked for is above the QR code's max_amount", { max_amount_minor: qr.maxAmount.amount.toString() });
+  }
+  return { asked, hold: qr.maxAmount.amount, min };
 }
 
 type Settled<T> = Promise<{ ok: true; value: T } | { ok: false; err: unknown }>;

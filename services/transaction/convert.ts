@@ -10,6 +10,8 @@ import {
   type FuelTransaction,
   type QrCode,
 } from "../../gen/fuel/transaction/v1/transaction_pb.js";
+import { DeclineAdvice } from "../../gen/fuel/credit/v1/credit_line_pb.js";
+import { adviceFor } from "../../platform/decline-advice.js";
 import { publicStatus } from "./state.js";
 import type { QrRow, TxnRow } from "./store.js";
 
@@ -33,10 +35,12 @@ export function txnToProto(r: TxnRow): FuelTransaction {
     approvedAmount: money(r.approved_amount, r.currency),
     partiallyApproved: r.partially_approved,
     declineReason: r.decline_reason,
+    declineAdvice: r.state === "DECLINED" ? adviceFor(r.decline_reason) : DeclineAdvice.UNSPECIFIED,
     holdId: r.hold_id ?? "",
     holdExpireTime: ts(r.hold_expire_time),
     authorizedPriceMinorPerLitre: r.authorized_price,
     approvedVolumeMl: r.approved_volume_ml,
+    requestedVolumeMl: r.requested_volume_ml,
     // Settlement figures are shown once the money moved (CAPTURED/SETTLED), not while the
     // capture is only intended.
     settledVolumeMl: settled(r) ? r.settled_volume_ml : 0n,

@@ -72,7 +72,8 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
   const now = deps.now();
   if (!res.approved || !res.hold) {
     const reason = res.declineReason || DeclineReason.INSUFFICIENT_CREDIT;
-    return (await store.transition(deps.pool, row.transaction_id, ["PENDING"], "DECLINED", {
+    // The decline and the notices it owes the driver (and the agency) in one statement.
+    return (await store.declinePending(deps.pool, row.transaction_id, {
       decline_reason: reason, update_time: now, recover_after: null,
     })) ?? (await reread(deps, row.transaction_id));
   }
@@ -89,7 +90,7 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
     hold_expire_time: expire,
     credit_line_id: hold.creditLineId,
     bank_id: bankId || null,
-    approved_volume_ml: volumeFor(approved, row.authorized_price),
+    approved_volume_ml: approvedVolume(row, approved),
     authorize_time: now,
     update_time: now,
     // The sweeper looks again when the hold should have expired.
@@ -104,6 +105,12 @@ async function finishPending(deps: ServiceDeps, s: TransactionSettings, row: Txn
       log.warn({ err, holdId: hold.holdId }, "could not void a superseded hold; it will expire"));
   }
   return now2;
+}
+
+/** The most the pump may dispense: what the approval buys at the price, and by volume never more than asked. */
+function approvedVolume(row: TxnRow, approvedMinor: bigint): bigint {
+  const buys = volumeFor(approvedMinor, row.authorized_price);
+  return row.requested_volume_ml > 0n && buys > row.requested_volume_ml ? row.requested_volume_ml : buys;
 }
 
 /** Marks a transaction EXPIRED (its hold expired in CreditService and released everything). */

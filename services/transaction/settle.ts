@@ -44,23 +44,34 @@ interface Dispensed {
   currency?: string;
   volumeMl: bigint;
   price: bigint;
+  /** Settled by volume at the locked price, or metered: the volume must fit the approved volume. */
+  volumeChecked: boolean;
 }
 
-function dispensedOf(req: SettleRequest): Dispensed {
+/** What was dispensed, from the request alone; by volume, `lockedPrice` prices it. */
+function dispensedOf(req: SettleRequest, lockedPrice: () => Promise<bigint | null>): Promise<Dispensed> | Dispensed {
   const d = req.dispensed;
   switch (d.case) {
     case "metered": {
       if (d.value.volumeMl < 0n) throw invalidArgument("metered.volume_ml", "must be ≥ 0");
       if (d.value.priceMinorPerLitre <= 0n) throw invalidArgument("metered.price_minor_per_litre", "must be > 0");
       if (d.value.priceMinorPerLitre > 10n ** 12n || d.value.volumeMl > 10n ** 9n) throw invalidArgument("metered", "volume or price is out of range");
-      return { amount: saleAmount(d.value.priceMinorPerLitre, d.value.volumeMl), volumeMl: d.value.volumeMl, price: d.value.priceMinorPerLitre };
+      return { amount: saleAmount(d.value.priceMinorPerLitre, d.value.volumeMl), volumeMl: d.value.volumeMl, price: d.value.priceMinorPerLitre, volumeChecked: false };
     }
     case "amount": {
       const m = moneyIn("amount", d.value, 0n);
-      return { amount: m.amount, currency: m.currency, volumeMl: 0n, price: 0n };
+      return { amount: m.amount, currency: m.currency, volumeMl: 0n, price: 0n, volumeChecked: false };
+    }
+    case "volumeMl": {
+      const volumeMl = d.value;
+      if (volumeMl < 0n || volumeMl > 10n ** 9n) throw invalidArgument("volume_ml", "must be 0 – 1 000 000 000 millilitres");
+      return lockedPrice().then((price) => ({
+        // An unknown transaction moves nothing: the refusal below reads why.
+        amount: price === null ? 0n : saleAmount(price, volumeMl), volumeMl, price: price ?? 0n, volumeChecked: true,
+      }));
     }
     default:
-      throw invalidArgument("dispensed", "exactly one of metered or amount is required");
+      throw invalidArgument("dispensed", "exactly one of metered, amount or volume_ml is required");
   }
 }
 
@@ -68,14 +79,20 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
   return async (req: SettleRequest, ctx: HandlerContext): Promise<SettleResponse> => {
     const p = principalOf(ctx);
     const id = v.uuid("transaction_id", req.transactionId);
-    const dispensed = dispensedOf(req);
+    // By volume, the price locked at authorisation prices the sale: one read first (the
+    // price never changes after authorisation, so it cannot go stale before the intent).
+    const dispensed = await dispensedOf(req, async () => (await store.getTransaction(deps.pool, id))?.authorized_price ?? null);
     const call: KeyedCall<typeof SettleResponseSchema> = { ticket: ticketOf(ctx), schema: SettleResponseSchema, respond, crashAt: "after-settle-intent" };
     const operator = operatorOf(p, false);
     const now = deps.now();
     // The intent without reading first: the row moves only if this caller may, it is
     // AUTHORIZED and the amount fits; otherwise the row (and the key) say why not.
     const intent = async () => operator ? await store.startStep(deps.pool, id, "CAPTURING", call.ticket, operator,
-      { approvedAtLeast: dispensed.amount, currency: dispensed.currency ?? null }, {
+      {
+        approvedAtLeast: dispensed.amount, currency: dispensed.currency ?? null,
+        volumeAtMost: dispensed.volumeChecked ? dispensed.volumeMl : null,
+        price: req.dispensed.case === "metered" ? dispensed.price : null,
+      }, {
         settled_amount: dispensed.amount,
         settled_volume_ml: dispensed.volumeMl,
         settled_price: dispensed.price,
@@ -90,6 +107,17 @@ export function settle(deps: ServiceDeps, s: TransactionSettings) {
         return invalidArgument("amount.currency", `must be the transaction's currency ${row.currency}`);
       }
       if (row.state !== "AUTHORIZED") return notAuthorized(row);
+      if (dispensed.volumeChecked && dispensed.volumeMl > row.approved_volume_ml) {
+        return failedPrecondition("VOLUME_EXCEEDS_APPROVED", `${dispensed.volumeMl} ml is above the approved ${row.approved_volume_ml} ml`, {
+          approved_volume_ml: row.approved_volume_ml.toString(),
+          volume_ml: dispensed.volumeMl.toString(),
+        });
+      }
+      if (req.dispensed.case === "metered" && row.requested_volume_ml > 0n && dispensed.price !== row.authorized_price) {
+        return failedPrecondition("PRICE_NOT_LOCKED_PRICE", `the transaction was authorised by volume at ${row.authorized_price} per litre; settle at that price or by volume_ml`, {
+          locked_price_minor_per_litre: row.authorized_price.toString(),
+        });
+      }
       if (dispensed.amount > row.approved_amount) {
         return failedPrecondition("AMOUNT_EXCEEDS_APPROVED", `the amount ${dispensed.amount} is above the approved ${row.approved_amount}`, {
           approved_minor: row.approved_amount.toString(),

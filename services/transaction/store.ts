@@ -1,6 +1,8 @@
 // TransactionService SQL. Every statement is schema-qualified (transaction.*); no
 // search_path tricks (the embedded database runs one shared session).
+import { randomUUID } from "node:crypto";
 import { many, one, type Pool, type Tx } from "../../platform/db.js";
+import { traceCarrier } from "../../platform/outbox.js";
 import { checkInitial, checkTransition, SWEPT, type State } from "./state.js";
 
 export const IDEMPOTENCY_TABLE = "transaction.idempotency_keys";
@@ -56,6 +58,8 @@ export interface TxnRow {
   update_time: Date;
   recover_after: Date | null;
   recover_attempts: number;
+  /** Authorised by volume: the millilitres asked for (the price is then locked); 0 by amount. */
+  requested_volume_ml: bigint;
 }
 
 export async function insertQr(db: Pool | Tx, r: Omit<QrRow, "status" | "use_time" | "transaction_id">): Promise<QrRow> {
@@ -79,7 +83,7 @@ export async function countRecentQrs(db: Pool | Tx, driverId: string, since: Dat
 export type NewTxn = Pick<TxnRow,
   "transaction_id" | "state" | "driver_id" | "agency_id" | "station_id" | "merchant_id" | "pump_id" | "qr_code_id" | "fuel_type" |
   "currency" | "requested_amount" | "decline_reason" | "hold_request" | "authorized_price" | "terminal_reference" | "create_time" |
-  "update_time" | "recover_after">;
+  "update_time" | "recover_after" | "requested_volume_ml">;
 
 /** The idempotency key a keyed call claims with its intent: the key row is the intent's record. */
 export interface KeyClaim {
@@ -99,7 +103,7 @@ const NEW_TXN_TYPES: Record<keyof NewTxn, string> = {
   transaction_id: "uuid", state: "text", driver_id: "uuid", agency_id: "uuid", station_id: "uuid", merchant_id: "uuid",
   pump_id: "text", qr_code_id: "uuid", fuel_type: "int4", currency: "text", requested_amount: "int8", decline_reason: "int4",
   hold_request: "bytea", authorized_price: "int8", terminal_reference: "text", create_time: "timestamptz",
-  update_time: "timestamptz", recover_after: "timestamptz",
+  update_time: "timestamptz", recover_after: "timestamptz", requested_volume_ml: "int8",
 };
 
 export async function startTransaction(db: Pool | Tx, qrCodeId: string, claim: KeyClaim, r: NewTxn): Promise<TxnRow | undefined> {
@@ -115,9 +119,10 @@ export async function startTransaction(db: Pool | Tx, qrCodeId: string, claim: K
                   SELECT ${cols.map((c, i) => `$${i + 1}::${NEW_TXN_TYPES[c as keyof NewTxn]}`).join(", ")} WHERE EXISTS (SELECT 1 FROM q)
                   RETURNING *),
           k AS (INSERT INTO ${IDEMPOTENCY_TABLE} (scope, key, request_hash, transaction_id)
-                  SELECT $${n + 2}, $${n + 3}, $${n + 4}, ins.transaction_id FROM ins RETURNING 1)
-     SELECT ins.* FROM ins LEFT JOIN (SELECT count(*) AS claimed FROM k) c ON true`,
-    [...vals, qrCodeId, claim.scope, claim.key, claim.requestHash, r.create_time, r.transaction_id, r.driver_id],
+                  SELECT $${n + 2}, $${n + 3}, $${n + 4}, ins.transaction_id FROM ins RETURNING 1),
+          ${declineNotice("ins", `$${n + 8}`, `$${n + 9}`)}
+     SELECT ins.* FROM ins LEFT JOIN (SELECT count(*) AS claimed FROM k) c ON true LEFT JOIN (SELECT count(*) AS noticed FROM ob) o ON true`,
+    [...vals, qrCodeId, claim.scope, claim.key, claim.requestHash, r.create_time, r.transaction_id, r.driver_id, randomUUID(), JSON.stringify(traceCarrier())],
   );
 }
 
@@ -128,25 +133,41 @@ export interface Operator {
 }
 
 /**
+ * What must hold of an AUTHORIZED row for a step to start: the approved amount covers
+ * `approvedAtLeast` in `currency` (null: any), the approved volume covers `volumeAtMost`
+ * millilitres (null: not asked), and a transaction authorised by volume is settled at its
+ * locked price (`price`; null: not a metered price).
+ */
+export interface StepFits {
+  approvedAtLeast: bigint;
+  currency: string | null;
+  volumeAtMost?: bigint | null;
+  price?: bigint | null;
+}
+
+/**
  * The intent of Settle or Void, in one statement: moves the row AUTHORIZED → `to` with
- * `patch` if `operator` may and `approvedAtLeast` fits, and claims the idempotency key for
- * it. undefined — nothing written — when the row was not so; a key already taken fails the
+ * `patch` if `operator` may and the row `fits`, and claims the idempotency key for it.
+ * undefined — nothing written — when the row was not so; a key already taken fails the
  * whole statement (UNIQUE_VIOLATION).
  */
-export async function startStep(db: Pool | Tx, id: string, to: State, claim: KeyClaim, operator: Operator, fits: { approvedAtLeast: bigint; currency: string | null }, patch: TxnPatch): Promise<TxnRow | undefined> {
+export async function startStep(db: Pool | Tx, id: string, to: State, claim: KeyClaim, operator: Operator, fits: StepFits, patch: TxnPatch): Promise<TxnRow | undefined> {
   checkTransition(["AUTHORIZED"], to);
   const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
-  const sets = entries.map(([k], i) => `${k} = $${i + 10}`);
+  const sets = entries.map(([k], i) => `${k} = $${i + 12}`);
   return await one<TxnRow>(
     db,
     `WITH mv AS (UPDATE transaction.transactions SET state = $2${sets.length ? ", " + sets.join(", ") : ""}
                   WHERE transaction_id = $1 AND state = 'AUTHORIZED' AND approved_amount >= $8 AND ($9::text IS NULL OR currency = $9::text)
                     AND ($6::uuid IS NULL OR station_id = $6::uuid) AND ($7::uuid IS NULL OR merchant_id = $7::uuid)
+                    AND ($10::int8 IS NULL OR approved_volume_ml >= $10::int8)
+                    AND ($11::int8 IS NULL OR requested_volume_ml = 0 OR authorized_price = $11::int8)
                   RETURNING *),
           k AS (INSERT INTO ${IDEMPOTENCY_TABLE} (scope, key, request_hash, transaction_id)
                   SELECT $3, $4, $5, mv.transaction_id FROM mv RETURNING 1)
      SELECT mv.* FROM mv LEFT JOIN (SELECT count(*) AS claimed FROM k) c ON true`,
-    [id, to, claim.scope, claim.key, claim.requestHash, operator.stationId, operator.merchantId, fits.approvedAtLeast, fits.currency, ...entries.map(([, v]) => v)],
+    [id, to, claim.scope, claim.key, claim.requestHash, operator.stationId, operator.merchantId, fits.approvedAtLeast, fits.currency,
+      fits.volumeAtMost ?? null, fits.price ?? null, ...entries.map(([, v]) => v)],
   );
 }
 
@@ -169,6 +190,37 @@ export async function transition(db: Pool | Tx, id: string, from: State[], to: S
     `UPDATE transaction.transactions SET state = $3${sets.length ? ", " + sets.join(", ") : ""}
       WHERE transaction_id = $1 AND state = ANY($2::text[]) RETURNING *`,
     [id, from, to, ...entries.map(([, v]) => v)],
+  );
+}
+
+/**
+ * The outbox row a decline owes (outbox.ts delivers it), inserted from `source` (a CTE of
+ * transaction rows) when its row is DECLINED: the statement that records a decline is the
+ * one that owes its notices. Built from the row itself, so the notice says what was
+ * recorded. The CTE is named `ob`.
+ */
+function declineNotice(source: string, outboxIdParam: string, traceParam: string): string {
+  return `ob AS (INSERT INTO transaction.outbox (outbox_id, kind, transaction_id, payload, trace_carrier)
+                  SELECT ${outboxIdParam}::uuid, 'DECLINE_NOTICE', s.transaction_id,
+                         jsonb_build_object('transactionId', s.transaction_id, 'driverId', s.driver_id, 'agencyId', coalesce(s.agency_id::text, ''),
+                                            'reason', s.decline_reason, 'fuelType', s.fuel_type, 'amountMinor', s.requested_amount::text,
+                                            'currency', s.currency),
+                         ${traceParam}::jsonb
+                    FROM ${source} s WHERE s.state = 'DECLINED' RETURNING 1)`;
+}
+
+/** PENDING → DECLINED with `patch`, and the decline's notices in the outbox, in one statement. */
+export async function declinePending(db: Pool | Tx, id: string, patch: TxnPatch): Promise<TxnRow | undefined> {
+  checkTransition(["PENDING"], "DECLINED");
+  const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 4}`);
+  return await one<TxnRow>(
+    db,
+    `WITH mv AS (UPDATE transaction.transactions SET state = 'DECLINED'${sets.length ? ", " + sets.join(", ") : ""}
+                  WHERE transaction_id = $1 AND state = 'PENDING' RETURNING *),
+          ${declineNotice("mv", "$2", "$3")}
+     SELECT mv.* FROM mv LEFT JOIN (SELECT count(*) AS noticed FROM ob) o ON true`,
+    [id, randomUUID(), JSON.stringify(traceCarrier()), ...entries.map(([, v]) => v)],
   );
 }
 

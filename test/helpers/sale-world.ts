@@ -22,6 +22,10 @@ export interface SaleWorld {
   pos: GrpcJsClient<typeof TransactionService>;
   driverId: string;
   app: Client<typeof TransactionService>;
+  /** The station's merchant admin (prices, stock). */
+  stations?: Client<typeof StationService>;
+  /** The driver's access token. */
+  driverToken?: string;
 }
 
 export const PETROL_PRICE = 65_000n;
@@ -43,7 +47,7 @@ export async function saleWorld(sys: TokenSource & { gatewayUrl: string }, fx: F
   await clientAs(LoanService, sys.cfg.urls.loan, bank.token).createLoanProduct({ name: "Fuel 30", currency: "NGN", termDays: 30, isDefault: true });
   const d = await fx.driver();
   await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN" });
-  return { stationId, pos, driverId: d.driverId, app: connectJson(TransactionService, sys.gatewayUrl, d.token) };
+  return { stationId, pos, driverId: d.driverId, app: connectJson(TransactionService, sys.gatewayUrl, d.token), stations, driverToken: d.token };
 }
 
 /** A fresh QR of the world's driver (GenerateQrCode runs in the child). */

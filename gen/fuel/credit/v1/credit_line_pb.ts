@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/credit/v1/credit_line.proto.
  */
 export const file_fuel_credit_v1_credit_line: GenFile = /*@__PURE__*/
-  fileDesc("CiBmdWVsL2NyZWRpdC92MS9jcmVkaXRfbGluZS5wcm90bxIOZnVlbC5jcmVkaXQudjEizwYKCkNyZWRpdExpbmUSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSDwoHYmFua19pZBgCIAEoCRITCglhZ2VuY3lfaWQYAyABKAlIABITCglkcml2ZXJfaWQYBCABKAlIABIdChVwYXJlbnRfY3JlZGl0X2xpbmVfaWQYBSABKAkSGAoQcGFyZW50X2FnZW5jeV9pZBgGIAEoCRIQCghjdXJyZW5jeRgHIAEoCRIwCgZzdGF0dXMYCCABKA4yIC5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lU3RhdHVzEiQKBWxpbWl0GAkgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSIwoEaGVsZBgKIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBHVzZWQYCyABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglhdmFpbGFibGUYDCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglzdWJfbGltaXQYDSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIxCgxsaW1pdF9zb3VyY2UYDiABKA4yGy5mdWVsLmNyZWRpdC52MS5MaW1pdFNvdXJjZRIaChJyaXNrX2Fzc2Vzc21lbnRfaWQYDyABKAkSMwoNcmlza19jYXRlZ29yeRgQIAEoDjIcLmZ1ZWwuY3JlZGl0LnYxLlJpc2tDYXRlZ29yeRIXCg9vdmVycmlkZV9yZWFzb24YESABKAkSMgoIY29udHJvbHMYEiABKAsyIC5mdWVsLmNyZWRpdC52MS5TcGVuZGluZ0NvbnRyb2xzEg8KB3ZlcnNpb24YEyABKAMSFQoNc3RhdHVzX3JlYXNvbhgUIAEoCRIvCgtjcmVhdGVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYFiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNyZWRpdF9wcm9ncmFtX2lkGBggASgJQgcKBW93bmVyIswCChBTcGVuZGluZ0NvbnRyb2xzEjIKE3Blcl90cmFuc2FjdGlvbl9tYXgYASABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglkYWlseV9tYXgYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjChtkYWlseV90cmFuc2FjdGlvbl9jb3VudF9tYXgYAyABKAUSNAoSYWxsb3dlZF9mdWVsX3R5cGVzGAQgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSGwoTYWxsb3dlZF9zdGF0aW9uX2lkcxgFIAMoCRIcChRhbGxvd2VkX21lcmNoYW50X2lkcxgGIAMoCRIxCg1hbGxvd2VkX2hvdXJzGAcgAygLMhouZnVlbC5jcmVkaXQudjEuVGltZVdpbmRvdxIRCgl0aW1lX3pvbmUYCCABKAkiYQoKVGltZVdpbmRvdxIpCgh3ZWVrZGF5cxgBIAMoDjIXLmZ1ZWwuY3JlZGl0LnYxLldlZWtkYXkSFAoMc3RhcnRfbWludXRlGAIgASgFEhIKCmVuZF9taW51dGUYAyABKAUimwMKDUNyZWRpdFByb2dyYW0SGQoRY3JlZGl0X3Byb2dyYW1faWQYASABKAkSDwoHYmFua19pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEiIKA2NhcBgFIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBGhlbGQYBiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjCgR1c2VkGAcgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSKAoJYXZhaWxhYmxlGAggASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSMwoGc3RhdHVzGAkgASgOMiMuZnVlbC5jcmVkaXQudjEuQ3JlZGl0UHJvZ3JhbVN0YXR1cxIPCgd2ZXJzaW9uGAogASgDEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqkwEKEENyZWRpdExpbmVTdGF0dXMSIgoeQ1JFRElUX0xJTkVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZQ1JFRElUX0xJTkVfU1RBVFVTX0FDVElWRRABEh0KGUNSRURJVF9MSU5FX1NUQVRVU19GUk9aRU4QAhIdChlDUkVESVRfTElORV9TVEFUVVNfQ0xPU0VEEAMqlAEKC0xpbWl0U291cmNlEhwKGExJTUlUX1NPVVJDRV9VTlNQRUNJRklFRBAAEhcKE0xJTUlUX1NPVVJDRV9QT0xJQ1kQARIZChVMSU1JVF9TT1VSQ0VfT1ZFUlJJREUQAhIaChZMSU1JVF9TT1VSQ0VfU1VCX0xJTUlUEAMSFwoTTElNSVRfU09VUkNFX1BBUkVOVBAEKrcBChNMaW1pdERlY3JlYXNlUG9saWN5EiUKIUxJTUlUX0RFQ1JFQVNFX1BPTElDWV9VTlNQRUNJRklFRBAAEiAKHExJTUlUX0RFQ1JFQVNFX1BPTElDWV9SRUpFQ1QQARIrCidMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQ0xBTVBfVE9fRVhQT1NVUkUQAhIqCiZMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQUxMT1dfT1ZFUl9MSU1JVBADKpQBCgxSaXNrQ2F0ZWdvcnkSHQoZUklTS19DQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEVJJU0tfQ0FURUdPUllfTE9XEAESGAoUUklTS19DQVRFR09SWV9NRURJVU0QAhIWChJSSVNLX0NBVEVHT1JZX0hJR0gQAxIcChhSSVNLX0NBVEVHT1JZX0lORUxJR0lCTEUQBCqAAQoTQ3JlZGl0UHJvZ3JhbVN0YXR1cxIlCiFDUkVESVRfUFJPR1JBTV9TVEFUVVNfVU5TUEVDSUZJRUQQABIgChxDUkVESVRfUFJPR1JBTV9TVEFUVVNfQUNUSVZFEAESIAocQ1JFRElUX1BST0dSQU1fU1RBVFVTX0NMT1NFRBACKrYBCgdXZWVrZGF5EhcKE1dFRUtEQVlfVU5TUEVDSUZJRUQQABISCg5XRUVLREFZX01PTkRBWRABEhMKD1dFRUtEQVlfVFVFU0RBWRACEhUKEVdFRUtEQVlfV0VETkVTREFZEAMSFAoQV0VFS0RBWV9USFVSU0RBWRAEEhIKDldFRUtEQVlfRlJJREFZEAUSFAoQV0VFS0RBWV9TQVRVUkRBWRAGEhIKDldFRUtEQVlfU1VOREFZEAcqhQYKDURlY2xpbmVSZWFzb24SHgoaREVDTElORV9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1ERUNMSU5FX1JFQVNPTl9OT19DUkVESVRfTElORRABEiUKIURFQ0xJTkVfUkVBU09OX0NSRURJVF9MSU5FX0ZST1pFThACEiUKIURFQ0xJTkVfUkVBU09OX0NSRURJVF9MSU5FX0NMT1NFRBADEiUKIURFQ0xJTkVfUkVBU09OX1BBUkVOVF9MSU5FX0ZST1pFThAEEiYKIkRFQ0xJTkVfUkVBU09OX0lOU1VGRklDSUVOVF9DUkVESVQQBRItCilERUNMSU5FX1JFQVNPTl9QQVJFTlRfSU5TVUZGSUNJRU5UX0NSRURJVBAGEjEKLURFQ0xJTkVfUkVBU09OX1BFUl9UUkFOU0FDVElPTl9MSU1JVF9FWENFRURFRBAHEicKI0RFQ0xJTkVfUkVBU09OX0RBSUxZX0xJTUlUX0VYQ0VFREVEEAgSJwojREVDTElORV9SRUFTT05fREFJTFlfQ09VTlRfRVhDRUVERUQQCRIoCiRERUNMSU5FX1JFQVNPTl9GVUVMX1RZUEVfTk9UX0FMTE9XRUQQChImCiJERUNMSU5FX1JFQVNPTl9TVEFUSU9OX05PVF9BTExPV0VEEAsSKAokREVDTElORV9SRUFTT05fT1VUU0lERV9BTExPV0VEX0hPVVJTEAwSJAogREVDTElORV9SRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQDRInCiNERUNMSU5FX1JFQVNPTl9CRUxPV19NSU5JTVVNX0FNT1VOVBAOEiIKHkRFQ0xJTkVfUkVBU09OX0RSSVZFUl9JTkFDVElWRRAPEiMKH0RFQ0xJTkVfUkVBU09OX0tZQ19OT1RfVkVSSUZJRUQQEBInCiNERUNMSU5FX1JFQVNPTl9QUk9HUkFNX0NBUF9FWENFRURFRBAREiMKH0RFQ0xJTkVfUkVBU09OX1BST0dSQU1fSU5BQ1RJVkUQEmIGcHJvdG8z", [file_fuel_common_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("CiBmdWVsL2NyZWRpdC92MS9jcmVkaXRfbGluZS5wcm90bxIOZnVlbC5jcmVkaXQudjEizwYKCkNyZWRpdExpbmUSFgoOY3JlZGl0X2xpbmVfaWQYASABKAkSDwoHYmFua19pZBgCIAEoCRITCglhZ2VuY3lfaWQYAyABKAlIABITCglkcml2ZXJfaWQYBCABKAlIABIdChVwYXJlbnRfY3JlZGl0X2xpbmVfaWQYBSABKAkSGAoQcGFyZW50X2FnZW5jeV9pZBgGIAEoCRIQCghjdXJyZW5jeRgHIAEoCRIwCgZzdGF0dXMYCCABKA4yIC5mdWVsLmNyZWRpdC52MS5DcmVkaXRMaW5lU3RhdHVzEiQKBWxpbWl0GAkgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSIwoEaGVsZBgKIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBHVzZWQYCyABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglhdmFpbGFibGUYDCABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglzdWJfbGltaXQYDSABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIxCgxsaW1pdF9zb3VyY2UYDiABKA4yGy5mdWVsLmNyZWRpdC52MS5MaW1pdFNvdXJjZRIaChJyaXNrX2Fzc2Vzc21lbnRfaWQYDyABKAkSMwoNcmlza19jYXRlZ29yeRgQIAEoDjIcLmZ1ZWwuY3JlZGl0LnYxLlJpc2tDYXRlZ29yeRIXCg9vdmVycmlkZV9yZWFzb24YESABKAkSMgoIY29udHJvbHMYEiABKAsyIC5mdWVsLmNyZWRpdC52MS5TcGVuZGluZ0NvbnRyb2xzEg8KB3ZlcnNpb24YEyABKAMSFQoNc3RhdHVzX3JlYXNvbhgUIAEoCRIvCgtjcmVhdGVfdGltZRgVIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYFiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNyZWRpdF9wcm9ncmFtX2lkGBggASgJQgcKBW93bmVyIswCChBTcGVuZGluZ0NvbnRyb2xzEjIKE3Blcl90cmFuc2FjdGlvbl9tYXgYASABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIoCglkYWlseV9tYXgYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjChtkYWlseV90cmFuc2FjdGlvbl9jb3VudF9tYXgYAyABKAUSNAoSYWxsb3dlZF9mdWVsX3R5cGVzGAQgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSGwoTYWxsb3dlZF9zdGF0aW9uX2lkcxgFIAMoCRIcChRhbGxvd2VkX21lcmNoYW50X2lkcxgGIAMoCRIxCg1hbGxvd2VkX2hvdXJzGAcgAygLMhouZnVlbC5jcmVkaXQudjEuVGltZVdpbmRvdxIRCgl0aW1lX3pvbmUYCCABKAkiYQoKVGltZVdpbmRvdxIpCgh3ZWVrZGF5cxgBIAMoDjIXLmZ1ZWwuY3JlZGl0LnYxLldlZWtkYXkSFAoMc3RhcnRfbWludXRlGAIgASgFEhIKCmVuZF9taW51dGUYAyABKAUimwMKDUNyZWRpdFByb2dyYW0SGQoRY3JlZGl0X3Byb2dyYW1faWQYASABKAkSDwoHYmFua19pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEiIKA2NhcBgFIAEoCzIVLmZ1ZWwuY29tbW9uLnYxLk1vbmV5EiMKBGhlbGQYBiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIjCgR1c2VkGAcgASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSKAoJYXZhaWxhYmxlGAggASgLMhUuZnVlbC5jb21tb24udjEuTW9uZXkSMwoGc3RhdHVzGAkgASgOMiMuZnVlbC5jcmVkaXQudjEuQ3JlZGl0UHJvZ3JhbVN0YXR1cxIPCgd2ZXJzaW9uGAogASgDEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqkwEKEENyZWRpdExpbmVTdGF0dXMSIgoeQ1JFRElUX0xJTkVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZQ1JFRElUX0xJTkVfU1RBVFVTX0FDVElWRRABEh0KGUNSRURJVF9MSU5FX1NUQVRVU19GUk9aRU4QAhIdChlDUkVESVRfTElORV9TVEFUVVNfQ0xPU0VEEAMqlAEKC0xpbWl0U291cmNlEhwKGExJTUlUX1NPVVJDRV9VTlNQRUNJRklFRBAAEhcKE0xJTUlUX1NPVVJDRV9QT0xJQ1kQARIZChVMSU1JVF9TT1VSQ0VfT1ZFUlJJREUQAhIaChZMSU1JVF9TT1VSQ0VfU1VCX0xJTUlUEAMSFwoTTElNSVRfU09VUkNFX1BBUkVOVBAEKrcBChNMaW1pdERlY3JlYXNlUG9saWN5EiUKIUxJTUlUX0RFQ1JFQVNFX1BPTElDWV9VTlNQRUNJRklFRBAAEiAKHExJTUlUX0RFQ1JFQVNFX1BPTElDWV9SRUpFQ1QQARIrCidMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQ0xBTVBfVE9fRVhQT1NVUkUQAhIqCiZMSU1JVF9ERUNSRUFTRV9QT0xJQ1lfQUxMT1dfT1ZFUl9MSU1JVBADKpQBCgxSaXNrQ2F0ZWdvcnkSHQoZUklTS19DQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEVJJU0tfQ0FURUdPUllfTE9XEAESGAoUUklTS19DQVRFR09SWV9NRURJVU0QAhIWChJSSVNLX0NBVEVHT1JZX0hJR0gQAxIcChhSSVNLX0NBVEVHT1JZX0lORUxJR0lCTEUQBCq1AQoNRGVjbGluZUFkdmljZRIeChpERUNMSU5FX0FEVklDRV9VTlNQRUNJRklFRBAAEh4KGkRFQ0xJTkVfQURWSUNFX1JFVFJZX0xBVEVSEAESIAocREVDTElORV9BRFZJQ0VfUkVEVUNFX0FNT1VOVBACEh8KG0RFQ0xJTkVfQURWSUNFX0RPX05PVF9SRVRSWRADEiEKHURFQ0xJTkVfQURWSUNFX0NPTlRBQ1RfTEVOREVSEAQqgAEKE0NyZWRpdFByb2dyYW1TdGF0dXMSJQohQ1JFRElUX1BST0dSQU1fU1RBVFVTX1VOU1BFQ0lGSUVEEAASIAocQ1JFRElUX1BST0dSQU1fU1RBVFVTX0FDVElWRRABEiAKHENSRURJVF9QUk9HUkFNX1NUQVRVU19DTE9TRUQQAiq2AQoHV2Vla2RheRIXChNXRUVLREFZX1VOU1BFQ0lGSUVEEAASEgoOV0VFS0RBWV9NT05EQVkQARITCg9XRUVLREFZX1RVRVNEQVkQAhIVChFXRUVLREFZX1dFRE5FU0RBWRADEhQKEFdFRUtEQVlfVEhVUlNEQVkQBBISCg5XRUVLREFZX0ZSSURBWRAFEhQKEFdFRUtEQVlfU0FUVVJEQVkQBhISCg5XRUVLREFZX1NVTkRBWRAHKoUGCg1EZWNsaW5lUmVhc29uEh4KGkRFQ0xJTkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASIQodREVDTElORV9SRUFTT05fTk9fQ1JFRElUX0xJTkUQARIlCiFERUNMSU5FX1JFQVNPTl9DUkVESVRfTElORV9GUk9aRU4QAhIlCiFERUNMSU5FX1JFQVNPTl9DUkVESVRfTElORV9DTE9TRUQQAxIlCiFERUNMSU5FX1JFQVNPTl9QQVJFTlRfTElORV9GUk9aRU4QBBImCiJERUNMSU5FX1JFQVNPTl9JTlNVRkZJQ0lFTlRfQ1JFRElUEAUSLQopREVDTElORV9SRUFTT05fUEFSRU5UX0lOU1VGRklDSUVOVF9DUkVESVQQBhIxCi1ERUNMSU5FX1JFQVNPTl9QRVJfVFJBTlNBQ1RJT05fTElNSVRfRVhDRUVERUQQBxInCiNERUNMSU5FX1JFQVNPTl9EQUlMWV9MSU1JVF9FWENFRURFRBAIEicKI0RFQ0xJTkVfUkVBU09OX0RBSUxZX0NPVU5UX0VYQ0VFREVEEAkSKAokREVDTElORV9SRUFTT05fRlVFTF9UWVBFX05PVF9BTExPV0VEEAoSJgoiREVDTElORV9SRUFTT05fU1RBVElPTl9OT1RfQUxMT1dFRBALEigKJERFQ0xJTkVfUkVBU09OX09VVFNJREVfQUxMT1dFRF9IT1VSUxAMEiQKIERFQ0xJTkVfUkVBU09OX0NVUlJFTkNZX01JU01BVENIEA0SJwojREVDTElORV9SRUFTT05fQkVMT1dfTUlOSU1VTV9BTU9VTlQQDhIiCh5ERUNMSU5FX1JFQVNPTl9EUklWRVJfSU5BQ1RJVkUQDxIjCh9ERUNMSU5FX1JFQVNPTl9LWUNfTk9UX1ZFUklGSUVEEBASJwojREVDTElORV9SRUFTT05fUFJPR1JBTV9DQVBfRVhDRUVERUQQERIjCh9ERUNMSU5FX1JFQVNPTl9QUk9HUkFNX0lOQUNUSVZFEBJiBnByb3RvMw", [file_fuel_common_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * A revolving fuel credit line lent by one bank to one agency or one driver.
@@ -646,6 +646,59 @@ export const RiskCategorySchema: GenEnum<RiskCategory> = /*@__PURE__*/
   enumDesc(file_fuel_credit_v1_credit_line, 3);
 
 /**
+ * What a terminal (and the driver) should do about a decline, as card networks' advice
+ * codes say it. Each DeclineReason has exactly one advice, named in its comment.
+ *
+ * @generated from enum fuel.credit.v1.DeclineAdvice
+ */
+export enum DeclineAdvice {
+  /**
+   * Not declined.
+   *
+   * @generated from enum value: DECLINE_ADVICE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The same purchase may be approved later (a daily count resets, the allowed hours
+   * open, the program has room again as loans are repaid). Do not retry at once.
+   *
+   * @generated from enum value: DECLINE_ADVICE_RETRY_LATER = 1;
+   */
+  RETRY_LATER = 1,
+
+  /**
+   * A smaller amount may be approved now: `spendable` (or the transaction's answer) says
+   * how much.
+   *
+   * @generated from enum value: DECLINE_ADVICE_REDUCE_AMOUNT = 2;
+   */
+  REDUCE_AMOUNT = 2,
+
+  /**
+   * Retrying cannot help: this purchase is not allowed on this line (fuel type, station,
+   * currency) or the driver must first finish verification in the app.
+   *
+   * @generated from enum value: DECLINE_ADVICE_DO_NOT_RETRY = 3;
+   */
+  DO_NOT_RETRY = 3,
+
+  /**
+   * Only the lender can change it: the line is missing, frozen or closed, the program is
+   * closed, or the driver's account is not active.
+   *
+   * @generated from enum value: DECLINE_ADVICE_CONTACT_LENDER = 4;
+   */
+  CONTACT_LENDER = 4,
+}
+
+/**
+ * Describes the enum fuel.credit.v1.DeclineAdvice.
+ */
+export const DeclineAdviceSchema: GenEnum<DeclineAdvice> = /*@__PURE__*/
+  enumDesc(file_fuel_credit_v1_credit_line, 4);
+
+/**
  * Lifecycle of a credit program.
  *
  * @generated from enum fuel.credit.v1.CreditProgramStatus
@@ -677,7 +730,7 @@ export enum CreditProgramStatus {
  * Describes the enum fuel.credit.v1.CreditProgramStatus.
  */
 export const CreditProgramStatusSchema: GenEnum<CreditProgramStatus> = /*@__PURE__*/
-  enumDesc(file_fuel_credit_v1_credit_line, 4);
+  enumDesc(file_fuel_credit_v1_credit_line, 5);
 
 /**
  * Day of the week (ISO 8601 numbering).
@@ -746,7 +799,7 @@ export enum Weekday {
  * Describes the enum fuel.credit.v1.Weekday.
  */
 export const WeekdaySchema: GenEnum<Weekday> = /*@__PURE__*/
-  enumDesc(file_fuel_credit_v1_credit_line, 5);
+  enumDesc(file_fuel_credit_v1_credit_line, 6);
 
 /**
  * Machine-readable reason an authorisation (or availability check) was declined. Declines
@@ -765,126 +818,126 @@ export enum DeclineReason {
   UNSPECIFIED = 0,
 
   /**
-   * The driver has no open credit line.
+   * The driver has no open credit line. Advice: CONTACT_LENDER.
    *
    * @generated from enum value: DECLINE_REASON_NO_CREDIT_LINE = 1;
    */
   NO_CREDIT_LINE = 1,
 
   /**
-   * The driver's line is frozen.
+   * The driver's line is frozen. Advice: CONTACT_LENDER.
    *
    * @generated from enum value: DECLINE_REASON_CREDIT_LINE_FROZEN = 2;
    */
   CREDIT_LINE_FROZEN = 2,
 
   /**
-   * The driver's line is closed.
+   * The driver's line is closed. Advice: CONTACT_LENDER.
    *
    * @generated from enum value: DECLINE_REASON_CREDIT_LINE_CLOSED = 3;
    */
   CREDIT_LINE_CLOSED = 3,
 
   /**
-   * The agency's parent line is frozen or closed.
+   * The agency's parent line is frozen or closed. Advice: CONTACT_LENDER.
    *
    * @generated from enum value: DECLINE_REASON_PARENT_LINE_FROZEN = 4;
    */
   PARENT_LINE_FROZEN = 4,
 
   /**
-   * Not enough available on the driver's own line or sub-limit.
+   * Not enough available on the driver's own line or sub-limit. Advice: REDUCE_AMOUNT.
    *
    * @generated from enum value: DECLINE_REASON_INSUFFICIENT_CREDIT = 5;
    */
   INSUFFICIENT_CREDIT = 5,
 
   /**
-   * Not enough available on the agency's parent line.
+   * Not enough available on the agency's parent line. Advice: REDUCE_AMOUNT.
    *
    * @generated from enum value: DECLINE_REASON_PARENT_INSUFFICIENT_CREDIT = 6;
    */
   PARENT_INSUFFICIENT_CREDIT = 6,
 
   /**
-   * Above the per-transaction maximum (and partial approval not allowed).
+   * Above the per-transaction maximum (and partial approval not allowed). Advice: REDUCE_AMOUNT.
    *
    * @generated from enum value: DECLINE_REASON_PER_TRANSACTION_LIMIT_EXCEEDED = 7;
    */
   PER_TRANSACTION_LIMIT_EXCEEDED = 7,
 
   /**
-   * The daily amount limit is reached.
+   * The daily amount limit is reached. Advice: REDUCE_AMOUNT.
    *
    * @generated from enum value: DECLINE_REASON_DAILY_LIMIT_EXCEEDED = 8;
    */
   DAILY_LIMIT_EXCEEDED = 8,
 
   /**
-   * The daily number of transactions is reached.
+   * The daily number of transactions is reached. Advice: RETRY_LATER.
    *
    * @generated from enum value: DECLINE_REASON_DAILY_COUNT_EXCEEDED = 9;
    */
   DAILY_COUNT_EXCEEDED = 9,
 
   /**
-   * The fuel type is not in `allowed_fuel_types`.
+   * The fuel type is not in `allowed_fuel_types`. Advice: DO_NOT_RETRY.
    *
    * @generated from enum value: DECLINE_REASON_FUEL_TYPE_NOT_ALLOWED = 10;
    */
   FUEL_TYPE_NOT_ALLOWED = 10,
 
   /**
-   * The station (or its merchant) is not allowed by the controls.
+   * The station (or its merchant) is not allowed by the controls. Advice: DO_NOT_RETRY.
    *
    * @generated from enum value: DECLINE_REASON_STATION_NOT_ALLOWED = 11;
    */
   STATION_NOT_ALLOWED = 11,
 
   /**
-   * Outside `allowed_hours`.
+   * Outside `allowed_hours`. Advice: RETRY_LATER.
    *
    * @generated from enum value: DECLINE_REASON_OUTSIDE_ALLOWED_HOURS = 12;
    */
   OUTSIDE_ALLOWED_HOURS = 12,
 
   /**
-   * The request's currency differs from the line's.
+   * The request's currency differs from the line's. Advice: DO_NOT_RETRY.
    *
    * @generated from enum value: DECLINE_REASON_CURRENCY_MISMATCH = 13;
    */
   CURRENCY_MISMATCH = 13,
 
   /**
-   * Partial approval was allowed but what is available is below the requested minimum.
+   * Partial approval was allowed but what is available is below the requested minimum. Advice: REDUCE_AMOUNT.
    *
    * @generated from enum value: DECLINE_REASON_BELOW_MINIMUM_AMOUNT = 14;
    */
   BELOW_MINIMUM_AMOUNT = 14,
 
   /**
-   * The driver's account is not active (suspended, deleted). Decided by TransactionService.
+   * The driver's account is not active (suspended, deleted). Decided by TransactionService. Advice: CONTACT_LENDER.
    *
    * @generated from enum value: DECLINE_REASON_DRIVER_INACTIVE = 15;
    */
   DRIVER_INACTIVE = 15,
 
   /**
-   * The driver's KYC is not verified. Decided by TransactionService.
+   * The driver's KYC is not verified. Decided by TransactionService. Advice: DO_NOT_RETRY.
    *
    * @generated from enum value: DECLINE_REASON_KYC_NOT_VERIFIED = 16;
    */
   KYC_NOT_VERIFIED = 16,
 
   /**
-   * Not enough left under the cap of the bank's credit program the line lends under.
+   * Not enough left under the cap of the bank's credit program the line lends under. Advice: RETRY_LATER.
    *
    * @generated from enum value: DECLINE_REASON_PROGRAM_CAP_EXCEEDED = 17;
    */
   PROGRAM_CAP_EXCEEDED = 17,
 
   /**
-   * The bank's credit program the line lends under is closed to new holds.
+   * The bank's credit program the line lends under is closed to new holds. Advice: CONTACT_LENDER.
    *
    * @generated from enum value: DECLINE_REASON_PROGRAM_INACTIVE = 18;
    */
@@ -895,5 +948,5 @@ export enum DeclineReason {
  * Describes the enum fuel.credit.v1.DeclineReason.
  */
 export const DeclineReasonSchema: GenEnum<DeclineReason> = /*@__PURE__*/
-  enumDesc(file_fuel_credit_v1_credit_line, 6);
+  enumDesc(file_fuel_credit_v1_credit_line, 7);
 
