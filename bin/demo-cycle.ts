@@ -58,7 +58,15 @@ export interface CycleContext {
   firstStep: number;
 }
 
-export async function creditCycleDemo(ctx: CycleContext): Promise<void> {
+export interface CycleResult {
+  /** The bank's core system's token (BANK_SYSTEM). */
+  coreToken: string;
+  /** The driver's line, repaid and back at its limit. */
+  creditLineId: string;
+  nextStep: number;
+}
+
+export async function creditCycleDemo(ctx: CycleContext): Promise<CycleResult> {
   const { gatewayUrl: url, step, show } = ctx;
   let n = ctx.firstStep;
 
@@ -138,4 +146,5 @@ export async function creditCycleDemo(ctx: CycleContext): Promise<void> {
     return a.spendable!.amountMinor === before.spendable!.amountMinor ? a : undefined;
   });
   show("driver can spend again", naira(after.spendable!.amountMinor));
+  return { coreToken: core, creditLineId: line.creditLineId, nextStep: n };
 }

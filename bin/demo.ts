@@ -18,6 +18,7 @@ import { freshDatabase } from "./fresh-database.js";
 import { startSystem, type RunningSystem } from "./system.js";
 import { stationsDemo } from "./demo-stations.js";
 import { creditCycleDemo } from "./demo-cycle.js";
+import { networkDemo } from "./demo-network.js";
 
 const DRIVER_PHONE = "+2348031234567";
 const ADMIN_PHONE = "+2348000000001";
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
     const stations = await stationsDemo({ gatewayUrl: url, systemAdminToken: admin.session!.accessToken, driverToken, step, show, firstStep: 8 });
 
     // The credit cycle: line → QR → authorize → settle → loan → payment → webhook → repaid.
-    await creditCycleDemo({
+    const cycle = await creditCycleDemo({
       gatewayUrl: url,
       paymentGatewayUrl: sys.paymentGateway!.url,
       systemAdminToken: admin.session!.accessToken,
@@ -141,6 +142,12 @@ async function main(): Promise<void> {
       step,
       show,
       firstStep: stations.nextStep,
+    });
+
+    // What the network adds: a program's cap, litres at a locked price, a decline with advice.
+    await networkDemo({
+      gatewayUrl: url, coreToken: cycle.coreToken, driverToken, driverId: driver.driverId, creditLineId: cycle.creditLineId,
+      stationId: stations.stationId, terminalToken: stations.terminalToken, step, show, firstStep: cycle.nextStep,
     });
     console.log("\nDemo complete.");
   } finally {
