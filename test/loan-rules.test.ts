@@ -3,15 +3,21 @@
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { CreateLoanFromSettlementRequestSchema, LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
 import { agedStatus, decideAging, pastDue, reminderDue } from "../services/loan/aging-rule.js";
 import { allocate } from "../services/loan/allocation.js";
 import { DAY_MS, dueTime, fullDaysBetween } from "../services/loan/due-date.js";
 import { dailyInterest, loanFee, replayLoan, totalOutstanding } from "../services/loan/interest.js";
 import { noticeFor } from "../services/loan/notices.js";
 import { backoffMs } from "../services/loan/outbox.js";
+import { loanOf, MAX_SKEW_MS, productLends, settlementHash, settlementOf, type Settlement } from "../services/loan/create-loan-rule.js";
+import { loanAtOnceSql, type LoanAtOnce } from "../services/loan/create-loan-sql.js";
+import { ProductTerms } from "../services/loan/product-terms.js";
+import { createHash } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { applyBps, roundHalfEven } from "../platform/money.js";
-import type { LoanRow } from "../services/loan/store.js";
+import type { LoanRow, ProductRow } from "../services/loan/store.js";
 
 const test = suite("loan rules");
 const T0 = new Date("2025-01-01T08:00:00.000Z");
@@ -208,6 +214,115 @@ test("borrower notices state amounts in the currency's units and the loan's term
     "Your fuel purchase of NGN 18,500.50 is now a loan. Fee NGN 185.00; interest 0.05% a day on the principal outstanding; due on 2030-03-31 10:00 UTC. Outstanding now: NGN 18,685.50.",
   );
   assert.match(plain(noticeFor("OVERDUE", loan, 2_000_000n).body), "Outstanding: NGN 20,000.00.");
+});
+
+const BANK = "6f1c2a9e-0000-4000-8000-000000000001";
+const product = (over: Partial<ProductRow> = {}): ProductRow => ({
+  product_id: "6f1c2a9e-0000-4000-8000-0000000000a1", bank_id: BANK, name: "Fuel 30", currency: "NGN", fee_fixed: 100n, fee_bps: 100,
+  daily_interest_bps: 10, term_days: 30, default_after_days: 90, reminder_days_before_due: 3, is_default: true, status: "ACTIVE",
+  version: 4n, create_time: T0, update_time: T0, ...over,
+});
+const settled: Settlement = {
+  transactionId: "6f1c2a9e-0000-4000-8000-0000000000b1", driverId: "6f1c2a9e-0000-4000-8000-0000000000c1", agencyId: null, bankId: BANK,
+  creditLineId: "6f1c2a9e-0000-4000-8000-0000000000d1", principalMinor: 50_000n, currency: "NGN", settleTime: at(0, 1_000), productId: null,
+};
+
+test("settlement: validated from the request; a settle time ahead of the clock beyond the skew is refused", () => {
+  const req = (over: { principal?: { amountMinor: bigint; currency: string }; loanProductId?: string } = {}) => create(CreateLoanFromSettlementRequestSchema, {
+    transactionId: settled.transactionId, driverId: settled.driverId, agencyId: "", bankId: BANK, creditLineId: settled.creditLineId,
+    principal: { amountMinor: 50_000n, currency: "NGN" }, settleTime: { seconds: BigInt(T0.getTime() / 1000) + 1n, nanos: 0 }, loanProductId: "",
+    ...over,
+  });
+  assert.equal(settlementOf(req(), T0), settled);
+  const refused = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      assert.is(ConnectError.from(err).code, Code.InvalidArgument);
+      return ConnectError.from(err).rawMessage;
+    }
+    throw new Error("accepted");
+  };
+  assert.match(refused(() => settlementOf(req(), new Date(T0.getTime() - MAX_SKEW_MS))), "settle_time");
+  assert.match(refused(() => settlementOf(req({ principal: { amountMinor: 0n, currency: "NGN" } }), T0)), "principal.amount_minor");
+  assert.match(refused(() => settlementOf(req({ loanProductId: "x" }), T0)), "loan_product_id");
+});
+
+test("settlement hash: the request's values as given, as loans already stored carry it", () => {
+  const old = createHash("sha256")
+    .update(JSON.stringify([settled.transactionId, settled.driverId, null, BANK, settled.creditLineId, "50000", "NGN", at(0, 1_000).toISOString(), ""]))
+    .digest("base64url");
+  assert.is(settlementHash(settled), old);
+  assert.is.not(settlementHash({ ...settled, principalMinor: 50_001n }), old);
+  assert.is.not(settlementHash({ ...settled, settleTime: null }), old);
+});
+
+test("product: lends only as the bank's active product in the currency, the one named or the default", () => {
+  assert.ok(productLends(product(), settled));
+  assert.not.ok(productLends(undefined, settled));
+  assert.not.ok(productLends(product({ status: "RETIRED" }), settled));
+  assert.not.ok(productLends(product({ currency: "KES" }), settled));
+  assert.not.ok(productLends(product({ bank_id: "6f1c2a9e-0000-4000-8000-000000000002" }), settled));
+  assert.not.ok(productLends(product({ is_default: false }), settled), "not the default");
+  assert.ok(productLends(product({ is_default: false }), { ...settled, productId: product().product_id }), "named");
+  assert.not.ok(productLends(product(), { ...settled, productId: "6f1c2a9e-0000-4000-8000-0000000000a2" }), "another one named");
+});
+
+test("loan: terms copied from the product, fee charged, due a term after disbursement, the row as stored", () => {
+  const now = at(0, 5_000);
+  const l = loanOf(settled, product(), { loanId: "L", settlementHash: "H" }, now);
+  assert.is(l.fee, 600n, "100 fixed + 1% of 50 000");
+  assert.equal([l.daily_interest_bps, l.term_days, l.default_after_days, l.reminder_days_before_due], [10, 30, 90, 3]);
+  assert.equal(l.disburse_time, settled.settleTime);
+  assert.equal(l.due_time, at(30, 1_000));
+  assert.equal([l.loan_id, l.settlement_hash, l.product_id, l.status, l.version], ["L", "H", product().product_id, "ACTIVE", 1n]);
+  assert.equal([l.create_time, l.update_time], [now, now]);
+  assert.equal(loanOf({ ...settled, settleTime: null }, product(), { loanId: "L", settlementHash: "H" }, now).disburse_time, now, "no settle time: disbursed now");
+});
+
+test("product terms: what this instance saw, by id and as a bank's default; a retired or replaced default is dropped", () => {
+  const terms = new ProductTerms(3);
+  const p = product();
+  assert.is(terms.of(settled), undefined);
+  terms.saw(p);
+  assert.is(terms.of(settled), p);
+  assert.is(terms.of({ ...settled, productId: p.product_id }), p);
+  const next = product({ product_id: "6f1c2a9e-0000-4000-8000-0000000000a2" });
+  terms.saw(next);
+  assert.is(terms.of(settled), next, "the newer default replaces it");
+  terms.saw({ ...next, status: "RETIRED", version: 5n });
+  assert.is(terms.of(settled), undefined, "a retired default is no default");
+  assert.is(terms.of({ ...settled, productId: next.product_id })!.status, "RETIRED", "kept by id, as seen");
+  terms.saw(p);
+  terms.forget(settled);
+  assert.is(terms.of(settled), undefined);
+  assert.is(terms.of({ ...settled, productId: p.product_id }), p);
+  // Bounded: the oldest seen goes first.
+  for (const i of [3, 4, 5]) terms.saw(product({ product_id: `6f1c2a9e-0000-4000-8000-0000000000a${i}`, is_default: false }));
+  assert.is(terms.of({ ...settled, productId: p.product_id }), undefined);
+});
+
+test("one statement: the product as read gates the key row, the key row the loan, the loan its notice", () => {
+  const loan = loanOf(settled, product(), { loanId: "6f1c2a9e-0000-4000-8000-0000000000e1", settlementHash: "H" }, T0);
+  const w: LoanAtOnce = {
+    loan,
+    product: { productId: product().product_id, version: 4n, asDefault: true },
+    notice: { outboxId: "6f1c2a9e-0000-4000-8000-0000000000f1", payload: noticeFor("OPENED", loan, 50_600n), traceCarrier: {} },
+    key: { scope: "s", key: "k", requestHash: "h", response: new Uint8Array([1, 2, 3]) },
+  };
+  const { text, values } = loanAtOnceSql(w);
+  const flat = text.replace(/\s+/g, " ");
+  assert.match(flat, "version = $2::int8 AND status = 'ACTIVE' AND is_default");
+  assert.not.match(loanAtOnceSql({ ...w, product: { ...w.product, asDefault: false } }).text, "is_default");
+  const order = ["FROM loan.products", "INSERT INTO loan.idempotency_keys", "INSERT INTO loan.loans", "INSERT INTO loan.outbox"].map((x) => flat.indexOf(x));
+  assert.ok(order.every((x, i) => x >= 0 && (i === 0 || x > order[i - 1]!)), "in order");
+  assert.match(flat, /idempotency_keys .* WHERE EXISTS \(SELECT 1 FROM p\)/);
+  assert.match(flat, /loan\.loans .* WHERE EXISTS \(SELECT 1 FROM k\)/);
+  assert.not.match(flat, "ON CONFLICT", "a conflict fails the statement; nothing is skipped");
+  const used = Math.max(...[...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  assert.is(used, values.length);
+  assert.ok(values.some((v) => Buffer.isBuffer(v) && v.equals(Buffer.from([1, 2, 3]))), "the answer goes as bytea");
+  assert.ok(values.includes(loan.fee) && values.includes(1n), "the fee and the version as stored");
 });
 
 test.run();

@@ -79,6 +79,7 @@ export function createLoanProduct(deps: LoanContext) {
         reminder_days_before_due: req.reminderDaysBeforeDue, is_default: req.isDefault, status: "ACTIVE", create_time: now,
       });
     });
+    deps.products.saw(row);
     return create(CreateLoanProductResponseSchema, { loanProduct: productToProto(row) });
   };
 }
@@ -124,6 +125,7 @@ export function updateLoanProduct(deps: LoanContext) {
       }
       return await store.updateProduct(tx, productId, set, now);
     });
+    deps.products.saw(row);
     return create(UpdateLoanProductResponseSchema, { loanProduct: productToProto(row) });
   };
 }

@@ -1,12 +1,14 @@
 // Registers LoanService: one file per RPC or small group, wired here.
 //   products.ts     Create/Update/Get/ListLoanProducts
-//   create-loan.ts  CreateLoanFromSettlement (internal)
+//   create-loan.ts  CreateLoanFromSettlement (internal): its one statement in
+//                   create-loan-sql.ts, products as last seen in product-terms.ts
 //   loans.ts        GetLoan, ListLoans            statement.ts  GetLoanStatement
 //   repay.ts        RepayLoan, ApplyRepayment (internal)
 //   aging.ts        RunAging + the periodic job
 //   outbox.ts       credit restores and borrower notices, relayed to other services
 // Pure rules: interest.ts (fee, daily interest, balance replay),
-// allocation.ts (fees → interest → principal), aging-rule.ts, due-date.ts.
+// allocation.ts (fees → interest → principal), aging-rule.ts, due-date.ts,
+// create-loan-rule.ts (a settlement, its product, the loan it makes).
 // SQL lives in store.ts; rows become messages in convert.ts; access.ts scopes reads.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { LoanService } from "../../gen/fuel/loan/v1/loan_pb.js";
