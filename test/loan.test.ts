@@ -7,12 +7,20 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import * as assert from "uvu/assert";
-import type { DescService } from "@bufbuild/protobuf";
+import { toBinary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
 import { JournalEntryKind } from "../gen/fuel/credit/v1/ledger_pb.js";
-import { LoanProductStatus, LoanService, LoanStatus, RepaymentSource, StatementEventKind } from "../gen/fuel/loan/v1/loan_pb.js";
+import {
+  CreateLoanFromSettlementResponseSchema,
+  LoanProductStatus,
+  LoanService,
+  LoanStatus,
+  RepaymentSource,
+  StatementEventKind,
+  type CreateLoanFromSettlementResponse,
+} from "../gen/fuel/loan/v1/loan_pb.js";
 import { reasonOf } from "../platform/errors.js";
 import { meshInterceptor } from "../platform/mesh.js";
 import { bootService } from "../platform/runtime.js";
@@ -106,7 +114,43 @@ async function repaymentEntries(bank: BankCtx, lineId: string) {
   return r.entries;
 }
 
+/**
+ * What this process sends to the loan schema, one entry a round trip, the relay's claiming
+ * and delivering of outbox rows aside (writing one is counted).
+ */
+const loanSent: string[] = [];
+function countLoanStatements(): void {
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: object, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === "string" ? first : (first as { text?: string } | undefined)?.text ?? "";
+    const delivery = /\bloan\.(outbox|borrowers|repayments)\b/.test(text) && !/\bINSERT INTO loan\.outbox\b/.test(text);
+    if (/\bloan\./.test(text) && !delivery) loanSent.push(text.replace(/\s+/g, " ").trim());
+    return original.apply(this, args);
+  };
+}
+
+/** `fn`'s result and the statements it sent to the loan schema. */
+async function sending<T>(fn: () => Promise<T>): Promise<[T, string[]]> {
+  const from = loanSent.length;
+  const out = await fn();
+  return [out, loanSent.slice(from)];
+}
+
+const answerBytes = (r: CreateLoanFromSettlementResponse) => toBinary(CreateLoanFromSettlementResponseSchema, r);
+
+async function loanFacts(transactionId: string) {
+  const { rows } = await db.query(
+    `SELECT l.loan_id, l.fee, (SELECT count(*)::int FROM loan.outbox o WHERE o.loan_id = l.loan_id AND o.kind = 'NOTIFY') AS notices
+       FROM loan.loans l WHERE l.transaction_id = $1`,
+    [transactionId],
+  );
+  return rows as { loan_id: string; fee: bigint; notices: number }[];
+}
+
 test.before(async () => {
+  countLoanStatements();
   process.env.LOAN_AGING_INTERVAL_MS = "0";
   process.env.LOAN_RELAY_BACKOFF_MS = "100";
   sys = await startTestSystem();
@@ -202,6 +246,94 @@ test("settlement → loan: terms copied, idempotent per transaction (same key, o
   await rejects(svc.createLoanFromSettlement({ ...req, transactionId: randomUUID(), creditLineId: "" }, key()), Code.InvalidArgument, "credit_line_id");
   // Internal: a bank (or anyone outside the mesh) cannot call it, even with a role.
   await rejects(bank.loans.createLoanFromSettlement({ ...req, transactionId: randomUUID() }), Code.PermissionDenied);
+});
+
+test("settlement → loan in one statement: key row, loan and notice together; the answer stored is the answer, byte for byte", async () => {
+  const bank = await bankWithProduct();
+  const svc = loanAsService();
+  const req = settlement(bank, { driverId: randomUUID(), lineId: randomUUID(), transactionId: randomUUID() }, 20_000n);
+  const k = randomUUID();
+  // The product was created through this service, so it is known: one round trip.
+  const [first, sent] = await sending(() => svc.createLoanFromSettlement(req, { headers: { "idempotency-key": k } }));
+  assert.is(sent.length, 1, sent.join("\n"));
+  assert.match(sent[0]!, /^WITH .*INSERT INTO loan\.idempotency_keys.*INSERT INTO loan\.loans.*INSERT INTO loan\.outbox/);
+  assert.is(first.loan!.fee!.amountMinor, 300n, "100 fixed + 1% of 20 000");
+  const facts = await loanFacts(req.transactionId);
+  assert.equal(facts.map((f) => [f.loan_id, f.notices]), [[first.loan!.loanId, 1]], "one loan, its notice with it");
+  const keyRow = (await db.query(`SELECT response FROM loan.idempotency_keys WHERE key = $1`, [k])).rows[0];
+  assert.equal(new Uint8Array(keyRow.response), answerBytes(first), "the key keeps the answer as sent");
+  // Under another key: the loan as stored, read back, is the loan as answered.
+  const other = await svc.createLoanFromSettlement(req, key());
+  assert.equal(answerBytes(other), answerBytes(first));
+  // A different request for the transaction, under a new key or under the first one.
+  await rejects(svc.createLoanFromSettlement({ ...req, principal: ngn(20_001n) }, key()), Code.AlreadyExists, "LOAN_EXISTS_FOR_TRANSACTION");
+  await rejects(svc.createLoanFromSettlement({ ...req, principal: ngn(20_001n) }, { headers: { "idempotency-key": k } }), Code.InvalidArgument, "IDEMPOTENCY_KEY_REUSED");
+  // Two days on, the same key replays the first answer byte for byte (a fresh one would show interest).
+  sys.clock.advance(2 * DAY);
+  const [again, replaySent] = await sending(() => svc.createLoanFromSettlement(req, { headers: { "idempotency-key": k } }));
+  assert.equal(answerBytes(again), answerBytes(first));
+  assert.ok(replaySent.length <= 2, replaySent.join("\n"));
+  assert.equal((await loanFacts(req.transactionId)).map((f) => f.notices), [1], "still one loan, one notice");
+});
+
+test("settlement → loan: ten identical calls at once (one key, then ten keys) make one loan and one notice", async () => {
+  const bank = await bankWithProduct();
+  const svc = loanAsService();
+  const req = settlement(bank, { driverId: randomUUID(), lineId: randomUUID(), transactionId: randomUUID() }, 9_000n);
+  const k = randomUUID();
+  const same = await Promise.all(Array.from({ length: 10 }, () => svc.createLoanFromSettlement(req, { headers: { "idempotency-key": k } })));
+  for (const r of same) assert.equal(answerBytes(r), answerBytes(same[0]!), "every call answers the first run's bytes");
+  assert.equal((await loanFacts(req.transactionId)).map((f) => [f.loan_id, f.notices]), [[same[0]!.loan!.loanId, 1]]);
+  const req2 = settlement(bank, { driverId: randomUUID(), lineId: randomUUID(), transactionId: randomUUID() }, 9_000n);
+  const many = await Promise.all(Array.from({ length: 10 }, () => svc.createLoanFromSettlement(req2, key())));
+  assert.is(new Set(many.map((r) => r.loan!.loanId)).size, 1);
+  assert.equal((await loanFacts(req2.transactionId)).map((f) => [f.loan_id, f.notices]), [[many[0]!.loan!.loanId, 1]]);
+});
+
+test("settlement → loan: a product changed after it was read is not used; the locked path decides on it as it is", async () => {
+  const bank = await bankWithProduct();
+  const svc = loanAsService();
+  const sale = (amount: bigint, productId = "") => ({
+    ...settlement(bank, { driverId: randomUUID(), lineId: randomUUID(), transactionId: randomUUID() }, amount), loanProductId: productId,
+  });
+  // Another instance changes the default product's terms (every change bumps its version).
+  await db.query(`UPDATE loan.products SET fee_bps = 200, version = version + 1, update_time = now() WHERE product_id = $1`, [bank.productId]);
+  const a = sale(10_000n);
+  const [changed, sent] = await sending(() => svc.createLoanFromSettlement(a, key()));
+  assert.is(changed.loan!.fee!.amountMinor, 300n, "the new terms: 100 fixed + 2% of 10 000");
+  assert.match(sent[0]!, /^WITH /, "the one statement was tried first");
+  assert.ok(sent.length > 1, "and wrote nothing: the locked path answered");
+  assert.equal((await loanFacts(a.transactionId)).map((f) => [String(f.fee), f.notices]), [["300", 1]]);
+  // The locked path read the product as it is: the next loan is one statement again.
+  const b = sale(10_000n);
+  const [next, nextSent] = await sending(() => svc.createLoanFromSettlement(b, key()));
+  assert.is(nextSent.length, 1, nextSent.join("\n"));
+  assert.is(next.loan!.fee!.amountMinor, 300n);
+
+  // A product this instance never saw is read once, then known.
+  const namedId = randomUUID();
+  await db.query(
+    `INSERT INTO loan.products (product_id, bank_id, name, currency, fee_fixed, fee_bps, daily_interest_bps, term_days,
+       default_after_days, reminder_days_before_due, is_default, status, create_time, update_time)
+     VALUES ($1, $2, 'Fuel 14', 'NGN', 0, 0, 5, 14, 30, 2, false, 'ACTIVE', now(), now())`,
+    [namedId, bank.bankId],
+  );
+  const [named, namedSent] = await sending(() => svc.createLoanFromSettlement(sale(4_000n, namedId), key()));
+  assert.is(named.loan!.loanProductId, namedId);
+  assert.is(named.loan!.termDays, 14);
+  assert.is(namedSent.length, 2, namedSent.join("\n"));
+  assert.is((await sending(() => svc.createLoanFromSettlement(sale(4_000n, namedId), key())))[1].length, 1);
+
+  // Retired after it was read: no loan, no notice, no key kept; FAILED_PRECONDITION.
+  await db.query(`UPDATE loan.products SET status = 'RETIRED', version = version + 1 WHERE product_id = ANY($1::uuid[])`, [[bank.productId, namedId]]);
+  for (const c of [sale(5_000n), sale(5_000n, namedId)]) {
+    const k = randomUUID();
+    await rejects(svc.createLoanFromSettlement(c, { headers: { "idempotency-key": k } }), Code.FailedPrecondition, "LOAN_PRODUCT_NOT_FOUND");
+    assert.equal(await loanFacts(c.transactionId), []);
+    assert.is((await db.query(`SELECT count(*)::int AS n FROM loan.idempotency_keys WHERE key = $1`, [k])).rows[0].n, 0);
+  }
+  // A loan made before the product went away is still the answer to its retry.
+  assert.is((await svc.createLoanFromSettlement(b, key())).loan!.loanId, next.loan!.loanId);
 });
 
 test("repayments: fees → interest → principal; principal restored on the line exactly once; PAID_OFF; overpayment unapplied", async () => {
