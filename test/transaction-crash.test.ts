@@ -72,7 +72,7 @@ interface Cut {
 
 const OP_OF: Record<CrashPoint, Op> = {
   "after-authorize-intent": "authorize", "after-hold": "authorize",
-  "after-settle-intent": "settle", "after-capture": "settle", "after-capture-record": "settle", "after-loan": "settle",
+  "after-settle-intent": "settle", "after-capture": "settle", "after-loan": "settle",
   "after-void-intent": "void", "after-void": "void",
 };
 
@@ -82,8 +82,8 @@ const LEFT_AT: Record<CrashPoint, { state: string; hold: string | null; loans: n
   "after-hold": { state: "PENDING", hold: "PENDING", loans: 0, shown: TransactionStatus.PENDING },
   "after-settle-intent": { state: "CAPTURING", hold: "PENDING", loans: 0, shown: TransactionStatus.AUTHORIZED },
   "after-capture": { state: "CAPTURING", hold: "CAPTURED", loans: 0, shown: TransactionStatus.AUTHORIZED },
-  "after-capture-record": { state: "CAPTURED", hold: "CAPTURED", loans: 0, shown: TransactionStatus.CAPTURED },
-  "after-loan": { state: "CAPTURED", hold: "CAPTURED", loans: 1, shown: TransactionStatus.CAPTURED },
+  // Captured and lent, not yet recorded: shown as it was, never as more.
+  "after-loan": { state: "CAPTURING", hold: "CAPTURED", loans: 1, shown: TransactionStatus.AUTHORIZED },
   "after-void-intent": { state: "VOIDING", hold: "PENDING", loans: 0, shown: TransactionStatus.AUTHORIZED },
   "after-void": { state: "VOIDING", hold: "VOIDED", loans: 0, shown: TransactionStatus.AUTHORIZED },
 };

@@ -137,8 +137,14 @@ async function resolvedHold(deps: ServiceDeps, row: TxnRow): Promise<Hold | null
   return h && h.holdId === row.hold_id ? h : null;
 }
 
-/** CAPTURING → CAPTURED (→ SETTLED when nothing was dispensed) | EXPIRED. */
-async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: TxnRow): Promise<TxnRow> {
+/**
+ * CAPTURING → SETTLED with the loan, in one move once both are done | CAPTURED when the
+ * loan cannot be created yet | SETTLED at once when nothing was dispensed | EXPIRED. The
+ * capture is not recorded on its own first: a crash before the loan leaves the row
+ * CAPTURING, and running this again replays the capture (keyed by the transaction) and
+ * asks for the loan again (keyed too), so nothing moves twice.
+ */
+async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
   const amount = row.settled_amount!;
   let released: bigint;
   try {
@@ -158,20 +164,26 @@ async function finishCapture(deps: ServiceDeps, s: TransactionSettings, row: Txn
   }
   await s.crashPoint("after-capture");
   const now = deps.now();
-  const next = amount > 0n ? "CAPTURED" : "SETTLED";
-  const moved = await store.transition(deps.pool, row.transaction_id, ["CAPTURING"], next, {
-    released_amount: released, update_time: now, recover_after: next === "CAPTURED" ? later(deps, s) : null,
-  });
-  if (moved?.state === "CAPTURED") await s.crashPoint("after-capture-record");
-  return moved ?? (await reread(deps, row.transaction_id));
+  if (amount === 0n) {
+    return (await store.transition(deps.pool, row.transaction_id, ["CAPTURING"], "SETTLED", {
+      released_amount: released, update_time: now, recover_after: null,
+    })) ?? (await reread(deps, row.transaction_id));
+  }
+  const loanId = await loanFor(deps, row);
+  if (loanId === null) {
+    // The sale is done once captured: it rests CAPTURED and the sweeper asks for the loan.
+    return (await store.transition(deps.pool, row.transaction_id, ["CAPTURING"], "CAPTURED", {
+      released_amount: released, update_time: now, recover_after: later(deps, s),
+    })) ?? (await reread(deps, row.transaction_id));
+  }
+  await s.crashPoint("after-loan");
+  return (await settleRow(deps, row, ["CAPTURING"], "SETTLED", {
+    released_amount: released, loan_id: loanId, update_time: deps.now(), recover_after: null,
+  }, kept)) ?? (await reread(deps, row.transaction_id));
 }
 
-/**
- * CAPTURED → SETTLED with the loan. The sale is done once captured, so a loan that cannot
- * be created now (LoanService down, no loan product yet) does not fail the settlement: the
- * row stays CAPTURED and the sweeper keeps trying.
- */
-async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
+/** The sale's loan (LoanService keeps one per transaction), or null when it cannot be created now. */
+async function loanFor(deps: ServiceDeps, row: TxnRow): Promise<string | null> {
   try {
     const loan = await hops.createLoan(deps, {
       transactionId: row.transaction_id,
@@ -183,14 +195,25 @@ async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow
       currency: row.currency,
       settleTime: row.settle_time!,
     }, loanKey(row.transaction_id));
-    await s.crashPoint("after-loan");
-    return (await settleRow(deps, row, ["CAPTURED"], "SETTLED", {
-      loan_id: loan.loanId, update_time: deps.now(), recover_after: null,
-    }, kept)) ?? (await reread(deps, row.transaction_id));
+    return loan.loanId;
   } catch (err) {
     log.warn({ err, transactionId: row.transaction_id }, "loan not created yet; the sweeper will retry");
-    return (await store.patchTransaction(deps.pool, row.transaction_id, { recover_after: later(deps, s) })) ?? row;
+    return null;
   }
+}
+
+/**
+ * CAPTURED → SETTLED with the loan: a sale that rested CAPTURED because its loan could not
+ * be created when it was captured (LoanService down, no loan product yet). The sweeper
+ * keeps trying.
+ */
+async function finishLoan(deps: ServiceDeps, s: TransactionSettings, row: TxnRow, kept?: KeptAnswer): Promise<TxnRow> {
+  const loanId = await loanFor(deps, row);
+  if (loanId === null) return (await store.patchTransaction(deps.pool, row.transaction_id, { recover_after: later(deps, s) })) ?? row;
+  await s.crashPoint("after-loan");
+  return (await settleRow(deps, row, ["CAPTURED"], "SETTLED", {
+    loan_id: loanId, update_time: deps.now(), recover_after: null,
+  }, kept)) ?? (await reread(deps, row.transaction_id));
 }
 
 /** VOIDING → VOIDED | EXPIRED. */
@@ -232,7 +255,9 @@ export async function advance(deps: ServiceDeps, s: TransactionSettings, row: Tx
         row = await finishPending(deps, s, row, kept, ask);
         break;
       case "CAPTURING":
-        row = await finishCapture(deps, s, row);
+        row = await finishCapture(deps, s, row, kept);
+        // CAPTURED here means its loan was just refused: the sweeper tries again, not us.
+        if (row.state === "CAPTURED") return row;
         break;
       case "CAPTURED":
         return await finishLoan(deps, s, row, kept);

@@ -49,7 +49,6 @@ export const CRASH_POINTS = [
   "after-hold", // CreditService placed the hold, the transaction has not recorded it
   "after-settle-intent", // Settle's intent (CAPTURING) committed, capture not asked for
   "after-capture", // CreditService captured, the transaction has not recorded it
-  "after-capture-record", // CAPTURED recorded, the loan not asked for
   "after-loan", // LoanService created the loan, SETTLED not recorded
   "after-void-intent", // Void's intent (VOIDING) committed, void not asked for
   "after-void", // CreditService voided the hold, the transaction has not recorded it
