@@ -9,6 +9,7 @@ import { suite } from "uvu";
 import { COUNTERS_ONLY, joinFits } from "../services/credit/hold-batch-rule.js";
 import { HoldBatcher, type BatchOutcome, type HoldDraft } from "../services/credit/hold-batch.js";
 import type { LineFit } from "../services/credit/ledger-store.js";
+import { RecentHolds } from "../services/credit/recent-holds.js";
 
 const test = suite("credit hold batching rules");
 
@@ -133,6 +134,18 @@ test("a batch that does not fit, or fails, sends every member to write alone; a 
   await failing.release();
   assert.match(String(await solo), "duplicate key (1)", "a single hold's own error reaches it");
   assert.equal(await Promise.all(both), ["alone", "alone"] as BatchOutcome[]);
+});
+
+test("recent holds: bounded, oldest out first, each taken once", () => {
+  const r = new RecentHolds(2);
+  const row = (id: string) => ({ hold_id: id }) as HoldDraft["row"];
+  r.remember(row("a"));
+  r.remember(row("b"));
+  r.remember(row("c"));
+  assert.is(r.size, 2);
+  assert.is(r.take("a"), undefined, "the oldest went first");
+  assert.is(r.take("c")?.hold_id, "c");
+  assert.is(r.take("c"), undefined, "a resolution tries a remembered hold once");
 });
 
 test("limits are checked when the batcher is made", () => {

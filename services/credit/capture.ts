@@ -9,15 +9,16 @@ import * as v from "../../platform/validate.js";
 import { viewerOf } from "./access.js";
 import { guardedTx, moneyIn } from "./common.js";
 import { holdToProto } from "./convert.js";
+import type { RecentHolds } from "./recent-holds.js";
 import { resolveAtOnce } from "./resolve-at-once.js";
 import { captureHold, expireOne, holdExpired, HoldOverdue } from "./resolve.js";
 
-export function capture(deps: ServiceDeps) {
+export function capture(deps: ServiceDeps, recent: RecentHolds) {
   return async (req: CaptureRequest, ctx: HandlerContext) => {
     const holdId = v.uuid("hold_id", req.holdId);
     const amount = moneyIn("amount", req.amount, { min: 0n });
     const actorId = viewerOf(ctx).actorId;
-    const quick = await resolveAtOnce(deps, ctx, {
+    const quick = await resolveAtOnce(deps, recent, ctx, {
       holdId, resolution: { to: "CAPTURED", captured: amount.amount }, currency: amount.currency, actorId, schema: CaptureResponseSchema,
       respond: (h, entryId) => create(CaptureResponseSchema, { hold: holdToProto(h), journalEntryId: entryId }),
     });

@@ -24,6 +24,7 @@ import { writeMovement, writeMovementIfUnchanged, type EntryDraft, type LineFit 
 import { lineState } from "./line-state.js";
 import { HoldBatcher, type HoldDraft } from "./hold-batch.js";
 import { holdPostings } from "./postings.js";
+import type { RecentHolds } from "./recent-holds.js";
 import * as store from "./store.js";
 
 export interface ValidHold {
@@ -125,7 +126,7 @@ async function decide(db: Pool | Tx, pre: store.HoldContext, h: ValidHold, actor
  * transaction's hold exists), a decline (kept for replay there), or a line that no longer
  * fits.
  */
-async function holdUnlocked(deps: ServiceDeps, batcher: HoldBatcher, ctx: HandlerContext, h: ValidHold, actorId: string, now: Date): Promise<HoldResponse | null> {
+async function holdUnlocked(deps: ServiceDeps, batcher: HoldBatcher, ctx: HandlerContext, h: ValidHold, actorId: string, now: Date): Promise<{ response: HoldResponse; row: store.HoldRow } | null> {
   const pre = await store.holdContext(deps.pool, h.driverId, h.transactionId);
   if (pre.priorHoldId) return null;
   const d = await decide(deps.pool, pre, h, actorId, now);
@@ -139,9 +140,9 @@ async function holdUnlocked(deps: ServiceDeps, batcher: HoldBatcher, ctx: Handle
     // The highest level the hold shares with others is where they queue.
     const shared = pre.program ?? pre.parent;
     const outcome = shared ? await batcher.submit(shared.line_id, draft) : "alone";
-    if (outcome === "written") return d.response;
+    if (outcome === "written") return { response: d.response, row: d.row };
     if (outcome === "unfit") return null;
-    return (await writeHolds(deps.pool, [draft], draft.fits)) ? d.response : null;
+    return (await writeHolds(deps.pool, [draft], draft.fits)) ? { response: d.response, row: d.row } : null;
   } catch (err) {
     // The key, or this transaction's hold, was taken meanwhile: the locked path answers as a retry.
     if (sqlState(err) === UNIQUE_VIOLATION) return null;
@@ -157,7 +158,7 @@ async function writeHolds(pool: Pool, drafts: HoldDraft[], fits: Map<string, Lin
   return written !== null;
 }
 
-export function hold(deps: ServiceDeps, settings: CreditSettings) {
+export function hold(deps: ServiceDeps, settings: CreditSettings, recent: RecentHolds) {
   // One per service instance: holds on a shared line wait only for holds of this process.
   const batcher = new HoldBatcher((drafts, fits) => writeHolds(deps.pool, drafts, fits), settings.holdBatch);
   return async (req: HoldRequest, ctx: HandlerContext) => {
@@ -165,7 +166,10 @@ export function hold(deps: ServiceDeps, settings: CreditSettings) {
     const h = validateHold(req, settings, now);
     const actorId = viewerOf(ctx).actorId;
     const quick = await holdUnlocked(deps, batcher, ctx, h, actorId, now);
-    if (quick) return quick;
+    if (quick) {
+      recent.remember(quick.row);
+      return quick.response;
+    }
     try {
       return await guardedTx(deps, ctx, HoldResponseSchema, async (tx) => {
         // Inside the guard, so a replay of this key gets its stored response byte for byte.

@@ -1,5 +1,5 @@
-// Capture and Void of a hold in the usual case, in two round trips and one commit: read
-// the hold, then one statement claims it (PENDING, unexpired, enough held), writes the
+// Capture and Void of a hold in the usual case, in one round trip and one commit (two when
+// another instance placed the hold: it is read first): one statement claims it (PENDING, unexpired, enough held), writes the
 // balanced entry, moves the lines' counters and claims the idempotency key with the
 // answer. Anything unusual — a retry (the key is taken), a hold already resolved, overdue
 // or of another currency, an amount above it — goes the locked way (resolve.ts), which
@@ -13,6 +13,7 @@ import type { ServiceDeps } from "../../platform/service.js";
 import { IDEMPOTENCY_TABLE } from "./common.js";
 import { writeMovementIfUnchanged } from "./ledger-store.js";
 import { resolutionEntry, type Resolution } from "./resolve.js";
+import type { RecentHolds } from "./recent-holds.js";
 import * as store from "./store.js";
 
 export interface AtOnce<S extends DescMessage> {
@@ -27,11 +28,12 @@ export interface AtOnce<S extends DescMessage> {
 }
 
 /** The answer, or null when the locked way must answer. */
-export async function resolveAtOnce<S extends DescMessage>(deps: ServiceDeps, ctx: HandlerContext, a: AtOnce<S>): Promise<MessageShape<S> | null> {
+export async function resolveAtOnce<S extends DescMessage>(deps: ServiceDeps, recent: RecentHolds, ctx: HandlerContext, a: AtOnce<S>): Promise<MessageShape<S> | null> {
   const now = deps.now();
   const r = a.resolution;
   const captured = r.to === "CAPTURED" ? r.captured : 0n;
-  const h = await store.getHold(deps.pool, a.holdId);
+  // A hold this instance placed is not read back (recent-holds.ts says why that is safe).
+  const h = recent.take(a.holdId) ?? (await store.getHold(deps.pool, a.holdId));
   if (!h || h.status !== "PENDING" || h.expire_time <= now || captured > h.amount) return null;
   if (a.currency !== null && a.currency !== h.currency) return null;
   const entryId = randomUUID();

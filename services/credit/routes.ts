@@ -11,10 +11,10 @@
 // SQL lives in store.ts and ledger-store.ts; postings.ts builds every balanced entry.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { CreditService } from "../../gen/fuel/credit/v1/credit_pb.js";
-import type { ServiceDeps } from "../../platform/service.js";
 import { checkAvailability, getAvailableCredit } from "./availability.js";
 import { capture } from "./capture.js";
 import type { CreditSettings } from "./common.js";
+import type { CreditContext } from "./context.js";
 import { updateSpendingControls } from "./controls.js";
 import { expireHolds } from "./expire.js";
 import { getHold } from "./get-hold.js";
@@ -36,7 +36,7 @@ import { assessRisk, listRiskAssessments } from "./risk.js";
 import { verifyLedgerRpc } from "./verify-ledger.js";
 import { voidHoldRpc } from "./void.js";
 
-export function routes(router: ConnectRouter, deps: ServiceDeps, settings: CreditSettings): void {
+export function routes(router: ConnectRouter, deps: CreditContext, settings: CreditSettings): void {
   router.service(CreditService, {
     assessRisk: assessRisk(deps, settings),
     listRiskAssessments: listRiskAssessments(deps),
@@ -56,9 +56,9 @@ export function routes(router: ConnectRouter, deps: ServiceDeps, settings: Credi
     closeCreditLine: closeCreditLine(deps),
     getAvailableCredit: getAvailableCredit(deps),
     checkAvailability: checkAvailability(deps),
-    hold: hold(deps, settings),
-    capture: capture(deps),
-    void: voidHoldRpc(deps),
+    hold: hold(deps, settings, deps.recentHolds),
+    capture: capture(deps, deps.recentHolds),
+    void: voidHoldRpc(deps, deps.recentHolds),
     expireHolds: expireHolds(deps),
     getHold: getHold(deps),
     restoreCredit: restoreCredit(deps),

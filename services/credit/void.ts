@@ -7,15 +7,16 @@ import * as v from "../../platform/validate.js";
 import { viewerOf } from "./access.js";
 import { guardedTx, reasonText } from "./common.js";
 import { holdToProto } from "./convert.js";
+import type { RecentHolds } from "./recent-holds.js";
 import { resolveAtOnce } from "./resolve-at-once.js";
 import { expireOne, holdExpired, HoldOverdue, voidHold } from "./resolve.js";
 
-export function voidHoldRpc(deps: ServiceDeps) {
+export function voidHoldRpc(deps: ServiceDeps, recent: RecentHolds) {
   return async (req: VoidRequest, ctx: HandlerContext) => {
     const holdId = v.uuid("hold_id", req.holdId);
     const reason = reasonText("reason", req.reason);
     const actorId = viewerOf(ctx).actorId;
-    const quick = await resolveAtOnce(deps, ctx, {
+    const quick = await resolveAtOnce(deps, recent, ctx, {
       holdId, resolution: { to: "VOIDED", reason }, currency: null, actorId, schema: VoidResponseSchema,
       respond: (h, entryId) => create(VoidResponseSchema, { hold: holdToProto(h), journalEntryId: entryId }),
     });
