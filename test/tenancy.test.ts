@@ -455,6 +455,12 @@ const CASES: Case[] = [
     request: () => ({ location: { latitude: 6.45, longitude: 3.4 }, radiusM: 5_000 }), marks: () => [A().stationId],
   },
   {
+    method: m(StationService, "findFillUpStations"), what: "agency A's driver's fill-up search", owners: ["agencyDriverA", "sysadmin"],
+    // Stations are public; what is the driver's own is what they can spend and where.
+    request: () => ({ location: { latitude: 6.45, longitude: 3.4 }, radiusM: 5_000, driverId: A().agencyDriver.principal.driverId }),
+    expect: (r) => r.spendable !== undefined && r.cannotBuyReason === "",
+  },
+  {
     method: m(StationService, "watchAvailability"), what: "station A", public: "pump prices are posted for every buyer",
     request: () => ({ target: { case: "stationId", value: A().stationId } }), marks: () => [A().stationId],
   },

@@ -22,7 +22,7 @@ import * as v from "../../platform/validate.js";
 import { lineVisible, lineNotFound, viewerOf, type Viewer } from "./access.js";
 import { moneyIn } from "./common.js";
 import { LINE_STATUS, money } from "./convert.js";
-import { fuelAllowances, stationOffer } from "./fuel-allowance.js";
+import { fuelAllowances, spendingScope, stationOffer } from "./fuel-allowance.js";
 import { decideHold, spendable } from "./hold-rule.js";
 import { lineState } from "./line-state.js";
 import * as store from "./store.js";
@@ -69,8 +69,12 @@ export function getAvailableCredit(deps: ServiceDeps) {
       if ("err" in got) throw got.err;
       fuels = fuelAllowances(s.amount, c, [line.controls, parent?.controls ?? null], got.o, now);
     }
+    const scope = spendingScope([line.controls, parent?.controls ?? null], now);
     return create(GetAvailableCreditResponseSchema, {
       creditLineId: found.line.line_id,
+      allowedFuelTypes: scope.fuelTypes,
+      stationScopes: scope.stations,
+      withinAllowedHours: scope.withinHours,
       spendable: money(s.amount, c),
       limitingFactor: s.factor,
       lineAvailable: money(line.available, c),

@@ -6,12 +6,12 @@ import { create } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
 import type { SpendingControls } from "../../gen/fuel/credit/v1/credit_line_pb.js";
-import { FuelAllowanceSchema, type FuelAllowance } from "../../gen/fuel/credit/v1/credit_pb.js";
+import { FuelAllowanceSchema, StationScopeSchema, type FuelAllowance, type StationScope } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { StationService } from "../../gen/fuel/station/v1/station_pb.js";
 import { notFound, rpcError } from "../../platform/errors.js";
 import { volumeFor } from "../../platform/money.js";
 import type { ServiceDeps } from "../../platform/service.js";
-import { staticDecline } from "./controls-rule.js";
+import { staticDecline, withinHours } from "./controls-rule.js";
 
 /** One fuel as the station offers it now. */
 export interface OfferedFuel {
@@ -67,3 +67,22 @@ export async function stationOffer(deps: ServiceDeps, stationId: string): Promis
     throw rpcError(Code.Unavailable, "DEPENDENCY_UNAVAILABLE", `StationService unavailable (${Code[ce.code]}); safe to retry`);
   }
 }
+
+/** Where every level's controls let the driver buy, at `at`: fuel types, stations, hours. */
+export function spendingScope(controls: (SpendingControls | null)[], at: Date): { fuelTypes: FuelType[]; stations: StationScope[]; withinHours: boolean } {
+  let fuelTypes: FuelType[] | null = null;
+  const stations: StationScope[] = [];
+  let withinHours = true;
+  for (const c of controls) {
+    if (!c) continue;
+    if (c.allowedFuelTypes.length > 0) fuelTypes = fuelTypes === null ? [...c.allowedFuelTypes] : fuelTypes.filter((f) => c.allowedFuelTypes.includes(f));
+    if (c.allowedStationIds.length > 0 || c.allowedMerchantIds.length > 0) {
+      stations.push(create(StationScopeSchema, { stationIds: c.allowedStationIds, merchantIds: c.allowedMerchantIds }));
+    }
+    if (c.allowedHours.length > 0 && !withinHours_(c, at)) withinHours = false;
+  }
+  // Two levels that allow no fuel in common allow none: one impossible type says so.
+  return { fuelTypes: fuelTypes ?? [], stations, withinHours: withinHours && (fuelTypes === null || fuelTypes.length > 0) };
+}
+
+const withinHours_ = (c: SpendingControls, at: Date) => withinHours(c.allowedHours, at, c.timeZone);

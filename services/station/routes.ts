@@ -2,11 +2,13 @@
 //   stations.ts      CreateStation, UpdateStation, GetStation, ListStations
 //   availability.ts  UpdateFuelAvailability, GetAvailability, GetPriceHistory
 //   nearby.ts        SearchNearby
+//   fill-up.ts       FindFillUpStations                   (fill-up-sql.ts, fill-up-rule.ts)
 //   watch.ts         WatchAvailability (fed by watch-hub.ts)
 import type { ConnectRouter } from "@connectrpc/connect";
 import { StationService } from "../../gen/fuel/station/v1/station_pb.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { getAvailability, getPriceHistory, updateFuelAvailability } from "./availability.js";
+import { findFillUpStations } from "./fill-up.js";
 import { searchNearby } from "./nearby.js";
 import { createStation, getStation, listStations, updateStation } from "./stations.js";
 import { watchAvailability } from "./watch.js";
@@ -22,6 +24,7 @@ export function routes(router: ConnectRouter, deps: ServiceDeps, hub: WatchHub):
     getAvailability: getAvailability(deps),
     getPriceHistory: getPriceHistory(deps),
     searchNearby: searchNearby(deps),
+    findFillUpStations: findFillUpStations(deps),
     watchAvailability: watchAvailability(deps, hub),
   });
 }

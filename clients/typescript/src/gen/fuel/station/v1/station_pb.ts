@@ -7,7 +7,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FuelType, Role } from "../../common/v1/common_pb.js";
+import type { FuelType, Money, Role } from "../../common/v1/common_pb.js";
 import { file_fuel_common_v1_common } from "../../common/v1/common_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/station/v1/station.proto.
  */
 export const file_fuel_station_v1_station: GenFile = /*@__PURE__*/
-  fileDesc("Ch1mdWVsL3N0YXRpb24vdjEvc3RhdGlvbi5wcm90bxIPZnVlbC5zdGF0aW9uLnYxIqcDCgdTdGF0aW9uEhIKCnN0YXRpb25faWQYASABKAkSEwoLbWVyY2hhbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIpCgdhZGRyZXNzGAQgASgLMhguZnVlbC5zdGF0aW9uLnYxLkFkZHJlc3MSKQoIbG9jYXRpb24YBSABKAsyFy5mdWVsLnN0YXRpb24udjEuTGF0TG5nEhAKCGN1cnJlbmN5GAYgASgJEjQKDW9wZW5pbmdfaG91cnMYByABKAsyHS5mdWVsLnN0YXRpb24udjEuT3BlbmluZ0hvdXJzEiQKBXB1bXBzGAggAygLMhUuZnVlbC5zdGF0aW9uLnYxLlB1bXASLgoGc3RhdHVzGAkgASgOMh4uZnVlbC5zdGF0aW9uLnYxLlN0YXRpb25TdGF0dXMSDwoHdmVyc2lvbhgKIAEoAxIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKB0FkZHJlc3MSDQoFbGluZTEYASABKAkSDQoFbGluZTIYAiABKAkSDAoEY2l0eRgDIAEoCRIOCgZyZWdpb24YBCABKAkSEwoLcG9zdGFsX2NvZGUYBSABKAkSFAoMY291bnRyeV9jb2RlGAYgASgJIi0KBkxhdExuZxIQCghsYXRpdHVkZRgBIAEoARIRCglsb25naXR1ZGUYAiABKAEiZwoMT3BlbmluZ0hvdXJzEhEKCXRpbWVfem9uZRgBIAEoCRITCgthbHdheXNfb3BlbhgCIAEoCBIvCgdwZXJpb2RzGAMgAygLMh4uZnVlbC5zdGF0aW9uLnYxLk9wZW5pbmdQZXJpb2QiZQoNT3BlbmluZ1BlcmlvZBIpCgd3ZWVrZGF5GAEgASgOMhguZnVlbC5zdGF0aW9uLnYxLldlZWtkYXkSEwoLb3Blbl9taW51dGUYAiABKAUSFAoMY2xvc2VfbWludXRlGAMgASgFIlQKBFB1bXASDwoHcHVtcF9pZBgBIAEoCRINCgVsYWJlbBgCIAEoCRIsCgpmdWVsX3R5cGVzGAMgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUi0QIKEEZ1ZWxBdmFpbGFiaWxpdHkSKwoJZnVlbF90eXBlGAEgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSEAoIaW5fc3RvY2sYAiABKAgSFQoIbGV2ZWxfbWwYAyABKANIAIgBARIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEXByaWNlX3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAggASgJEi0KD3VwZGF0ZWRfYnlfcm9sZRgJIAEoDjIULmZ1ZWwuY29tbW9uLnYxLlJvbGVCCwoJX2xldmVsX21sIp0BChNTdGF0aW9uQXZhaWxhYmlsaXR5EhIKCnN0YXRpb25faWQYASABKAkSMAoFZnVlbHMYAiADKAsyIS5mdWVsLnN0YXRpb24udjEuRnVlbEF2YWlsYWJpbGl0eRIQCghvcGVuX25vdxgDIAEoCBIuCgphc19vZl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLDAgoRUHJpY2VIaXN0b3J5RW50cnkSKwoJZnVlbF90eXBlGAEgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSEAoIaW5fc3RvY2sYAiABKAgSFQoIbGV2ZWxfbWwYAyABKANIAIgBARIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYBCABKAMSJgoecHJldmlvdXNfcHJpY2VfbWlub3JfcGVyX2xpdHJlGAUgASgDEhAKCGN1cnJlbmN5GAYgASgJEhIKCmNoYW5nZWRfYnkYByABKAkSLQoPY2hhbmdlZF9ieV9yb2xlGAggASgOMhQuZnVlbC5jb21tb24udjEuUm9sZRIvCgtjaGFuZ2VfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCwoJX2xldmVsX21sIv0BChRDcmVhdGVTdGF0aW9uUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEikKB2FkZHJlc3MYAyABKAsyGC5mdWVsLnN0YXRpb24udjEuQWRkcmVzcxIpCghsb2NhdGlvbhgEIAEoCzIXLmZ1ZWwuc3RhdGlvbi52MS5MYXRMbmcSEAoIY3VycmVuY3kYBSABKAkSNAoNb3BlbmluZ19ob3VycxgGIAEoCzIdLmZ1ZWwuc3RhdGlvbi52MS5PcGVuaW5nSG91cnMSJAoFcHVtcHMYByADKAsyFS5mdWVsLnN0YXRpb24udjEuUHVtcCJCChVDcmVhdGVTdGF0aW9uUmVzcG9uc2USKQoHc3RhdGlvbhgBIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uIqABChRVcGRhdGVTdGF0aW9uUmVxdWVzdBISCgpzdGF0aW9uX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSKQoHc3RhdGlvbhgDIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uEi8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJCChVVcGRhdGVTdGF0aW9uUmVzcG9uc2USKQoHc3RhdGlvbhgBIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uIkUKEUdldFN0YXRpb25SZXF1ZXN0EhIKCnN0YXRpb25faWQYASABKAkSHAoUaW5jbHVkZV9hdmFpbGFiaWxpdHkYAiABKAgiewoSR2V0U3RhdGlvblJlc3BvbnNlEikKB3N0YXRpb24YASABKAsyGC5mdWVsLnN0YXRpb24udjEuU3RhdGlvbhI6CgxhdmFpbGFiaWxpdHkYAiABKAsyJC5mdWVsLnN0YXRpb24udjEuU3RhdGlvbkF2YWlsYWJpbGl0eSKDAQoTTGlzdFN0YXRpb25zUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlsKFExpc3RTdGF0aW9uc1Jlc3BvbnNlEioKCHN0YXRpb25zGAEgAygLMhguZnVlbC5zdGF0aW9uLnYxLlN0YXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KHVVwZGF0ZUZ1ZWxBdmFpbGFiaWxpdHlSZXF1ZXN0EhIKCnN0YXRpb25faWQYASABKAkSOAoHdXBkYXRlcxgCIAMoCzInLmZ1ZWwuc3RhdGlvbi52MS5GdWVsQXZhaWxhYmlsaXR5VXBkYXRlIqwBChZGdWVsQXZhaWxhYmlsaXR5VXBkYXRlEisKCWZ1ZWxfdHlwZRgBIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEhAKCGluX3N0b2NrGAIgASgIEhUKCGxldmVsX21sGAMgASgDSACIAQESHQoVcHJpY2VfbWlub3JfcGVyX2xpdHJlGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJQgsKCV9sZXZlbF9tbCJcCh5VcGRhdGVGdWVsQXZhaWxhYmlsaXR5UmVzcG9uc2USOgoMYXZhaWxhYmlsaXR5GAEgASgLMiQuZnVlbC5zdGF0aW9uLnYxLlN0YXRpb25BdmFpbGFiaWxpdHkiLAoWR2V0QXZhaWxhYmlsaXR5UmVxdWVzdBISCgpzdGF0aW9uX2lkGAEgASgJIlUKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjoKDGF2YWlsYWJpbGl0eRgBIAEoCzIkLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uQXZhaWxhYmlsaXR5It4BChZHZXRQcmljZUhpc3RvcnlSZXF1ZXN0EhIKCnN0YXRpb25faWQYASABKAkSKwoJZnVlbF90eXBlGAIgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJImcKF0dldFByaWNlSGlzdG9yeVJlc3BvbnNlEjMKB2VudHJpZXMYASADKAsyIi5mdWVsLnN0YXRpb24udjEuUHJpY2VIaXN0b3J5RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuMBChNTZWFyY2hOZWFyYnlSZXF1ZXN0EikKCGxvY2F0aW9uGAEgASgLMhcuZnVlbC5zdGF0aW9uLnYxLkxhdExuZxIQCghyYWRpdXNfbRgCIAEoBRIrCglmdWVsX3R5cGUYAyABKA4yGC5mdWVsLmNvbW1vbi52MS5GdWVsVHlwZRIQCghvcGVuX25vdxgEIAEoCBIpCgRzb3J0GAUgASgOMhsuZnVlbC5zdGF0aW9uLnYxLk5lYXJieVNvcnQSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiigEKDU5lYXJieVN0YXRpb24SKQoHc3RhdGlvbhgBIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uEhIKCmRpc3RhbmNlX20YAiABKAUSOgoMYXZhaWxhYmlsaXR5GAMgASgLMiQuZnVlbC5zdGF0aW9uLnYxLlN0YXRpb25BdmFpbGFiaWxpdHkiYAoUU2VhcmNoTmVhcmJ5UmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmZ1ZWwuc3RhdGlvbi52MS5OZWFyYnlTdGF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKPAQoYV2F0Y2hBdmFpbGFiaWxpdHlSZXF1ZXN0EhQKCnN0YXRpb25faWQYASABKAlIABIlCgRhcmVhGAIgASgLMhUuZnVlbC5zdGF0aW9uLnYxLkFyZWFIABIsCgpmdWVsX3R5cGVzGAMgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGVCCAoGdGFyZ2V0IkEKBEFyZWESJwoGY2VudGVyGAEgASgLMhcuZnVlbC5zdGF0aW9uLnYxLkxhdExuZxIQCghyYWRpdXNfbRgCIAEoBSLAAQoZV2F0Y2hBdmFpbGFiaWxpdHlSZXNwb25zZRItCgRraW5kGAEgASgOMh8uZnVlbC5zdGF0aW9uLnYxLldhdGNoRXZlbnRLaW5kEhIKCnN0YXRpb25faWQYAiABKAkSMAoFZnVlbHMYAyADKAsyIS5mdWVsLnN0YXRpb24udjEuRnVlbEF2YWlsYWJpbGl0eRIuCgpldmVudF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCq2AQoHV2Vla2RheRIXChNXRUVLREFZX1VOU1BFQ0lGSUVEEAASEgoOV0VFS0RBWV9NT05EQVkQARITCg9XRUVLREFZX1RVRVNEQVkQAhIVChFXRUVLREFZX1dFRE5FU0RBWRADEhQKEFdFRUtEQVlfVEhVUlNEQVkQBBISCg5XRUVLREFZX0ZSSURBWRAFEhQKEFdFRUtEQVlfU0FUVVJEQVkQBhISCg5XRUVLREFZX1NVTkRBWRAHKpgBCg1TdGF0aW9uU3RhdHVzEh4KGlNUQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVU1RBVElPTl9TVEFUVVNfQUNUSVZFEAESJQohU1RBVElPTl9TVEFUVVNfVEVNUE9SQVJJTFlfQ0xPU0VEEAISJQohU1RBVElPTl9TVEFUVVNfUEVSTUFORU5UTFlfQ0xPU0VEEAMqWgoKTmVhcmJ5U29ydBIbChdORUFSQllfU09SVF9VTlNQRUNJRklFRBAAEhgKFE5FQVJCWV9TT1JUX0RJU1RBTkNFEAESFQoRTkVBUkJZX1NPUlRfUFJJQ0UQAiqOAQoOV2F0Y2hFdmVudEtpbmQSIAocV0FUQ0hfRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEh0KGVdBVENIX0VWRU5UX0tJTkRfU05BUFNIT1QQARIbChdXQVRDSF9FVkVOVF9LSU5EX1VQREFURRACEh4KGldBVENIX0VWRU5UX0tJTkRfSEVBUlRCRUFUEAMymwgKDlN0YXRpb25TZXJ2aWNlEmoKDUNyZWF0ZVN0YXRpb24SJS5mdWVsLnN0YXRpb24udjEuQ3JlYXRlU3RhdGlvblJlcXVlc3QaJi5mdWVsLnN0YXRpb24udjEuQ3JlYXRlU3RhdGlvblJlc3BvbnNlIgqiuxgGCgIEBSABEmoKDVVwZGF0ZVN0YXRpb24SJS5mdWVsLnN0YXRpb24udjEuVXBkYXRlU3RhdGlvblJlcXVlc3QaJi5mdWVsLnN0YXRpb24udjEuVXBkYXRlU3RhdGlvblJlc3BvbnNlIgqiuxgGCgIEBSABEmUKCkdldFN0YXRpb24SIi5mdWVsLnN0YXRpb24udjEuR2V0U3RhdGlvblJlcXVlc3QaIy5mdWVsLnN0YXRpb24udjEuR2V0U3RhdGlvblJlc3BvbnNlIg6iuxgKCggBAgMEBQYHCBJrCgxMaXN0U3RhdGlvbnMSJC5mdWVsLnN0YXRpb24udjEuTGlzdFN0YXRpb25zUmVxdWVzdBolLmZ1ZWwuc3RhdGlvbi52MS5MaXN0U3RhdGlvbnNSZXNwb25zZSIOorsYCgoIAQIDBAUGBwgShQEKFlVwZGF0ZUZ1ZWxBdmFpbGFiaWxpdHkSLi5mdWVsLnN0YXRpb24udjEuVXBkYXRlRnVlbEF2YWlsYWJpbGl0eVJlcXVlc3QaLy5mdWVsLnN0YXRpb24udjEuVXBkYXRlRnVlbEF2YWlsYWJpbGl0eVJlc3BvbnNlIgqiuxgGCgIGBCABEnQKD0dldEF2YWlsYWJpbGl0eRInLmZ1ZWwuc3RhdGlvbi52MS5HZXRBdmFpbGFiaWxpdHlSZXF1ZXN0GiguZnVlbC5zdGF0aW9uLnYxLkdldEF2YWlsYWJpbGl0eVJlc3BvbnNlIg6iuxgKCggBAgMEBQYHCBJ0Cg9HZXRQcmljZUhpc3RvcnkSJy5mdWVsLnN0YXRpb24udjEuR2V0UHJpY2VIaXN0b3J5UmVxdWVzdBooLmZ1ZWwuc3RhdGlvbi52MS5HZXRQcmljZUhpc3RvcnlSZXNwb25zZSIOorsYCgoIAQIDBAUGBwgSawoMU2VhcmNoTmVhcmJ5EiQuZnVlbC5zdGF0aW9uLnYxLlNlYXJjaE5lYXJieVJlcXVlc3QaJS5mdWVsLnN0YXRpb24udjEuU2VhcmNoTmVhcmJ5UmVzcG9uc2UiDqK7GAoKCAECAwQFBgcIEnwKEVdhdGNoQXZhaWxhYmlsaXR5EikuZnVlbC5zdGF0aW9uLnYxLldhdGNoQXZhaWxhYmlsaXR5UmVxdWVzdBoqLmZ1ZWwuc3RhdGlvbi52MS5XYXRjaEF2YWlsYWJpbGl0eVJlc3BvbnNlIg6iuxgKCggBAgMEBQYHCDABYgZwcm90bzM", [file_fuel_common_v1_common, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Ch1mdWVsL3N0YXRpb24vdjEvc3RhdGlvbi5wcm90bxIPZnVlbC5zdGF0aW9uLnYxIqcDCgdTdGF0aW9uEhIKCnN0YXRpb25faWQYASABKAkSEwoLbWVyY2hhbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIpCgdhZGRyZXNzGAQgASgLMhguZnVlbC5zdGF0aW9uLnYxLkFkZHJlc3MSKQoIbG9jYXRpb24YBSABKAsyFy5mdWVsLnN0YXRpb24udjEuTGF0TG5nEhAKCGN1cnJlbmN5GAYgASgJEjQKDW9wZW5pbmdfaG91cnMYByABKAsyHS5mdWVsLnN0YXRpb24udjEuT3BlbmluZ0hvdXJzEiQKBXB1bXBzGAggAygLMhUuZnVlbC5zdGF0aW9uLnYxLlB1bXASLgoGc3RhdHVzGAkgASgOMh4uZnVlbC5zdGF0aW9uLnYxLlN0YXRpb25TdGF0dXMSDwoHdmVyc2lvbhgKIAEoAxIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKB0FkZHJlc3MSDQoFbGluZTEYASABKAkSDQoFbGluZTIYAiABKAkSDAoEY2l0eRgDIAEoCRIOCgZyZWdpb24YBCABKAkSEwoLcG9zdGFsX2NvZGUYBSABKAkSFAoMY291bnRyeV9jb2RlGAYgASgJIi0KBkxhdExuZxIQCghsYXRpdHVkZRgBIAEoARIRCglsb25naXR1ZGUYAiABKAEiZwoMT3BlbmluZ0hvdXJzEhEKCXRpbWVfem9uZRgBIAEoCRITCgthbHdheXNfb3BlbhgCIAEoCBIvCgdwZXJpb2RzGAMgAygLMh4uZnVlbC5zdGF0aW9uLnYxLk9wZW5pbmdQZXJpb2QiZQoNT3BlbmluZ1BlcmlvZBIpCgd3ZWVrZGF5GAEgASgOMhguZnVlbC5zdGF0aW9uLnYxLldlZWtkYXkSEwoLb3Blbl9taW51dGUYAiABKAUSFAoMY2xvc2VfbWludXRlGAMgASgFIlQKBFB1bXASDwoHcHVtcF9pZBgBIAEoCRINCgVsYWJlbBgCIAEoCRIsCgpmdWVsX3R5cGVzGAMgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUi0QIKEEZ1ZWxBdmFpbGFiaWxpdHkSKwoJZnVlbF90eXBlGAEgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSEAoIaW5fc3RvY2sYAiABKAgSFQoIbGV2ZWxfbWwYAyABKANIAIgBARIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSLwoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEXByaWNlX3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAggASgJEi0KD3VwZGF0ZWRfYnlfcm9sZRgJIAEoDjIULmZ1ZWwuY29tbW9uLnYxLlJvbGVCCwoJX2xldmVsX21sIp0BChNTdGF0aW9uQXZhaWxhYmlsaXR5EhIKCnN0YXRpb25faWQYASABKAkSMAoFZnVlbHMYAiADKAsyIS5mdWVsLnN0YXRpb24udjEuRnVlbEF2YWlsYWJpbGl0eRIQCghvcGVuX25vdxgDIAEoCBIuCgphc19vZl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLDAgoRUHJpY2VIaXN0b3J5RW50cnkSKwoJZnVlbF90eXBlGAEgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSEAoIaW5fc3RvY2sYAiABKAgSFQoIbGV2ZWxfbWwYAyABKANIAIgBARIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYBCABKAMSJgoecHJldmlvdXNfcHJpY2VfbWlub3JfcGVyX2xpdHJlGAUgASgDEhAKCGN1cnJlbmN5GAYgASgJEhIKCmNoYW5nZWRfYnkYByABKAkSLQoPY2hhbmdlZF9ieV9yb2xlGAggASgOMhQuZnVlbC5jb21tb24udjEuUm9sZRIvCgtjaGFuZ2VfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCwoJX2xldmVsX21sIv0BChRDcmVhdGVTdGF0aW9uUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEikKB2FkZHJlc3MYAyABKAsyGC5mdWVsLnN0YXRpb24udjEuQWRkcmVzcxIpCghsb2NhdGlvbhgEIAEoCzIXLmZ1ZWwuc3RhdGlvbi52MS5MYXRMbmcSEAoIY3VycmVuY3kYBSABKAkSNAoNb3BlbmluZ19ob3VycxgGIAEoCzIdLmZ1ZWwuc3RhdGlvbi52MS5PcGVuaW5nSG91cnMSJAoFcHVtcHMYByADKAsyFS5mdWVsLnN0YXRpb24udjEuUHVtcCJCChVDcmVhdGVTdGF0aW9uUmVzcG9uc2USKQoHc3RhdGlvbhgBIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uIqABChRVcGRhdGVTdGF0aW9uUmVxdWVzdBISCgpzdGF0aW9uX2lkGAEgASgJEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAMSKQoHc3RhdGlvbhgDIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uEi8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJCChVVcGRhdGVTdGF0aW9uUmVzcG9uc2USKQoHc3RhdGlvbhgBIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uIkUKEUdldFN0YXRpb25SZXF1ZXN0EhIKCnN0YXRpb25faWQYASABKAkSHAoUaW5jbHVkZV9hdmFpbGFiaWxpdHkYAiABKAgiewoSR2V0U3RhdGlvblJlc3BvbnNlEikKB3N0YXRpb24YASABKAsyGC5mdWVsLnN0YXRpb24udjEuU3RhdGlvbhI6CgxhdmFpbGFiaWxpdHkYAiABKAsyJC5mdWVsLnN0YXRpb24udjEuU3RhdGlvbkF2YWlsYWJpbGl0eSKDAQoTTGlzdFN0YXRpb25zUmVxdWVzdBITCgttZXJjaGFudF9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlsKFExpc3RTdGF0aW9uc1Jlc3BvbnNlEioKCHN0YXRpb25zGAEgAygLMhguZnVlbC5zdGF0aW9uLnYxLlN0YXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIm0KHVVwZGF0ZUZ1ZWxBdmFpbGFiaWxpdHlSZXF1ZXN0EhIKCnN0YXRpb25faWQYASABKAkSOAoHdXBkYXRlcxgCIAMoCzInLmZ1ZWwuc3RhdGlvbi52MS5GdWVsQXZhaWxhYmlsaXR5VXBkYXRlIqwBChZGdWVsQXZhaWxhYmlsaXR5VXBkYXRlEisKCWZ1ZWxfdHlwZRgBIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEhAKCGluX3N0b2NrGAIgASgIEhUKCGxldmVsX21sGAMgASgDSACIAQESHQoVcHJpY2VfbWlub3JfcGVyX2xpdHJlGAQgASgDEhAKCGN1cnJlbmN5GAUgASgJQgsKCV9sZXZlbF9tbCJcCh5VcGRhdGVGdWVsQXZhaWxhYmlsaXR5UmVzcG9uc2USOgoMYXZhaWxhYmlsaXR5GAEgASgLMiQuZnVlbC5zdGF0aW9uLnYxLlN0YXRpb25BdmFpbGFiaWxpdHkiLAoWR2V0QXZhaWxhYmlsaXR5UmVxdWVzdBISCgpzdGF0aW9uX2lkGAEgASgJIlUKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjoKDGF2YWlsYWJpbGl0eRgBIAEoCzIkLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uQXZhaWxhYmlsaXR5It4BChZHZXRQcmljZUhpc3RvcnlSZXF1ZXN0EhIKCnN0YXRpb25faWQYASABKAkSKwoJZnVlbF90eXBlGAIgASgOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGUSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJImcKF0dldFByaWNlSGlzdG9yeVJlc3BvbnNlEjMKB2VudHJpZXMYASADKAsyIi5mdWVsLnN0YXRpb24udjEuUHJpY2VIaXN0b3J5RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuMBChNTZWFyY2hOZWFyYnlSZXF1ZXN0EikKCGxvY2F0aW9uGAEgASgLMhcuZnVlbC5zdGF0aW9uLnYxLkxhdExuZxIQCghyYWRpdXNfbRgCIAEoBRIrCglmdWVsX3R5cGUYAyABKA4yGC5mdWVsLmNvbW1vbi52MS5GdWVsVHlwZRIQCghvcGVuX25vdxgEIAEoCBIpCgRzb3J0GAUgASgOMhsuZnVlbC5zdGF0aW9uLnYxLk5lYXJieVNvcnQSEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiigEKDU5lYXJieVN0YXRpb24SKQoHc3RhdGlvbhgBIAEoCzIYLmZ1ZWwuc3RhdGlvbi52MS5TdGF0aW9uEhIKCmRpc3RhbmNlX20YAiABKAUSOgoMYXZhaWxhYmlsaXR5GAMgASgLMiQuZnVlbC5zdGF0aW9uLnYxLlN0YXRpb25BdmFpbGFiaWxpdHkiYAoUU2VhcmNoTmVhcmJ5UmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmZ1ZWwuc3RhdGlvbi52MS5OZWFyYnlTdGF0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKpAgoZRmluZEZpbGxVcFN0YXRpb25zUmVxdWVzdBIpCghsb2NhdGlvbhgBIAEoCzIXLmZ1ZWwuc3RhdGlvbi52MS5MYXRMbmcSEAoIcmFkaXVzX20YAiABKAUSEQoJZHJpdmVyX2lkGAMgASgJEisKCWZ1ZWxfdHlwZRgEIAEoDjIYLmZ1ZWwuY29tbW9uLnYxLkZ1ZWxUeXBlEh0KFW1heF9wcmljZV9hZ2Vfc2Vjb25kcxgFIAEoAxIyCgxzdGFsZV9wcmljZXMYBiABKA4yHC5mdWVsLnN0YXRpb24udjEuU3RhbGVQcmljZXMSKQoEc29ydBgHIAEoDjIbLmZ1ZWwuc3RhdGlvbi52MS5OZWFyYnlTb3J0EhEKCXBhZ2Vfc2l6ZRgIIAEoBSLJAQoKRmlsbFVwRnVlbBIrCglmdWVsX3R5cGUYASABKA4yGC5mdWVsLmNvbW1vbi52MS5GdWVsVHlwZRIdChVwcmljZV9taW5vcl9wZXJfbGl0cmUYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSNQoRcHJpY2VfdXBkYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3ByaWNlX3N0YWxlGAUgASgIEhEKCXZvbHVtZV9tbBgGIAEoAyJ6Cg1GaWxsVXBTdGF0aW9uEikKB3N0YXRpb24YASABKAsyGC5mdWVsLnN0YXRpb24udjEuU3RhdGlvbhISCgpkaXN0YW5jZV9tGAIgASgFEioKBWZ1ZWxzGAMgAygLMhsuZnVlbC5zdGF0aW9uLnYxLkZpbGxVcEZ1ZWwiwgEKGkZpbmRGaWxsVXBTdGF0aW9uc1Jlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5mdWVsLnN0YXRpb24udjEuRmlsbFVwU3RhdGlvbhIoCglzcGVuZGFibGUYAiABKAsyFS5mdWVsLmNvbW1vbi52MS5Nb25leRIZChFjYW5ub3RfYnV5X3JlYXNvbhgDIAEoCRIuCgphc19vZl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKPAQoYV2F0Y2hBdmFpbGFiaWxpdHlSZXF1ZXN0EhQKCnN0YXRpb25faWQYASABKAlIABIlCgRhcmVhGAIgASgLMhUuZnVlbC5zdGF0aW9uLnYxLkFyZWFIABIsCgpmdWVsX3R5cGVzGAMgAygOMhguZnVlbC5jb21tb24udjEuRnVlbFR5cGVCCAoGdGFyZ2V0IkEKBEFyZWESJwoGY2VudGVyGAEgASgLMhcuZnVlbC5zdGF0aW9uLnYxLkxhdExuZxIQCghyYWRpdXNfbRgCIAEoBSLAAQoZV2F0Y2hBdmFpbGFiaWxpdHlSZXNwb25zZRItCgRraW5kGAEgASgOMh8uZnVlbC5zdGF0aW9uLnYxLldhdGNoRXZlbnRLaW5kEhIKCnN0YXRpb25faWQYAiABKAkSMAoFZnVlbHMYAyADKAsyIS5mdWVsLnN0YXRpb24udjEuRnVlbEF2YWlsYWJpbGl0eRIuCgpldmVudF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCq2AQoHV2Vla2RheRIXChNXRUVLREFZX1VOU1BFQ0lGSUVEEAASEgoOV0VFS0RBWV9NT05EQVkQARITCg9XRUVLREFZX1RVRVNEQVkQAhIVChFXRUVLREFZX1dFRE5FU0RBWRADEhQKEFdFRUtEQVlfVEhVUlNEQVkQBBISCg5XRUVLREFZX0ZSSURBWRAFEhQKEFdFRUtEQVlfU0FUVVJEQVkQBhISCg5XRUVLREFZX1NVTkRBWRAHKpgBCg1TdGF0aW9uU3RhdHVzEh4KGlNUQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVU1RBVElPTl9TVEFUVVNfQUNUSVZFEAESJQohU1RBVElPTl9TVEFUVVNfVEVNUE9SQVJJTFlfQ0xPU0VEEAISJQohU1RBVElPTl9TVEFUVVNfUEVSTUFORU5UTFlfQ0xPU0VEEAMqWgoKTmVhcmJ5U29ydBIbChdORUFSQllfU09SVF9VTlNQRUNJRklFRBAAEhgKFE5FQVJCWV9TT1JUX0RJU1RBTkNFEAESFQoRTkVBUkJZX1NPUlRfUFJJQ0UQAipcCgtTdGFsZVByaWNlcxIcChhTVEFMRV9QUklDRVNfVU5TUEVDSUZJRUQQABIYChRTVEFMRV9QUklDRVNfRVhDTFVERRABEhUKEVNUQUxFX1BSSUNFU19GTEFHEAIqjgEKDldhdGNoRXZlbnRLaW5kEiAKHFdBVENIX0VWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIdChlXQVRDSF9FVkVOVF9LSU5EX1NOQVBTSE9UEAESGwoXV0FUQ0hfRVZFTlRfS0lORF9VUERBVEUQAhIeChpXQVRDSF9FVkVOVF9LSU5EX0hFQVJUQkVBVBADMpUJCg5TdGF0aW9uU2VydmljZRJqCg1DcmVhdGVTdGF0aW9uEiUuZnVlbC5zdGF0aW9uLnYxLkNyZWF0ZVN0YXRpb25SZXF1ZXN0GiYuZnVlbC5zdGF0aW9uLnYxLkNyZWF0ZVN0YXRpb25SZXNwb25zZSIKorsYBgoCBAUgARJqCg1VcGRhdGVTdGF0aW9uEiUuZnVlbC5zdGF0aW9uLnYxLlVwZGF0ZVN0YXRpb25SZXF1ZXN0GiYuZnVlbC5zdGF0aW9uLnYxLlVwZGF0ZVN0YXRpb25SZXNwb25zZSIKorsYBgoCBAUgARJlCgpHZXRTdGF0aW9uEiIuZnVlbC5zdGF0aW9uLnYxLkdldFN0YXRpb25SZXF1ZXN0GiMuZnVlbC5zdGF0aW9uLnYxLkdldFN0YXRpb25SZXNwb25zZSIOorsYCgoIAQIDBAUGBwgSawoMTGlzdFN0YXRpb25zEiQuZnVlbC5zdGF0aW9uLnYxLkxpc3RTdGF0aW9uc1JlcXVlc3QaJS5mdWVsLnN0YXRpb24udjEuTGlzdFN0YXRpb25zUmVzcG9uc2UiDqK7GAoKCAECAwQFBgcIEoUBChZVcGRhdGVGdWVsQXZhaWxhYmlsaXR5Ei4uZnVlbC5zdGF0aW9uLnYxLlVwZGF0ZUZ1ZWxBdmFpbGFiaWxpdHlSZXF1ZXN0Gi8uZnVlbC5zdGF0aW9uLnYxLlVwZGF0ZUZ1ZWxBdmFpbGFiaWxpdHlSZXNwb25zZSIKorsYBgoCBgQgARJ0Cg9HZXRBdmFpbGFiaWxpdHkSJy5mdWVsLnN0YXRpb24udjEuR2V0QXZhaWxhYmlsaXR5UmVxdWVzdBooLmZ1ZWwuc3RhdGlvbi52MS5HZXRBdmFpbGFiaWxpdHlSZXNwb25zZSIOorsYCgoIAQIDBAUGBwgSdAoPR2V0UHJpY2VIaXN0b3J5EicuZnVlbC5zdGF0aW9uLnYxLkdldFByaWNlSGlzdG9yeVJlcXVlc3QaKC5mdWVsLnN0YXRpb24udjEuR2V0UHJpY2VIaXN0b3J5UmVzcG9uc2UiDqK7GAoKCAECAwQFBgcIEmsKDFNlYXJjaE5lYXJieRIkLmZ1ZWwuc3RhdGlvbi52MS5TZWFyY2hOZWFyYnlSZXF1ZXN0GiUuZnVlbC5zdGF0aW9uLnYxLlNlYXJjaE5lYXJieVJlc3BvbnNlIg6iuxgKCggBAgMEBQYHCBJ4ChJGaW5kRmlsbFVwU3RhdGlvbnMSKi5mdWVsLnN0YXRpb24udjEuRmluZEZpbGxVcFN0YXRpb25zUmVxdWVzdBorLmZ1ZWwuc3RhdGlvbi52MS5GaW5kRmlsbFVwU3RhdGlvbnNSZXNwb25zZSIJorsYBQoDAQUIEnwKEVdhdGNoQXZhaWxhYmlsaXR5EikuZnVlbC5zdGF0aW9uLnYxLldhdGNoQXZhaWxhYmlsaXR5UmVxdWVzdBoqLmZ1ZWwuc3RhdGlvbi52MS5XYXRjaEF2YWlsYWJpbGl0eVJlc3BvbnNlIg6iuxgKCggBAgMEBQYHCDABYgZwcm90bzM", [file_fuel_common_v1_common, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A fuel station operated by a merchant.
@@ -1140,6 +1140,212 @@ export const SearchNearbyResponseSchema: GenMessage<SearchNearbyResponse> = /*@_
   messageDesc(file_fuel_station_v1_station, 26);
 
 /**
+ * Request of StationService.FindFillUpStations.
+ *
+ * @generated from message fuel.station.v1.FindFillUpStationsRequest
+ */
+export type FindFillUpStationsRequest = Message<"fuel.station.v1.FindFillUpStationsRequest"> & {
+  /**
+   * Where the driver is; required.
+   *
+   * @generated from field: fuel.station.v1.LatLng location = 1;
+   */
+  location?: LatLng | undefined;
+
+  /**
+   * Search radius in metres, 1–50000.
+   *
+   * @generated from field: int32 radius_m = 2;
+   */
+  radiusM: number;
+
+  /**
+   * UUID of the driver. Empty for a DRIVER caller (themself); required otherwise.
+   *
+   * @generated from field: string driver_id = 3;
+   */
+  driverId: string;
+
+  /**
+   * Only this fuel type; UNSPECIFIED means every fuel the line allows.
+   *
+   * @generated from field: fuel.common.v1.FuelType fuel_type = 4;
+   */
+  fuelType: FuelType;
+
+  /**
+   * A price older than this many seconds is stale: 60–2592000 (30 days); 0 means 86400
+   * (one day).
+   *
+   * @generated from field: int64 max_price_age_seconds = 5;
+   */
+  maxPriceAgeSeconds: bigint;
+
+  /**
+   * What to do with stale prices; UNSPECIFIED means EXCLUDE.
+   *
+   * @generated from field: fuel.station.v1.StalePrices stale_prices = 6;
+   */
+  stalePrices: StalePrices;
+
+  /**
+   * Order of results; PRICE needs `fuel_type` (cheapest first, ties nearest first).
+   *
+   * @generated from field: fuel.station.v1.NearbySort sort = 7;
+   */
+  sort: NearbySort;
+
+  /**
+   * Most stations returned: default 20 when 0, at most 50.
+   *
+   * @generated from field: int32 page_size = 8;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message fuel.station.v1.FindFillUpStationsRequest.
+ * Use `create(FindFillUpStationsRequestSchema)` to create a new message.
+ */
+export const FindFillUpStationsRequestSchema: GenMessage<FindFillUpStationsRequest> = /*@__PURE__*/
+  messageDesc(file_fuel_station_v1_station, 27);
+
+/**
+ * One fuel a driver can buy at a station now.
+ *
+ * @generated from message fuel.station.v1.FillUpFuel
+ */
+export type FillUpFuel = Message<"fuel.station.v1.FillUpFuel"> & {
+  /**
+   * The fuel.
+   *
+   * @generated from field: fuel.common.v1.FuelType fuel_type = 1;
+   */
+  fuelType: FuelType;
+
+  /**
+   * The station's current price, minor units per litre.
+   *
+   * @generated from field: int64 price_minor_per_litre = 2;
+   */
+  priceMinorPerLitre: bigint;
+
+  /**
+   * ISO-4217 currency of the price.
+   *
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * When the station last set this price.
+   *
+   * @generated from field: google.protobuf.Timestamp price_update_time = 4;
+   */
+  priceUpdateTime?: Timestamp | undefined;
+
+  /**
+   * Older than the freshness window (only with STALE_PRICES_FLAG).
+   *
+   * @generated from field: bool price_stale = 5;
+   */
+  priceStale: boolean;
+
+  /**
+   * The litres the driver's spendable amount buys at this price, in millilitres, rounded
+   * down.
+   *
+   * @generated from field: int64 volume_ml = 6;
+   */
+  volumeMl: bigint;
+};
+
+/**
+ * Describes the message fuel.station.v1.FillUpFuel.
+ * Use `create(FillUpFuelSchema)` to create a new message.
+ */
+export const FillUpFuelSchema: GenMessage<FillUpFuel> = /*@__PURE__*/
+  messageDesc(file_fuel_station_v1_station, 28);
+
+/**
+ * One FindFillUpStations result.
+ *
+ * @generated from message fuel.station.v1.FillUpStation
+ */
+export type FillUpStation = Message<"fuel.station.v1.FillUpStation"> & {
+  /**
+   * The station.
+   *
+   * @generated from field: fuel.station.v1.Station station = 1;
+   */
+  station?: Station | undefined;
+
+  /**
+   * Great-circle distance from the search point in metres.
+   *
+   * @generated from field: int32 distance_m = 2;
+   */
+  distanceM: number;
+
+  /**
+   * The fuels the driver can buy there now (at least one).
+   *
+   * @generated from field: repeated fuel.station.v1.FillUpFuel fuels = 3;
+   */
+  fuels: FillUpFuel[];
+};
+
+/**
+ * Describes the message fuel.station.v1.FillUpStation.
+ * Use `create(FillUpStationSchema)` to create a new message.
+ */
+export const FillUpStationSchema: GenMessage<FillUpStation> = /*@__PURE__*/
+  messageDesc(file_fuel_station_v1_station, 29);
+
+/**
+ * Response of StationService.FindFillUpStations.
+ *
+ * @generated from message fuel.station.v1.FindFillUpStationsResponse
+ */
+export type FindFillUpStationsResponse = Message<"fuel.station.v1.FindFillUpStationsResponse"> & {
+  /**
+   * Matching stations in the requested order.
+   *
+   * @generated from field: repeated fuel.station.v1.FillUpStation results = 1;
+   */
+  results: FillUpStation[];
+
+  /**
+   * What the driver can spend in one purchase now (CreditService.GetAvailableCredit).
+   *
+   * @generated from field: fuel.common.v1.Money spendable = 2;
+   */
+  spendable?: Money | undefined;
+
+  /**
+   * Why nothing can be bought now, when so: NO_CREDIT_LINE, NOTHING_SPENDABLE,
+   * OUTSIDE_ALLOWED_HOURS; empty otherwise.
+   *
+   * @generated from field: string cannot_buy_reason = 3;
+   */
+  cannotBuyReason: string;
+
+  /**
+   * When the search was made (open-now and freshness are judged at this instant).
+   *
+   * @generated from field: google.protobuf.Timestamp as_of_time = 4;
+   */
+  asOfTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message fuel.station.v1.FindFillUpStationsResponse.
+ * Use `create(FindFillUpStationsResponseSchema)` to create a new message.
+ */
+export const FindFillUpStationsResponseSchema: GenMessage<FindFillUpStationsResponse> = /*@__PURE__*/
+  messageDesc(file_fuel_station_v1_station, 30);
+
+/**
  * Request of StationService.WatchAvailability.
  *
  * @generated from message fuel.station.v1.WatchAvailabilityRequest
@@ -1181,7 +1387,7 @@ export type WatchAvailabilityRequest = Message<"fuel.station.v1.WatchAvailabilit
  * Use `create(WatchAvailabilityRequestSchema)` to create a new message.
  */
 export const WatchAvailabilityRequestSchema: GenMessage<WatchAvailabilityRequest> = /*@__PURE__*/
-  messageDesc(file_fuel_station_v1_station, 27);
+  messageDesc(file_fuel_station_v1_station, 31);
 
 /**
  * A circular area.
@@ -1209,7 +1415,7 @@ export type Area = Message<"fuel.station.v1.Area"> & {
  * Use `create(AreaSchema)` to create a new message.
  */
 export const AreaSchema: GenMessage<Area> = /*@__PURE__*/
-  messageDesc(file_fuel_station_v1_station, 28);
+  messageDesc(file_fuel_station_v1_station, 32);
 
 /**
  * One message of the WatchAvailability stream.
@@ -1252,7 +1458,7 @@ export type WatchAvailabilityResponse = Message<"fuel.station.v1.WatchAvailabili
  * Use `create(WatchAvailabilityResponseSchema)` to create a new message.
  */
 export const WatchAvailabilityResponseSchema: GenMessage<WatchAvailabilityResponse> = /*@__PURE__*/
-  messageDesc(file_fuel_station_v1_station, 29);
+  messageDesc(file_fuel_station_v1_station, 33);
 
 /**
  * Day of the week (ISO 8601 numbering).
@@ -1399,6 +1605,40 @@ export const NearbySortSchema: GenEnum<NearbySort> = /*@__PURE__*/
   enumDesc(file_fuel_station_v1_station, 2);
 
 /**
+ * What FindFillUpStations does with a price older than the freshness window.
+ *
+ * @generated from enum fuel.station.v1.StalePrices
+ */
+export enum StalePrices {
+  /**
+   * Default: EXCLUDE.
+   *
+   * @generated from enum value: STALE_PRICES_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A stale price does not count: a station with only stale prices is left out.
+   *
+   * @generated from enum value: STALE_PRICES_EXCLUDE = 1;
+   */
+  EXCLUDE = 1,
+
+  /**
+   * A stale price counts, marked `price_stale`.
+   *
+   * @generated from enum value: STALE_PRICES_FLAG = 2;
+   */
+  FLAG = 2,
+}
+
+/**
+ * Describes the enum fuel.station.v1.StalePrices.
+ */
+export const StalePricesSchema: GenEnum<StalePrices> = /*@__PURE__*/
+  enumDesc(file_fuel_station_v1_station, 3);
+
+/**
  * Kinds of WatchAvailability message.
  *
  * @generated from enum fuel.station.v1.WatchEventKind
@@ -1437,7 +1677,7 @@ export enum WatchEventKind {
  * Describes the enum fuel.station.v1.WatchEventKind.
  */
 export const WatchEventKindSchema: GenEnum<WatchEventKind> = /*@__PURE__*/
-  enumDesc(file_fuel_station_v1_station, 3);
+  enumDesc(file_fuel_station_v1_station, 4);
 
 /**
  * StationService owns merchants' stations and their fuel availability and prices (seed
@@ -1569,6 +1809,30 @@ export const StationService: GenService<{
     methodKind: "unary";
     input: typeof SearchNearbyRequestSchema;
     output: typeof SearchNearbyResponseSchema;
+  },
+  /**
+   * "Where can I fill up now": stations near a point where this driver can buy fuel now —
+   * ACTIVE and open now, with a fuel in stock that the driver's line allows, at a station
+   * the line's controls allow, at a price no older than `max_price_age_seconds` (older
+   * prices are left out, or shown flagged with STALE_PRICES_FLAG) — nearest first, or
+   * cheapest first for `fuel_type`, each fuel with the litres the driver could take there
+   * at its current price (CreditService's spendable amount, rounded down to a millilitre).
+   * Runs on the same spatial index as SearchNearby. Nothing when the driver cannot buy now
+   * (no line, nothing spendable, outside the line's allowed hours): an empty list, with
+   * `spendable` and `cannot_buy_reason` saying why.
+   * Who: DRIVER (themself: `driver_id` empty or their own), SYSTEM_ADMIN and SERVICE (any
+   * driver, `driver_id` required). Read-only.
+   * Errors: INVALID_ARGUMENT (location, radius_m outside 1–50000, driver_id,
+   * max_price_age_seconds outside 60–2592000, sort PRICE without fuel_type, page_size
+   * outside 0–50); NOT_FOUND (a driver naming another driver); UNAVAILABLE, reason
+   * DEPENDENCY_UNAVAILABLE (CreditService could not be asked; safe to retry).
+   *
+   * @generated from rpc fuel.station.v1.StationService.FindFillUpStations
+   */
+  findFillUpStations: {
+    methodKind: "unary";
+    input: typeof FindFillUpStationsRequestSchema;
+    output: typeof FindFillUpStationsResponseSchema;
   },
   /**
    * Server stream of availability and price changes for one station or an area, over gRPC

@@ -1,0 +1,203 @@
+// "Where can I fill up now" (StationService.FindFillUpStations) against a real system, as
+// the driver's app calls it through the gateway: open now, in stock for a fuel the line
+// allows, at a station the line's controls allow, fresh prices (stale ones excluded or
+// flagged), nearest or cheapest first, each fuel with the litres the driver can take at
+// its price; a driver asks only for themself; and the query stays on the GiST index.
+import { randomUUID } from "node:crypto";
+import * as assert from "uvu/assert";
+import pg from "pg";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { FuelType, Role } from "../gen/fuel/common/v1/common_pb.js";
+import { CreditService } from "../gen/fuel/credit/v1/credit_pb.js";
+import { KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
+import { NearbySort, StalePrices, StationService } from "../gen/fuel/station/v1/station_pb.js";
+import { volumeFor } from "../platform/money.js";
+import { fillUpSql } from "../services/station/fill-up-sql.js";
+import { clientAs, creditSuite, Fixtures, ngn, tokenFor } from "./credit-fixtures.js";
+import { connectJson } from "./helpers/clients.js";
+import { startTestSystem, type TestSystem } from "./helpers/system.js";
+import { mintAccessToken, principal } from "./helpers/tokens.js";
+
+const test = creditSuite("fill up now");
+let sys: TestSystem;
+let fx: Fixtures;
+let merchantId: string;
+let otherMerchantId: string;
+let stations: Client<typeof StationService>;
+let otherStations: Client<typeof StationService>;
+const CENTER = { latitude: 6.6, longitude: 3.35 };
+
+/** A point `metres` north of the centre. */
+const north = (metres: number) => ({ latitude: CENTER.latitude + metres / 111_195, longitude: CENTER.longitude });
+
+async function station(client: Client<typeof StationService>, metres: number, opts: { open?: boolean; fuels: [FuelType, bigint, boolean][] }) {
+  const pumpsFuel = opts.fuels.map(([f]) => f);
+  const s = (await client.createStation({
+    name: `Fill ${metres} m`, address: { line1: "1 Road", city: "Lagos", countryCode: "NG" }, location: north(metres), currency: "NGN",
+    openingHours: opts.open === false
+      ? { timeZone: "Africa/Lagos", periods: [{ weekday: 1, openMinute: 0, closeMinute: 1 }] }
+      : { timeZone: "Africa/Lagos", alwaysOpen: true },
+    pumps: [{ label: "1", fuelTypes: pumpsFuel }],
+  })).station!;
+  await client.updateFuelAvailability({
+    stationId: s.stationId,
+    updates: opts.fuels.map(([fuelType, priceMinorPerLitre, inStock]) => ({ fuelType, inStock, priceMinorPerLitre, currency: "NGN" })),
+  });
+  return s.stationId;
+}
+
+async function stationDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: sys.databaseOf("station") });
+  await db.connect();
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+test.before(async () => {
+  sys = await startTestSystem();
+  fx = await Fixtures.create(sys);
+  const kyc = clientAs(KycService, sys.cfg.urls.kyc, fx.adminToken);
+  const mk = async (name: string) => (await kyc.createMerchant({ name, registrationNumber: `RC-${randomUUID().slice(0, 8)}`, contactEmail: "ops@fill.example" })).merchant!.merchantId;
+  merchantId = await mk("Fill Fuels");
+  otherMerchantId = await mk("Other Fuels");
+  stations = clientAs(StationService, sys.cfg.urls.station, await mintAccessToken(sys, principal(Role.MERCHANT_ADMIN, { merchantId })));
+  otherStations = clientAs(StationService, sys.cfg.urls.station, await mintAccessToken(sys, principal(Role.MERCHANT_ADMIN, { merchantId: otherMerchantId })));
+});
+test.after(async () => await sys?.stop());
+
+test("open, in stock, allowed, fresh: nearest first, each fuel with the litres the driver can take", async () => {
+  const near = await station(stations, 300, { fuels: [[FuelType.PETROL, 65_000n, true], [FuelType.DIESEL, 80_000n, true]] });
+  const closed = await station(stations, 500, { open: false, fuels: [[FuelType.PETROL, 60_000n, true]] });
+  const empty = await station(stations, 700, { fuels: [[FuelType.PETROL, 60_000n, false]] });
+  const stale = await station(stations, 900, { fuels: [[FuelType.PETROL, 61_000n, true]] });
+  const cheap = await station(otherStations, 1_100, { fuels: [[FuelType.PETROL, 59_000n, true]] });
+  const far = await station(stations, 60_000, { fuels: [[FuelType.PETROL, 50_000n, true]] });
+  await stationDb((db) => db.query(`UPDATE station.fuel_availability SET price_update_time = now() - interval '3 days' WHERE station_id = $1`, [stale]));
+
+  const bank = await fx.bank(10_000_000n);
+  const d = await fx.driver();
+  const line = (await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN", limitOverride: ngn(1_000_003n), overrideReason: "t" })).creditLine!;
+  const app = connectJson(StationService, sys.gatewayUrl, d.token);
+
+  const r = await app.findFillUpStations({ location: CENTER, radiusM: 5_000 });
+  const ids = r.results.map((x) => x.station!.stationId);
+  assert.equal(ids, [near, cheap], "closed, out of stock, stale and far stations are left out");
+  assert.is(r.spendable!.amountMinor, 1_000_003n);
+  assert.is(r.cannotBuyReason, "");
+  const petrol = r.results[0]!.fuels.find((f) => f.fuelType === FuelType.PETROL)!;
+  assert.is(petrol.volumeMl, volumeFor(1_000_003n, 65_000n), "litres at the station's price, rounded down");
+  assert.is(petrol.volumeMl, 15_384n);
+  assert.ok(r.results[0]!.distanceM >= 290 && r.results[0]!.distanceM <= 310);
+
+  // Stale prices flagged instead of dropped; cheapest first for one fuel.
+  const flagged = await app.findFillUpStations({ location: CENTER, radiusM: 5_000, stalePrices: StalePrices.FLAG, fuelType: FuelType.PETROL, sort: NearbySort.PRICE });
+  assert.equal(flagged.results.map((x) => x.station!.stationId), [cheap, stale, near]);
+  assert.ok(flagged.results[1]!.fuels[0]!.priceStale);
+  assert.not.ok(flagged.results[0]!.fuels[0]!.priceStale);
+  // A longer freshness window takes the 3-day-old price as fresh.
+  const week = await app.findFillUpStations({ location: CENTER, radiusM: 5_000, maxPriceAgeSeconds: 7n * 86_400n });
+  assert.ok(week.results.some((x) => x.station!.stationId === stale));
+  void closed;
+  void empty;
+  void far;
+
+  // The line's controls decide: diesel only, at the first merchant's stations only.
+  const bankToken = await tokenFor(sys, Role.BANK_ADMIN, { bankId: line.bankId });
+  const bankCredit = clientAs(CreditService, sys.cfg.urls.credit, bankToken);
+  const cur = (await bankCredit.getCreditLine({ creditLineId: line.creditLineId })).creditLine!;
+  await bankCredit.updateSpendingControls({ creditLineId: line.creditLineId, expectedVersion: cur.version, controls: { allowedFuelTypes: [FuelType.DIESEL], allowedMerchantIds: [merchantId] } });
+  const diesel = await app.findFillUpStations({ location: CENTER, radiusM: 5_000 });
+  assert.equal(diesel.results.map((x) => x.station!.stationId), [near]);
+  assert.equal(diesel.results[0]!.fuels.map((f) => f.fuelType), [FuelType.DIESEL]);
+  assert.is(diesel.results[0]!.fuels[0]!.volumeMl, volumeFor(1_000_003n, 80_000n));
+  assert.equal((await app.findFillUpStations({ location: CENTER, radiusM: 5_000, fuelType: FuelType.PETROL })).results, [], "petrol is not allowed");
+});
+
+test("nothing to buy is an empty answer that says why; a driver asks only for themself; bad input names the field", async () => {
+  const none = await fx.driver();
+  const app = connectJson(StationService, sys.gatewayUrl, none.token);
+  const r = await app.findFillUpStations({ location: CENTER, radiusM: 5_000 });
+  assert.equal(r.results, []);
+  assert.is(r.cannotBuyReason, "NO_CREDIT_LINE");
+
+  const other = await fx.driver();
+  for (const call of [
+    () => app.findFillUpStations({ location: CENTER, radiusM: 5_000, driverId: other.driverId }),
+  ]) {
+    try {
+      await call();
+      assert.unreachable("another driver's search");
+    } catch (err) {
+      assert.is(ConnectError.from(err).code, Code.NotFound);
+    }
+  }
+  for (const [req, field] of [
+    [{ location: CENTER, radiusM: 0 }, "radius_m"],
+    [{ radiusM: 100 }, "location"],
+    [{ location: CENTER, radiusM: 100, maxPriceAgeSeconds: 5n }, "max_price_age_seconds"],
+    [{ location: CENTER, radiusM: 100, sort: NearbySort.PRICE }, "fuel_type"],
+    [{ location: CENTER, radiusM: 100, pageSize: 51 }, "page_size"],
+  ] as const) {
+    try {
+      await app.findFillUpStations(req);
+      assert.unreachable(field);
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      assert.is(ce.code, Code.InvalidArgument, `${field}: ${ce.message}`);
+      assert.match(ce.message, field);
+    }
+  }
+  // A system admin names the driver; without one the request is incomplete.
+  const admin = connectJson(StationService, sys.gatewayUrl, fx.adminToken);
+  assert.is((await admin.findFillUpStations({ location: CENTER, radiusM: 5_000, driverId: none.driverId })).cannotBuyReason, "NO_CREDIT_LINE");
+  try {
+    await admin.findFillUpStations({ location: CENTER, radiusM: 5_000 });
+    assert.unreachable("no driver");
+  } catch (err) {
+    assert.is(ConnectError.from(err).code, Code.InvalidArgument);
+  }
+});
+
+test("the fill-up query runs on the GiST index, nearest first as a nearest-neighbour scan", async () => {
+  await stationDb(async (db) => {
+    await db.query(
+      `INSERT INTO station.stations (station_id, merchant_id, name, address, latitude, longitude, currency, time_zone,
+         always_open, pumps, fuel_types, status, created_by, create_time, update_time)
+       SELECT gen_random_uuid(), $1, 'Bulk ' || i, '{"line1":"x","line2":"","city":"x","region":"","postal_code":"","country_code":"NG"}',
+         -20 + (i % 100) * 0.05, 20 + (i / 100) * 0.05, 'NGN', 'Africa/Lagos', true,
+         '[{"pump_id":"00000000-0000-4000-8000-000000000000","label":"1","fuel_types":["PETROL"]}]', ARRAY['PETROL'], 'ACTIVE', 'test', now(), now()
+       FROM generate_series(0, 4999) i`,
+      [merchantId],
+    );
+    await db.query(
+      `INSERT INTO station.fuel_availability (station_id, fuel_type, in_stock, price_minor_per_litre, currency, update_time,
+         price_update_time, updated_by, updated_by_role)
+       SELECT station_id, 'PETROL', true, 60000 + (abs(hashtext(name)) % 5000), 'NGN', now(), now(), 'test', 'MERCHANT_ADMIN'
+       FROM station.stations WHERE name LIKE 'Bulk %'`,
+    );
+    await db.query(`ANALYZE station.stations`);
+    await db.query(`ANALYZE station.fuel_availability`);
+    const base = { center: { latitude: -18, longitude: 22 }, radiusM: 20_000, fuelTypes: ["PETROL", "DIESEL"], scopes: [{ stationIds: [], merchantIds: [merchantId] }], freshSince: new Date(Date.now() - 86_400_000) };
+    for (const priceOf of [null, "PETROL"]) {
+      const q = fillUpSql({ ...base, priceOf, limit: 80 });
+      const plan = (await db.query(`EXPLAIN ${q.text}`, q.values)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
+      assert.match(plan, /stations_geo/, plan);
+      assert.not.match(plan, /Seq Scan on stations/, plan);
+    }
+    await db.query("BEGIN");
+    try {
+      await db.query("SET LOCAL enable_bitmapscan = off");
+      const q = fillUpSql({ ...base, priceOf: null, limit: 20 });
+      const plan = (await db.query(`EXPLAIN ${q.text}`, q.values)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
+      assert.match(plan, /Index Scan using stations_geo/, plan);
+      assert.match(plan, /Order By: \(geo (OPERATOR\(public\.)?<->/, plan);
+    } finally {
+      await db.query("ROLLBACK");
+    }
+  });
+});
+
+test.run();
