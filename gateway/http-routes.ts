@@ -3,6 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AuthService, GetJwksRequestSchema } from "../gen/fuel/auth/v1/auth_pb.js";
 import type { Mesh } from "../platform/mesh.js";
+import { consoleRoutes } from "./console.js";
 import type { NodeHandler } from "./edge.js";
 import { tracedRoute } from "./plain-trace.js";
 import { WEBHOOK_PATH, webhookRoute } from "./webhook.js";
@@ -13,6 +14,9 @@ import { WEBHOOK_PATH, webhookRoute } from "./webhook.js";
  */
 export const gatewayHttpRoutes = (paymentGatewayName: string) => (mesh: Mesh, relay: Mesh): Record<string, NodeHandler> => ({
   [WEBHOOK_PATH]: tracedRoute(WEBHOOK_PATH, webhookRoute(relay, paymentGatewayName)),
+  // The back office in the browser: its page, and the session endpoints that keep its
+  // refresh token in a cookie.
+  ...consoleRoutes(mesh),
   // The standard location banks' JWT libraries look for verification keys.
   "/.well-known/jwks.json": tracedRoute("/.well-known/jwks.json", (_req, res) => {
     mesh

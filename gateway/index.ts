@@ -29,7 +29,7 @@ export interface GatewayOptions {
   services: DescService[];
   limits: RateLimits;
   jwks: (mesh: Mesh) => JwksSource;
-  /** Plain-HTTP routes (webhooks, jwks.json) tried before 404. */
+  /** Plain-HTTP routes (webhooks, jwks.json, the console) tried before the RPCs; a key ending in "/" serves every path under it. */
   httpRoutes?: (mesh: Mesh, relay: Mesh, cfg: Config) => Record<string, NodeHandler>;
 }
 
@@ -69,9 +69,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     shutdown.signal,
   );
 
+  const prefixes = Object.keys(plain).filter((k) => k.endsWith("/"));
   const router: NodeHandler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
-    const route = plain[path];
+    const route = plain[path] ?? plain[prefixes.find((p) => path.startsWith(p)) ?? ""];
     if (route) return route(req, res);
     (rpc as unknown as NodeHandler)(req, res);
   };
