@@ -51,7 +51,7 @@ function merchants(): HTMLElement {
 const STAFF_ROLES = [Role.BANK_ADMIN, Role.MERCHANT_ADMIN, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN];
 
 function users(): HTMLElement {
-  const [el, body] = section("Staff users", "users");
+  const [el, body] = section("Users", "users");
   const list = h("div");
   const load = () => void panel(list, () => auth.listUsers({ pageSize: PAGE }), (r) => (r.users.length === 0 ? emptyNote("No users yet.") : table(["Name", "Phone", "Role", "Organisation", "Active", "Created"], r.users.map((u) => {
     const p = u.principal;
