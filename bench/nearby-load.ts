@@ -23,14 +23,22 @@
 import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { SearchNearbyRequestSchema, SearchNearbyResponseSchema, StationService } from "../gen/fuel/station/v1/station_pb.js";
+import {
+  FindFillUpStationsRequestSchema,
+  FindFillUpStationsResponseSchema,
+  SearchNearbyRequestSchema,
+  SearchNearbyResponseSchema,
+  StationService,
+} from "../gen/fuel/station/v1/station_pb.js";
+import { fillUpRows } from "../services/station/fill-up-sql.js";
 import { createPool } from "../platform/db.js";
 import { plainGrpcCall } from "./grpc-plain.js";
 import * as store from "../services/station/store.js";
 import { GrpcJsClient } from "../test/helpers/clients.js";
 
 export interface LoadOptions {
-  mode: "gateway" | "gateway-grpcjs" | "gateway-decoding" | "sql";
+  /** "fillup": FindFillUpStations through the gateway (plain client); "fillup-sql": its query over pg. */
+  mode: "gateway" | "gateway-grpcjs" | "gateway-decoding" | "sql" | "fillup" | "fillup-sql";
   gatewayUrl: string;
   databaseUrl: string;
   token: string;
@@ -112,6 +120,42 @@ export async function runLoad(o: LoadOptions): Promise<Measured> {
       });
     } finally {
       await pool.end();
+    }
+  }
+  if (o.mode === "fillup-sql") {
+    const pool = createPool({ connectionString: o.databaseUrl, max: o.concurrency, application: "bench-nearby" });
+    try {
+      return await measure(o.concurrency, o.durationMs, async (_, i) => {
+        // What the handler asks of the database for a driver whose line allows every fuel
+        // and station: fresh prices of the last day, nearest first.
+        const rows = await fillUpRows(pool, {
+          center: pt(i), radiusM: o.radiusM, fuelTypes: null, scopes: [], freshSince: new Date(Date.now() - 86_400_000), priceOf: null, limit: o.pageSize * 4,
+        });
+        return Math.min(rows.length, o.pageSize);
+      });
+    } finally {
+      await pool.end();
+    }
+  }
+  if (o.mode === "fillup") {
+    const sessions = Array.from({ length: o.concurrency }, () => http2.connect(o.gatewayUrl));
+    const fillPath = `/${StationService.typeName}/${StationService.method.findFillUpStations.name}`;
+    const requests = pts.map((location) => toBinary(FindFillUpStationsRequestSchema, create(FindFillUpStationsRequestSchema, { location, radiusM: o.radiusM, pageSize: o.pageSize })));
+    const seen = new Set<number>();
+    try {
+      return await measure(o.concurrency, o.durationMs, async (w, i) => {
+        const body = await plainGrpcCall(sessions[w]!, fillPath, { authorization: `Bearer ${o.token}` }, requests[i % requests.length]!);
+        const n = countResults(body);
+        if (!seen.has(w)) {
+          seen.add(w);
+          const full = fromBinary(FindFillUpStationsResponseSchema, body);
+          if (full.results.length !== n) throw new Error(`counted ${n} results, decoded ${full.results.length}`);
+          if (full.cannotBuyReason !== "") throw new Error(`the bench driver cannot buy: ${full.cannotBuyReason}`);
+        }
+        return n;
+      });
+    } finally {
+      for (const s of sessions) s.close();
     }
   }
   if (o.mode === "gateway-decoding") {

@@ -21,6 +21,8 @@ export interface NearbyBenchOptions {
   token: string;
   stations?: number;
   durationMs?: number;
+  /** A driver with an open credit line: FindFillUpStations is measured as them. */
+  fillUpToken?: string;
 }
 
 const AREA = { minLat: 4.3, maxLat: 13.8, minLng: 2.7, maxLng: 14.6 };
@@ -162,6 +164,30 @@ export async function benchNearby(opts: NearbyBenchOptions): Promise<object[]> {
         avg_results: round(viaGateway.results / Math.max(1, viaGateway.count), 1),
         plan: planName,
         seed_ms: seeded.seeded ? seeded.ms : 0,
+      });
+    }
+    // "Where can I fill up now" for a driver with a line, at one phone (its p99 target is
+    // the nearby one: ≤ 10 ms at concurrency 1): the credit hop, the query, the litres.
+    if (opts.fillUpToken) {
+      const common = { gatewayUrl: opts.gatewayUrl, databaseUrl: opts.databaseUrl, token: opts.fillUpToken, concurrency: 1, durationMs };
+      const fill = await load({ mode: "fillup", ...common });
+      const bare = await load({ mode: "fillup-sql", ...common });
+      out.push({
+        scenario: "fill-up",
+        concurrency: 1,
+        stations,
+        tps: round(fill.tps, 1),
+        p50_ms: round(fill.p50),
+        p99_ms: round(fill.p99),
+        baseline_tps: round(bare.tps, 1),
+        baseline_p50_ms: round(bare.p50),
+        baseline_p99_ms: round(bare.p99),
+        ratio: round(fill.tps / bare.tps, 3),
+        client_cpu_ms: round(fill.cpuMs),
+        baseline_client_cpu_ms: round(bare.cpuMs),
+        radius_m: RADIUS_M,
+        page_size: PAGE_SIZE,
+        avg_results: round(fill.results / Math.max(1, fill.count), 1),
       });
     }
     return out;

@@ -5,6 +5,7 @@
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import type { TestSystem } from "../test/helpers/system.js";
 import { mintAccessToken, principal } from "../test/helpers/tokens.js";
+import { Fixtures } from "../test/credit-fixtures.js";
 import { cpuMeter, startMeshProcess } from "./mesh-process.js";
 import { benchNearby } from "./nearby.js";
 import { benchGrpcEdge } from "./grpc-edge.js";
@@ -28,6 +29,15 @@ const AUTHORIZE_SETTLE_COLUMNS = [
 
 function pick(row: Row, columns: string[]): Row {
   return Object.fromEntries(columns.filter((c) => c in row).map((c) => [c, row[c]]));
+}
+
+/** A KYC-verified driver with an open line at a lending bank, for the fill-up search. */
+async function fillUpDriver(sys: TestSystem): Promise<string> {
+  const fx = await Fixtures.create(sys);
+  const bank = await fx.bank(1_000_000_000n);
+  const d = await fx.driver();
+  await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN" });
+  return d.token;
 }
 
 async function main(): Promise<void> {
@@ -68,7 +78,8 @@ async function main(): Promise<void> {
       }
     }
     if (!only || only === "nearby") {
-      for (const r of await benchNearby({ gatewayUrl: sys.gatewayUrl, databaseUrl: sys.databaseUrl, token })) {
+      const fillUpToken = await fillUpDriver(sys);
+      for (const r of await benchNearby({ gatewayUrl: sys.gatewayUrl, databaseUrl: sys.databaseUrl, token, fillUpToken })) {
         rows.push(r as Row);
         console.log(JSON.stringify(r));
       }

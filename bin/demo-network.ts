@@ -1,7 +1,7 @@
 // Demo chapter for what the network adds to a fuel card, called from bin/demo.ts after the
 // credit cycle: the bank lends under a program with a cap; the driver fills 40 L at a price
-// locked at authorisation, across a price change; a purchase beyond the program's cap is
-// declined with advice, and the driver's app is told why and what to do.
+// locked at authorisation, across a price change; the app finds where to fill up now; a
+// purchase beyond the program's cap is declined with advice, and the app is told why.
 import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -13,6 +13,7 @@ import { NotificationService } from "../gen/fuel/notification/v1/notification_pb
 import { StationService } from "../gen/fuel/station/v1/station_pb.js";
 import { TransactionService, TransactionStatus } from "../gen/fuel/transaction/v1/transaction_pb.js";
 import { moneyText } from "../platform/money-text.js";
+import { DRIVER_AT } from "./demo-stations.js";
 
 const naira = (minor: bigint) => moneyText(minor, "NGN", "symbol");
 const litres = (ml: bigint) => `${(Number(ml) / 1000).toFixed(3)} L`;
@@ -83,6 +84,13 @@ export async function networkDemo(ctx: NetworkContext): Promise<number> {
   show("meanwhile", `the station raises petrol to ${naira(fill.authorizedPriceMinorPerLitre + 5_000n)}/L`);
   const paid = (await pos.settle({ transactionId: fill.transactionId, dispensed: { case: "volumeMl", value: 40_000n } })).transaction!;
   show("settled", { litres: litres(paid.settledVolumeMl), at: `${naira(paid.settledPriceMinorPerLitre)}/L (the locked price)`, amount: naira(paid.settledAmount!.amountMinor) });
+
+  step(n++, "\"Where can I fill up now?\" — open stations near the driver, priced fresh, with the litres left to take");
+  const where = await app(StationService, url, ctx.driverToken).findFillUpStations({ location: DRIVER_AT, radiusM: 10_000, pageSize: 3 });
+  show("can spend", naira(where.spendable!.amountMinor));
+  for (const r of where.results) {
+    show(`${r.distanceM} m`, `${r.station!.name} — ${r.fuels.map((f) => `${FuelType[f.fuelType]} ${naira(f.priceMinorPerLitre)}/L: ${litres(f.volumeMl)}`).join(", ")}`);
+  }
 
   step(n++, "The next purchase would pass the program's cap: declined, with advice, and the app is told");
   const big = (await pos.authorize({ qrPayload: await qr(), stationId: ctx.stationId, fuelType: FuelType.PETROL, requestedAmount: { amountMinor: 1_000_000n, currency: "NGN" } })).transaction!;

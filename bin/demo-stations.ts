@@ -36,7 +36,7 @@ function app<S extends DescService>(service: S, baseUrl: string, token?: string)
 }
 
 // Around the driver in Lagos (Victoria Island).
-const DRIVER_AT = { latitude: 6.4281, longitude: 3.4219 };
+export const DRIVER_AT = { latitude: 6.4281, longitude: 3.4219 };
 const STATIONS = [
   { name: "Ahmadu Bello Way", location: { latitude: 6.4300, longitude: 3.4140 }, petrol: 61_700n, diesel: 95_000n },
   { name: "Adeola Odeku", location: { latitude: 6.4325, longitude: 3.4230 }, petrol: 62_900n, diesel: 94_500n },
