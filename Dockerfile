@@ -5,6 +5,8 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
+# The back office's page (served by the gateway at /console/), bundled once at build time.
+RUN node --import tsx console/build.ts
 # KYC documents (STORAGE_DIR in docker-compose.yml). A named volume mounted here starts as
 # a copy of this directory, owner included, so the service running as `node` can write.
 RUN install -d -o node -g node /data/documents
