@@ -129,7 +129,7 @@ export async function runLoad(o: LoadOptions): Promise<Measured> {
         // What the handler asks of the database for a driver whose line allows every fuel
         // and station: fresh prices of the last day, nearest first.
         const rows = await fillUpRows(pool, {
-          center: pt(i), radiusM: o.radiusM, fuelTypes: null, scopes: [], freshSince: new Date(Date.now() - 86_400_000), priceOf: null, limit: o.pageSize * 4,
+          center: pt(i), radiusM: o.radiusM, fuelTypes: null, currency: "NGN", maxPriceMinorPerLitre: 10n ** 12n, scopes: [], freshSince: new Date(Date.now() - 86_400_000), priceOf: null, limit: o.pageSize * 4,
         });
         return Math.min(rows.length, o.pageSize);
       });

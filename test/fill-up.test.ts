@@ -1,8 +1,10 @@
 // "Where can I fill up now" (StationService.FindFillUpStations) against a real system, as
 // the driver's app calls it through the gateway: open now, in stock for a fuel the line
 // allows, at a station the line's controls allow, fresh prices (stale ones excluded or
-// flagged), nearest or cheapest first, each fuel with the litres the driver can take at
-// its price; a driver asks only for themself; and the query stays on the GiST index.
+// flagged), in the line's currency, nearest or cheapest first, each fuel with the litres
+// the driver can take at its price (none: left out); closed stations do not shorten a
+// page; nothing spendable or outside the line's hours says why; a driver asks only for
+// themself; and the query, first read or read on, stays on the GiST index.
 import { randomUUID } from "node:crypto";
 import * as assert from "uvu/assert";
 import pg from "pg";
@@ -12,7 +14,8 @@ import { CreditService } from "../gen/fuel/credit/v1/credit_pb.js";
 import { KycService } from "../gen/fuel/kyc/v1/kyc_pb.js";
 import { NearbySort, StalePrices, StationService } from "../gen/fuel/station/v1/station_pb.js";
 import { volumeFor } from "../platform/money.js";
-import { fillUpSql } from "../services/station/fill-up-sql.js";
+import { fillUpAfter, fillUpSql, type FillUpAfter } from "../services/station/fill-up-sql.js";
+import type { NearbyRaw } from "../services/station/store.js";
 import { clientAs, creditSuite, Fixtures, ngn, tokenFor } from "./credit-fixtures.js";
 import { connectJson } from "./helpers/clients.js";
 import { startTestSystem, type TestSystem } from "./helpers/system.js";
@@ -27,13 +30,22 @@ let stations: Client<typeof StationService>;
 let otherStations: Client<typeof StationService>;
 const CENTER = { latitude: 6.6, longitude: 3.35 };
 
-/** A point `metres` north of the centre. */
-const north = (metres: number) => ({ latitude: CENTER.latitude + metres / 111_195, longitude: CENTER.longitude });
+/** A point `metres` north of `from` (the centre unless given). */
+const north = (metres: number, from = CENTER) => ({ latitude: from.latitude + metres / 111_195, longitude: from.longitude });
 
-async function station(client: Client<typeof StationService>, metres: number, opts: { open?: boolean; fuels: [FuelType, bigint, boolean][] }) {
+interface StationOpts {
+  open?: boolean;
+  fuels: [FuelType, bigint, boolean][];
+  /** Where `metres` are counted from; the centre unless given. */
+  from?: { latitude: number; longitude: number };
+  currency?: string;
+}
+
+async function station(client: Client<typeof StationService>, metres: number, opts: StationOpts) {
   const pumpsFuel = opts.fuels.map(([f]) => f);
+  const currency = opts.currency ?? "NGN";
   const s = (await client.createStation({
-    name: `Fill ${metres} m`, address: { line1: "1 Road", city: "Lagos", countryCode: "NG" }, location: north(metres), currency: "NGN",
+    name: `Fill ${metres} m`, address: { line1: "1 Road", city: "Lagos", countryCode: "NG" }, location: north(metres, opts.from), currency,
     openingHours: opts.open === false
       ? { timeZone: "Africa/Lagos", periods: [{ weekday: 1, openMinute: 0, closeMinute: 1 }] }
       : { timeZone: "Africa/Lagos", alwaysOpen: true },
@@ -41,7 +53,7 @@ async function station(client: Client<typeof StationService>, metres: number, op
   })).station!;
   await client.updateFuelAvailability({
     stationId: s.stationId,
-    updates: opts.fuels.map(([fuelType, priceMinorPerLitre, inStock]) => ({ fuelType, inStock, priceMinorPerLitre, currency: "NGN" })),
+    updates: opts.fuels.map(([fuelType, priceMinorPerLitre, inStock]) => ({ fuelType, inStock, priceMinorPerLitre, currency })),
   });
   return s.stationId;
 }
@@ -161,6 +173,92 @@ test("nothing to buy is an empty answer that says why; a driver asks only for th
   }
 });
 
+/** A driver with an open line of `limitMinor`, and their app through the gateway. */
+async function driverWithLine(limitMinor: bigint) {
+  const bank = await fx.bank(10_000_000n);
+  const d = await fx.driver();
+  const line = (await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN", limitOverride: ngn(limitMinor), overrideReason: "t" })).creditLine!;
+  return { bank, line, app: connectJson(StationService, sys.gatewayUrl, d.token) };
+}
+
+test("closed stations do not shorten the page: it reads on, through a tie of equally distant stations", async () => {
+  const from = { latitude: 7.5, longitude: 4.5 };
+  const petrol: StationOpts["fuels"] = [[FuelType.PETROL, 65_000n, true]];
+  // Seven closed and one open at one point, one more open farther: the first read of a
+  // one-result page (four rows) takes four of the eight, in no set order.
+  const tied: string[] = [];
+  for (let i = 0; i < 7; i++) tied.push(await station(stations, 100, { from, open: false, fuels: petrol }));
+  const openTied = await station(stations, 100, { from, fuels: petrol });
+  tied.push(openTied);
+  const farther = await station(stations, 400, { from, fuels: petrol });
+  const { app } = await driverWithLine(1_000_000n);
+
+  const one = await app.findFillUpStations({ location: from, radiusM: 1_000, pageSize: 1 });
+  assert.equal(one.results.map((x) => x.station!.stationId), [openTied]);
+  const two = await app.findFillUpStations({ location: from, radiusM: 1_000, pageSize: 2 });
+  assert.equal(two.results.map((x) => x.station!.stationId), [openTied, farther]);
+
+  // The reads themselves: a tie split between two batches is read whole, each row once.
+  const q = { center: from, radiusM: 1_000, fuelTypes: null, currency: "NGN", maxPriceMinorPerLitre: 10n ** 12n, scopes: [], freshSince: null, priceOf: null };
+  const read = async (after: FillUpAfter | null) => {
+    const { text, values } = fillUpSql({ ...q, after, limit: 4 });
+    return await stationDb(async (db) => (await db.query(text, values)).rows as NearbyRaw[]);
+  };
+  const first = await read(null);
+  const second = await read(fillUpAfter(first, null, false));
+  const third = await read(fillUpAfter(second, fillUpAfter(first, null, false), false));
+  assert.equal([...first, ...second].map((r) => r.station.station_id).sort(), [...tied].sort());
+  assert.equal(third.map((r) => r.station.station_id), [farther]);
+});
+
+test("a station allow-list, a price in another currency, a page size, a price that buys no millilitre", async () => {
+  const from = { latitude: 8.5, longitude: 5.5 };
+  const a = await station(stations, 100, { from, fuels: [[FuelType.PETROL, 65_000n, true]] });
+  const b = await station(otherStations, 200, { from, fuels: [[FuelType.PETROL, 64_000n, true]] });
+  await station(stations, 300, { from, currency: "GHS", fuels: [[FuelType.PETROL, 1_000n, true]] });
+  const dear = await station(stations, 400, { from, fuels: [[FuelType.PETROL, 65_001n, true], [FuelType.DIESEL, 65_000n, true]] });
+  const { bank, line, app } = await driverWithLine(1_000_000n);
+
+  const any = await app.findFillUpStations({ location: from, radiusM: 1_000 });
+  assert.equal(any.results.map((x) => x.station!.stationId), [a, b, dear], "the GHS price is no price for an NGN line");
+  assert.equal((await app.findFillUpStations({ location: from, radiusM: 1_000, pageSize: 1 })).results.map((x) => x.station!.stationId), [a]);
+  const cheapest = await app.findFillUpStations({ location: from, radiusM: 1_000, fuelType: FuelType.PETROL, sort: NearbySort.PRICE, pageSize: 2 });
+  assert.equal(cheapest.results.map((x) => x.station!.stationId), [b, a]);
+
+  // One station listed by id, not its merchant: only that one.
+  await bank.credit.updateSpendingControls({ creditLineId: line.creditLineId, expectedVersion: line.version, controls: { allowedStationIds: [b] } });
+  assert.equal((await app.findFillUpStations({ location: from, radiusM: 1_000 })).results.map((x) => x.station!.stationId), [b]);
+
+  // 0.65 NGN to spend: exactly a millilitre at 650.00 a litre, none at 650.01.
+  const small = await driverWithLine(65n);
+  const r = await small.app.findFillUpStations({ location: from, radiusM: 1_000 });
+  assert.equal(r.results.map((x) => x.station!.stationId), [a, b, dear]);
+  assert.equal(r.results.map((x) => x.fuels.map((f) => [FuelType[f.fuelType], f.volumeMl])), [[["PETROL", 1n]], [["PETROL", 1n]], [["DIESEL", 1n]]]);
+  const petrolOnly = await small.app.findFillUpStations({ location: from, radiusM: 1_000, fuelType: FuelType.PETROL, sort: NearbySort.PRICE });
+  assert.equal(petrolOnly.results.map((x) => x.station!.stationId), [b, a], "650.01 a litre buys no millilitre");
+});
+
+test("nothing spendable, outside the line's hours: an empty list that says why", async () => {
+  const { bank, line, app } = await driverWithLine(1_000_000n);
+  // Allowed only on the day after tomorrow (UTC): never now.
+  const today = ((new Date().getUTCDay() + 6) % 7) + 1;
+  const later = ((today + 1) % 7) + 1;
+  const hours = await bank.credit.updateSpendingControls({
+    creditLineId: line.creditLineId, expectedVersion: line.version,
+    controls: { timeZone: "UTC", allowedHours: [{ weekdays: [later], startMinute: 0, endMinute: 1440 }] },
+  });
+  const outside = await app.findFillUpStations({ location: CENTER, radiusM: 5_000 });
+  assert.equal(outside.results, []);
+  assert.is(outside.cannotBuyReason, "OUTSIDE_ALLOWED_HOURS");
+  assert.is(outside.spendable!.amountMinor, 1_000_000n);
+
+  await bank.credit.freezeCreditLine({ creditLineId: line.creditLineId, expectedVersion: hours.creditLine!.version, reason: "t" });
+  const frozen = await app.findFillUpStations({ location: CENTER, radiusM: 5_000 });
+  assert.equal(frozen.results, []);
+  assert.is(frozen.cannotBuyReason, "NOTHING_SPENDABLE");
+  assert.is(frozen.spendable!.amountMinor, 0n);
+});
+
 test("the fill-up query runs on the GiST index, nearest first as a nearest-neighbour scan", async () => {
   await stationDb(async (db) => {
     await db.query(
@@ -180,9 +278,15 @@ test("the fill-up query runs on the GiST index, nearest first as a nearest-neigh
     );
     await db.query(`ANALYZE station.stations`);
     await db.query(`ANALYZE station.fuel_availability`);
-    const base = { center: { latitude: -18, longitude: 22 }, radiusM: 20_000, fuelTypes: ["PETROL", "DIESEL"], scopes: [{ stationIds: [], merchantIds: [merchantId] }], freshSince: new Date(Date.now() - 86_400_000) };
-    for (const priceOf of [null, "PETROL"]) {
-      const q = fillUpSql({ ...base, priceOf, limit: 80 });
+    const base = { center: { latitude: -18, longitude: 22 }, radiusM: 20_000, fuelTypes: ["PETROL", "DIESEL"], currency: "NGN", maxPriceMinorPerLitre: 10n ** 12n, scopes: [{ stationIds: [], merchantIds: [merchantId] }], freshSince: new Date(Date.now() - 86_400_000) };
+    const reads: [string | null, FillUpAfter | null][] = [
+      [null, null],
+      ["PETROL", null],
+      [null, { chord: 0.001, idsAtChord: [randomUUID()] }],
+      ["PETROL", { priceMinorPerLitre: "61000", chord: 0.001, stationId: randomUUID() }],
+    ];
+    for (const [priceOf, after] of reads) {
+      const q = fillUpSql({ ...base, priceOf, after, limit: 80 });
       const plan = (await db.query(`EXPLAIN ${q.text}`, q.values)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
       assert.match(plan, /stations_geo/, plan);
       assert.not.match(plan, /Seq Scan on stations/, plan);
@@ -190,10 +294,12 @@ test("the fill-up query runs on the GiST index, nearest first as a nearest-neigh
     await db.query("BEGIN");
     try {
       await db.query("SET LOCAL enable_bitmapscan = off");
-      const q = fillUpSql({ ...base, priceOf: null, limit: 20 });
-      const plan = (await db.query(`EXPLAIN ${q.text}`, q.values)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
-      assert.match(plan, /Index Scan using stations_geo/, plan);
-      assert.match(plan, /Order By: \(geo (OPERATOR\(public\.)?<->/, plan);
+      for (const after of [null, { chord: 0.001, idsAtChord: [randomUUID()] }]) {
+        const q = fillUpSql({ ...base, priceOf: null, after, limit: 20 });
+        const plan = (await db.query(`EXPLAIN ${q.text}`, q.values)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
+        assert.match(plan, /Index Scan using stations_geo/, plan);
+        assert.match(plan, /Order By: \(geo (OPERATOR\(public\.)?<->/, plan);
+      }
     } finally {
       await db.query("ROLLBACK");
     }

@@ -1,6 +1,7 @@
 // StationService's pure rules: great-circle distances and their index-sphere conversions,
 // coordinate and radius validation, opening hours in the station's time zone, the
-// coalescing subscriber queue, and the NOTIFY payload.
+// coalescing subscriber queue, the NOTIFY payload, and what a fill-up search shows of a
+// station's fuels (litres at its price, staleness) and where its next read starts.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import fc from "fast-check";
@@ -20,6 +21,11 @@ import {
 import { hours, isOpenAt, timeZone, type Hours } from "../services/station/opening-hours.js";
 import { weekdayMinute } from "../platform/zoned-time.js";
 import { parsePayload } from "../services/station/watch-hub.js";
+import { fillUpFuels, fuelNames, maxPriceFor, type Allowance } from "../services/station/fill-up-rule.js";
+import { fillUpAfter } from "../services/station/fill-up-sql.js";
+import type { FuelJson, NearbyRaw } from "../services/station/store.js";
+import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
+import { volumeFor } from "../platform/money.js";
 
 const test = suite("station-rules");
 
@@ -242,6 +248,62 @@ test("NOTIFY payloads parse, garbage does not", () => {
   assert.equal(parsePayload("6f1c1c9e-4a4e-4b8e-9f53-7d1d2f0f2c11:"), { stationId: "6f1c1c9e-4a4e-4b8e-9f53-7d1d2f0f2c11", fuelTypes: [] });
   assert.is(parsePayload("x; DROP TABLE"), null);
   assert.is(parsePayload(undefined), null);
+});
+
+const NOW_MS = Date.UTC(2027, 0, 4, 12);
+const fuel = (fuel_type: string, price: bigint, o: Partial<FuelJson> = {}): FuelJson => ({
+  fuel_type, in_stock: true, level_ml: null, price_minor_per_litre: String(price), currency: "NGN",
+  update_ms: NOW_MS, price_update_ms: NOW_MS, updated_by: "t", updated_by_role: "MERCHANT_ADMIN", ...o,
+} as FuelJson);
+const allowance = (spendableMinor: bigint, o: Partial<Allowance> = {}): Allowance => ({
+  fuelTypes: null, currency: "NGN", spendableMinor, freshSinceMs: NOW_MS - 3_600_000, flagStale: false, ...o,
+});
+
+test("fill-up: litres at the station's price, rounded down to the millilitre, at the boundaries", () => {
+  const ml = (spendable: bigint, price: bigint) => fillUpFuels([fuel("PETROL", price)], allowance(spendable)).map((f) => f.volumeMl);
+  assert.equal(ml(65_000n, 65_000n), [1_000n], "exactly a litre");
+  assert.equal(ml(64_999n, 65_000n), [999n], "a minor unit short of a litre");
+  assert.equal(ml(65n, 65_000n), [1n], "exactly a millilitre");
+  assert.equal(ml(64n, 65_000n), [], "not even a millilitre: left out");
+  assert.equal(ml(1_000_003n, 65_000n), [15_384n]);
+  // The one rounding rule of the system, and a bound the SQL can apply before reading.
+  fc.assert(fc.property(fc.bigInt(0n, 10n ** 13n), fc.bigInt(1n, 10n ** 7n), (spendable, price) => {
+    const got = ml(spendable, price);
+    assert.equal(got, volumeFor(spendable, price) > 0n ? [volumeFor(spendable, price)] : []);
+    assert.is(got.length > 0, price <= maxPriceFor(spendable));
+  }));
+  assert.is(maxPriceFor(0n), 0n);
+  assert.is(maxPriceFor(2n ** 62n), 2n ** 63n - 1n, "bounded to bigint");
+});
+
+test("fill-up: out of stock, disallowed, other currency, stale left out or flagged", () => {
+  const fuels = [
+    fuel("PETROL", 65_000n),
+    fuel("DIESEL", 80_000n, { in_stock: false }),
+    fuel("KEROSENE", 70_000n, { currency: "GHS" }),
+    fuel("LPG", 50_000n, { price_update_ms: NOW_MS - 7_200_000 }),
+  ];
+  const types = (a: Allowance) => fillUpFuels(fuels, a).map((f) => [FuelType[f.fuelType], f.priceStale]);
+  assert.equal(types(allowance(1_000_000n)), [["PETROL", false]]);
+  assert.equal(types(allowance(1_000_000n, { flagStale: true })), [["PETROL", false], ["LPG", true]]);
+  assert.equal(types(allowance(1_000_000n, { flagStale: true, fuelTypes: new Set([FuelType.LPG]) })), [["LPG", true]]);
+  assert.equal(types(allowance(1_000_000n, { freshSinceMs: NOW_MS - 86_400_000 })), [["PETROL", false], ["LPG", false]]);
+});
+
+test("fill-up: the fuels asked of the SQL are the line's, narrowed to the one asked for", () => {
+  assert.is(fuelNames([], null), null, "any");
+  assert.equal(fuelNames([], FuelType.DIESEL), ["DIESEL"]);
+  assert.equal(fuelNames([FuelType.DIESEL, FuelType.PETROL], null), ["DIESEL", "PETROL"]);
+  assert.equal(fuelNames([FuelType.DIESEL], FuelType.PETROL), [], "asked for one the line does not allow");
+});
+
+test("fill-up: the next read starts after the last row, remembering a tie read in part", () => {
+  const row = (id: string, chord: number, price: string | null = null) => ({ chord, price, station: { station_id: id } }) as unknown as NearbyRaw;
+  assert.equal(fillUpAfter([row("a", 1), row("b", 2), row("c", 2)], null, false), { chord: 2, idsAtChord: ["b", "c"] });
+  assert.equal(fillUpAfter([row("d", 2), row("e", 2)], { chord: 2, idsAtChord: ["b", "c"] }, false), { chord: 2, idsAtChord: ["d", "e", "b", "c"] });
+  assert.equal(fillUpAfter([row("f", 3)], { chord: 2, idsAtChord: ["b", "c"] }, false), { chord: 3, idsAtChord: ["f"] });
+  assert.equal(fillUpAfter([row("a", 1, "60000"), row("b", 0.5, "61000")], null, true), { priceMinorPerLitre: "61000", chord: 0.5, stationId: "b" });
+  assert.equal(fillUpAfter([], { chord: 2, idsAtChord: ["b"] }, false), { chord: 2, idsAtChord: ["b"] });
 });
 
 test.run();

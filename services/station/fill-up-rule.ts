@@ -1,5 +1,7 @@
-// Which of a station's fuels a driver can buy now, and how many litres of each. Pure: the
-// station's fuels as read, the line's allowances as CreditService answered them.
+// Which of a station's fuels a driver can buy now, and how many litres of each: in stock,
+// allowed, priced in the line's currency, fresh (or flagged), and at least a millilitre
+// at the station's price. Pure: the station's fuels as read, the line's allowances as
+// CreditService answered them.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { FuelType } from "../../gen/fuel/common/v1/common_pb.js";
@@ -28,12 +30,27 @@ export function fillUpFuels(fuels: readonly FuelJson[], a: Allowance): FillUpFue
     if (!f.in_stock || price <= 0n || (a.fuelTypes && !a.fuelTypes.has(type)) || f.currency !== a.currency) continue;
     const stale = f.price_update_ms < a.freshSinceMs;
     if (stale && !a.flagStale) continue;
+    const volumeMl = volumeFor(a.spendableMinor, price);
+    if (volumeMl <= 0n) continue;
     out.push(create(FillUpFuelSchema, {
       fuelType: type, priceMinorPerLitre: price, currency: f.currency, priceUpdateTime: timestampFromMs(f.price_update_ms),
-      priceStale: stale, volumeMl: volumeFor(a.spendableMinor, price),
+      priceStale: stale, volumeMl,
     }));
   }
   return out;
+}
+
+/** Postgres bigint's largest value: a bound beyond it would not bind. */
+const INT8_MAX = 2n ** 63n - 1n;
+
+/**
+ * The dearest price per litre at which `spendableMinor` still buys a millilitre
+ * (volumeFor rounds down, so a dearer one buys none).
+ */
+export function maxPriceFor(spendableMinor: bigint): bigint {
+  if (spendableMinor <= 0n) return 0n;
+  const max = spendableMinor * 1000n;
+  return max > INT8_MAX ? INT8_MAX : max;
 }
 
 /** Fuel type names for the SQL: the line's allowed types narrowed to the one asked for. */

@@ -1,8 +1,10 @@
 // FindFillUpStations: where this driver can buy fuel now. CreditService says what the
 // driver can spend and where the line lets them (fuel types, stations, hours); one query
-// on the spatial index finds the stations that sell such a fuel in stock at a fresh enough
-// price (fill-up-sql.ts); "open now" is each station's own hours, applied while reading;
-// each fuel comes with the litres the spendable amount buys at its price (fill-up-rule.ts).
+// on the spatial index finds the stations that sell such a fuel in stock, in the line's
+// currency, at a fresh enough price (fill-up-sql.ts); "open now" is each station's own
+// hours, applied while reading, and when it drops stations the same query reads on from
+// where it stopped; each fuel comes with the litres the spendable amount buys at its price
+// (fill-up-rule.ts).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
@@ -19,8 +21,8 @@ import { invalidArgument, notFound, rpcError } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { fuelTypeOf, openAt, stationJsonToProto } from "./convert.js";
-import { fillUpRows } from "./fill-up-sql.js";
-import { fillUpFuels, fuelNames } from "./fill-up-rule.js";
+import { fillUpAfter, fillUpRows, type FillUpAfter } from "./fill-up-sql.js";
+import { fillUpFuels, fuelNames, maxPriceFor } from "./fill-up-rule.js";
 import * as geo from "./geo.js";
 import * as val from "./validation.js";
 
@@ -29,9 +31,11 @@ const PAGE_MAX = 50;
 const PRICE_AGE_DEFAULT_S = 86_400;
 const PRICE_AGE_MIN_S = 60;
 const PRICE_AGE_MAX_S = 30 * 86_400;
-/** Rows read for a page: room for the stations "open now" drops, bounded. */
-const ROWS_PER_PAGE = 4;
-const ROWS_MAX = 200;
+/** First batch per result wanted: room for the closed stations "open now" drops. */
+const ROWS_PER_RESULT = 4;
+/** Rows per batch after the first, and rows read in all: the search's cost is bounded. */
+const ROWS_BATCH = 200;
+const ROWS_READ_MAX = 1_000;
 
 /** The driver asked about: a driver themself; a system admin or a service names one. */
 function driverOf(ctx: HandlerContext, requested: string): string {
@@ -85,25 +89,36 @@ export const findFillUpStations = (deps: ServiceDeps) => async (req: FindFillUpS
   if (names !== null && names.length === 0) return answer("", a);
 
   const freshSince = new Date(now.getTime() - maxAgeS * 1000);
-  const rows = await fillUpRows(deps.pool, {
-    center, radiusM, fuelTypes: names,
+  const currency = a.spendable?.currency ?? "";
+  const query = {
+    center, radiusM, fuelTypes: names, currency, maxPriceMinorPerLitre: maxPriceFor(spendable),
     scopes: a.stationScopes.map((s) => ({ stationIds: s.stationIds, merchantIds: s.merchantIds })),
     freshSince: flagStale ? null : freshSince,
     priceOf: byPrice ? names![0]! : null,
-    limit: Math.min(limit * ROWS_PER_PAGE, ROWS_MAX),
-  });
+  };
   const allowance = {
     fuelTypes: names === null ? null : new Set(names.map(fuelTypeOf)),
-    currency: a.spendable?.currency ?? "", spendableMinor: spendable, freshSinceMs: freshSince.getTime(), flagStale,
+    currency, spendableMinor: spendable, freshSinceMs: freshSince.getTime(), flagStale,
   };
   const results = [];
-  for (const row of rows) {
-    if (results.length >= limit) break;
-    const s = row.station;
-    if (!openAt({ status: s.status, time_zone: s.time_zone, always_open: s.always_open, periods: s.periods }, now)) continue;
-    const fuels = fillUpFuels(row.fuels ?? [], allowance);
-    if (fuels.length === 0) continue;
-    results.push({ station: stationJsonToProto(s), distanceM: Math.round(geo.chordToMetres(row.chord)), fuels });
+  let after: FillUpAfter | null = null;
+  let read = 0;
+  // Closed stations are dropped while reading, so read on in batches until the page is
+  // full, the radius has no more, or ROWS_READ_MAX rows have been looked at.
+  while (results.length < limit && read < ROWS_READ_MAX) {
+    const batch = Math.min(after === null ? limit * ROWS_PER_RESULT : ROWS_BATCH, ROWS_READ_MAX - read);
+    const rows = await fillUpRows(deps.pool, { ...query, after, limit: batch });
+    read += rows.length;
+    for (const row of rows) {
+      if (results.length >= limit) break;
+      const s = row.station;
+      if (!openAt({ status: s.status, time_zone: s.time_zone, always_open: s.always_open, periods: s.periods }, now)) continue;
+      const fuels = fillUpFuels(row.fuels ?? [], allowance);
+      if (fuels.length === 0) continue;
+      results.push({ station: stationJsonToProto(s), distanceM: Math.round(geo.chordToMetres(row.chord)), fuels });
+    }
+    if (rows.length < batch) break;
+    after = fillUpAfter(rows, after, byPrice);
   }
   return create(FindFillUpStationsResponseSchema, { results, spendable: a.spendable, asOfTime: timestampFromDate(now) });
 };

@@ -1812,14 +1812,17 @@ export const StationService: GenService<{
   },
   /**
    * "Where can I fill up now": stations near a point where this driver can buy fuel now —
-   * ACTIVE and open now, with a fuel in stock that the driver's line allows, at a station
-   * the line's controls allow, at a price no older than `max_price_age_seconds` (older
-   * prices are left out, or shown flagged with STALE_PRICES_FLAG) — nearest first, or
-   * cheapest first for `fuel_type`, each fuel with the litres the driver could take there
-   * at its current price (CreditService's spendable amount, rounded down to a millilitre).
-   * Runs on the same spatial index as SearchNearby. Nothing when the driver cannot buy now
-   * (no line, nothing spendable, outside the line's allowed hours): an empty list, with
-   * `spendable` and `cannot_buy_reason` saying why.
+   * ACTIVE and open now, with a fuel in stock that the driver's line allows, priced in the
+   * line's currency, at a station the line's controls allow, at a price no older than
+   * `max_price_age_seconds` (older prices are left out, or shown flagged with
+   * STALE_PRICES_FLAG) — nearest first, or cheapest first for `fuel_type`, each fuel with
+   * the litres the driver could take there at its current price (CreditService's spendable
+   * amount, rounded down to a millilitre; a fuel that buys not even one is left out).
+   * Runs on the same spatial index as SearchNearby. Looks at no more than the 1,000
+   * nearest (or cheapest) stations that qualify but for their opening hours: when most
+   * of those are closed, fewer than `page_size` come back. Nothing when the driver cannot
+   * buy now (no line, nothing spendable, outside the line's allowed hours): an empty list,
+   * with `spendable` and `cannot_buy_reason` saying why.
    * Who: DRIVER (themself: `driver_id` empty or their own), SYSTEM_ADMIN and SERVICE (any
    * driver, `driver_id` required). Read-only.
    * Errors: INVALID_ARGUMENT (location, radius_m outside 1–50000, driver_id,
