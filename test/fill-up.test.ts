@@ -238,7 +238,7 @@ test("a station allow-list, a price in another currency, a page size, a price th
   assert.equal(petrolOnly.results.map((x) => x.station!.stationId), [b, a], "650.01 a litre buys no millilitre");
 });
 
-test("nothing spendable, outside the line's hours: an empty list that says why", async () => {
+test("nothing spendable, outside the line's hours, a fuel the line refuses: an empty list that says why", async () => {
   const { bank, line, app } = await driverWithLine(1_000_000n);
   // Allowed only on the day after tomorrow (UTC): never now.
   const today = ((new Date().getUTCDay() + 6) % 7) + 1;
@@ -252,7 +252,15 @@ test("nothing spendable, outside the line's hours: an empty list that says why",
   assert.is(outside.cannotBuyReason, "OUTSIDE_ALLOWED_HOURS");
   assert.is(outside.spendable!.amountMinor, 1_000_000n);
 
-  await bank.credit.freezeCreditLine({ creditLineId: line.creditLineId, expectedVersion: hours.creditLine!.version, reason: "t" });
+  const dieselOnly = await bank.credit.updateSpendingControls({
+    creditLineId: line.creditLineId, expectedVersion: hours.creditLine!.version,
+    controls: { allowedFuelTypes: [FuelType.DIESEL] },
+  });
+  const petrol = await app.findFillUpStations({ location: CENTER, radiusM: 5_000, fuelType: FuelType.PETROL });
+  assert.equal(petrol.results, []);
+  assert.is(petrol.cannotBuyReason, "FUEL_TYPE_NOT_ALLOWED");
+
+  await bank.credit.freezeCreditLine({ creditLineId: line.creditLineId, expectedVersion: dieselOnly.creditLine!.version, reason: "t" });
   const frozen = await app.findFillUpStations({ location: CENTER, radiusM: 5_000 });
   assert.equal(frozen.results, []);
   assert.is(frozen.cannotBuyReason, "NOTHING_SPENDABLE");

@@ -86,7 +86,7 @@ export const findFillUpStations = (deps: ServiceDeps) => async (req: FindFillUpS
   if (spendable <= 0n) return answer("NOTHING_SPENDABLE", a);
   if (!a.withinAllowedHours) return answer("OUTSIDE_ALLOWED_HOURS", a);
   const names = fuelNames(a.allowedFuelTypes, asked);
-  if (names !== null && names.length === 0) return answer("", a);
+  if (names !== null && names.length === 0) return answer("FUEL_TYPE_NOT_ALLOWED", a);
 
   const freshSince = new Date(now.getTime() - maxAgeS * 1000);
   const currency = a.spendable?.currency ?? "";

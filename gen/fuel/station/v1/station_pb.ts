@@ -1324,7 +1324,8 @@ export type FindFillUpStationsResponse = Message<"fuel.station.v1.FindFillUpStat
 
   /**
    * Why nothing can be bought now, when so: NO_CREDIT_LINE, NOTHING_SPENDABLE,
-   * OUTSIDE_ALLOWED_HOURS; empty otherwise.
+   * OUTSIDE_ALLOWED_HOURS, FUEL_TYPE_NOT_ALLOWED (the `fuel_type` asked for is not one
+   * the driver's line allows); empty otherwise.
    *
    * @generated from field: string cannot_buy_reason = 3;
    */
