@@ -1,6 +1,7 @@
-// What every outbox reports: how much waits and for how long (read from its table on
-// scrape, see metrics.ts Sampled), and what became of each delivery attempt. An outbox is
-// named after the service that owns it: kyc, loan, payment, notification.
+// What every outbox reports: how much waits, for how long, and how much was given up on
+// (read from its table on scrape, see metrics.ts Sampled, or on request by
+// GetOutboxStatus), and what became of each delivery attempt. An outbox is named after
+// the service that owns it: kyc, loan, payment, notification, transaction.
 import { Counter, Gauge } from "prom-client";
 import type { Pool } from "./db.js";
 import { boundedRead, Sampled } from "./metrics.js";
@@ -11,6 +12,8 @@ export const BACKLOG_COUNT_MAX = 100_000;
 export interface OutboxSample {
   backlog: number;
   oldestAgeSeconds: number;
+  /** Rows given up on, counted up to BACKLOG_COUNT_MAX. */
+  givenUp: number;
 }
 
 const sources = new Map<string, Sampled<OutboxSample>>();
@@ -43,6 +46,17 @@ new Gauge({
   },
 });
 
+new Gauge({
+  name: "fuel_outbox_given_up",
+  help: `Rows an outbox gave up on (counted up to ${BACKLOG_COUNT_MAX}): each needs a person. Every replica of the owner reports the same table: aggregate with max.`,
+  labelNames: ["outbox"] as const,
+  async collect() {
+    const read = await samples();
+    this.reset();
+    for (const [outbox, s] of read) this.set({ outbox }, s.givenUp);
+  },
+});
+
 const deliveries = new Counter({
   name: "fuel_outbox_deliveries_total",
   help: "Outbox delivery attempts by this process, by outbox and outcome: delivered, retry (failed, will be tried again), dead (given up on).",
@@ -55,21 +69,33 @@ export function countDelivery(outbox: string, outcome: OutboxOutcome): void {
   deliveries.inc({ outbox, outcome });
 }
 
-/**
- * The SQL of an outbox's gauges: `waiting` is the predicate of a waiting row (one a
- * partial index covers), `created` its creation time column.
- */
-export function backlogSql(table: string, waiting: string, created = "create_time"): string {
-  return `SELECT count(*)::int AS backlog, coalesce(extract(epoch FROM now() - min(${created})), 0)::float8 AS oldest_age_seconds
-            FROM (SELECT ${created} FROM ${table} WHERE ${waiting} LIMIT ${BACKLOG_COUNT_MAX}) w`;
+/** Where an outbox's state is read from: its table, and the predicates of a waiting row and a row given up on. */
+export interface StatusTable {
+  table: string;
+  /** A row still owed (a partial index covers it). */
+  waiting: string;
+  /** A row given up on (a partial index covers it). */
+  givenUp: string;
+  /** Creation time, for the age. */
+  created: string;
 }
 
-/** Reports the outbox `name` of `pool` with `sql` (backlogSql) until the returned stopper runs. */
+/** The one statement that reads an outbox's state: each count bounded, each on its partial index. */
+export function statusSql(t: StatusTable): string {
+  return `SELECT (SELECT count(*)::int FROM (SELECT 1 FROM ${t.table} WHERE ${t.givenUp} LIMIT ${BACKLOG_COUNT_MAX}) g) AS given_up, w.*
+            FROM (SELECT count(*)::int AS backlog, coalesce(extract(epoch FROM now() - min(${t.created})), 0)::float8 AS oldest_age_seconds
+                    FROM (SELECT ${t.created} FROM ${t.table} WHERE ${t.waiting} LIMIT ${BACKLOG_COUNT_MAX}) r) w`;
+}
+
+/** Reads an outbox's state now, within the samplers' time limit. */
+export async function readOutboxStatus(pool: Pool, sql: string): Promise<OutboxSample> {
+  const [row] = await boundedRead<{ backlog: number; oldest_age_seconds: number; given_up: number }>(pool, sql);
+  return { backlog: row?.backlog ?? 0, oldestAgeSeconds: Math.max(0, row?.oldest_age_seconds ?? 0), givenUp: row?.given_up ?? 0 };
+}
+
+/** Reports the outbox `name` of `pool` with `sql` (statusSql) until the returned stopper runs. */
 export function watchOutbox(name: string, pool: Pool, sql: string): () => void {
-  const sampled = new Sampled<OutboxSample>(`outbox:${name}`, async () => {
-    const [row] = await boundedRead<{ backlog: number; oldest_age_seconds: number }>(pool, sql);
-    return { backlog: row?.backlog ?? 0, oldestAgeSeconds: Math.max(0, row?.oldest_age_seconds ?? 0) };
-  });
+  const sampled = new Sampled<OutboxSample>(`outbox:${name}`, () => readOutboxStatus(pool, sql));
   sources.set(name, sampled);
   return () => {
     if (sources.get(name) === sampled) sources.delete(name);

@@ -19,6 +19,8 @@ export interface OutboxTable {
   lastError: string;
   /** SQL predicate of a row still owed (neither delivered nor given up on). */
   waiting: string;
+  /** SQL predicate of a row given up on (a partial index should cover it: it is counted on request). */
+  givenUp: string;
   /** Creation time, for the age gauge. */
   created: string;
   /** Columns handed to the delivery (id and attempts are always there). */

@@ -15,7 +15,7 @@ import type { Code } from "@connectrpc/connect";
 import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import { many, withTx, type Pool, type Tx } from "./db.js";
 import { log } from "./logger.js";
-import { backlogSql, countDelivery, watchOutbox } from "./outbox-metrics.js";
+import { countDelivery, readOutboxStatus, statusSql, watchOutbox, type OutboxSample } from "./outbox-metrics.js";
 import { connectFailure, isInterrupted, outboxOptions, verdict, type Failure, type GiveUpPolicy, type OutboxOptions } from "./outbox-rules.js";
 import { claimStatement, deliveredManyStatement, NOW, raw, recordStatement, type Columns, type OutboxTable, type Recording } from "./outbox-sql.js";
 import { PollingLoop } from "./polling-loop.js";
@@ -81,6 +81,7 @@ export function relayTable(table: string, columns: readonly string[], more: Part
     dueAt: "next_attempt_at",
     lastError: "last_error",
     waiting: "delivered_at IS NULL AND dead_at IS NULL",
+    givenUp: "dead_at IS NOT NULL",
     created: "create_time",
     columns,
     traceCarrier: "trace_carrier",
@@ -112,8 +113,17 @@ export class Outbox<Row extends ClaimedRow> {
 
   start(): void {
     this.loop.start();
-    const t = this.spec.table;
-    this.unwatch ??= watchOutbox(this.spec.name, this.spec.pool, backlogSql(t.table, t.waiting, t.created));
+    this.unwatch ??= watchOutbox(this.spec.name, this.spec.pool, statusSql(this.spec.table));
+  }
+
+  /** The outbox's name (the service that owns it). */
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** How many rows wait, how late the oldest is, how many were given up on: read now. */
+  async status(): Promise<OutboxSample> {
+    return await readOutboxStatus(this.spec.pool, statusSql(this.spec.table));
   }
 
   /** Called after a commit that wrote rows: deliver now rather than at the next poll. */

@@ -68,6 +68,7 @@ const table: OutboxTable = {
   dueAt: "next_attempt_at",
   lastError: "last_error",
   waiting: "delivered_at IS NULL",
+  givenUp: "dead_at IS NOT NULL",
   created: "create_time",
   columns: ["payload", "attempts"],
   onDelivered: { delivered_at: NOW, last_error: null },

@@ -278,6 +278,7 @@ test("the service's clock and a lease column of its own (the notification layout
     leaseUntil: "locked_until",
     lastError: "last_error",
     waiting: "status = 'QUEUED'",
+    givenUp: "status = 'FAILED'",
     created: "create_time",
     columns: ["status", "note"],
     onDelivered: { status: "SENT", sent_time: NOW, last_error: "", next_attempt_time: null },

@@ -1,6 +1,7 @@
 // Registers KycService: one file per RPC or small group, wired here.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
+import { outboxStatus } from "../../platform/outbox-status.js";
 import type { KycContext } from "./context.js";
 import { getDocumentContent, listDocuments, uploadDocument } from "./documents.js";
 import { getDriver, listDrivers, updateDriverProfile } from "./drivers.js";
@@ -44,5 +45,6 @@ export function routes(router: ConnectRouter, deps: KycContext): void {
     getDocumentContent: getDocumentContent(deps, storage),
     getKycStatus: getKycStatus(deps),
     verifyDocument: verifyDocument(deps),
+    getOutboxStatus: async () => ({ status: await outboxStatus(deps.relay) }),
   });
 }

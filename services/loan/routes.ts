@@ -19,6 +19,7 @@ import { getLoan, listLoans } from "./loans.js";
 import { createLoanProduct, getLoanProduct, listLoanProducts, updateLoanProduct } from "./products.js";
 import { applyRepayment, repayLoan } from "./repay.js";
 import { getLoanStatement } from "./statement.js";
+import { outboxStatus } from "../../platform/outbox-status.js";
 
 export function routes(router: ConnectRouter, deps: LoanContext): void {
   router.service(LoanService, {
@@ -33,5 +34,6 @@ export function routes(router: ConnectRouter, deps: LoanContext): void {
     getLoanProduct: getLoanProduct(deps),
     listLoanProducts: listLoanProducts(deps),
     runAging: runAgingRpc(deps),
+    getOutboxStatus: async () => ({ status: await outboxStatus(deps.relay) }),
   });
 }

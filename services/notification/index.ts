@@ -12,7 +12,7 @@ export function createNotificationModule(opts: NotificationOptions = {}): Servic
     services: [NotificationService],
     context: notificationContext(opts),
     // A send wakes the worker of its own instance.
-    routes: (router, ctx) => routes(router, { deps: ctx, wake: () => ctx.worker.wake() }),
+    routes: (router, ctx) => routes(router, { deps: ctx, wake: () => ctx.worker.wake(), outbox: ctx.worker }),
     async start({ worker, providers }) {
       worker.start();
       return async () => {

@@ -1,6 +1,7 @@
 // Registers NotificationService: one file per RPC (or small group), wired here.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { NotificationService } from "../../gen/fuel/notification/v1/notification_pb.js";
+import { outboxStatus } from "../../platform/outbox-status.js";
 import type { HandlerDeps } from "./handler-deps.js";
 import { listNotifications, markNotificationsRead, sendInApp } from "./in-app.js";
 import { listDeliveries } from "./list-deliveries.js";
@@ -19,5 +20,6 @@ export function routes(router: ConnectRouter, h: HandlerDeps): void {
     listNotifications: listNotifications(h),
     markNotificationsRead: markNotificationsRead(h),
     listDeliveries: listDeliveries(h),
+    getOutboxStatus: async () => ({ status: await outboxStatus(h.outbox) }),
   });
 }

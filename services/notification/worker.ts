@@ -46,6 +46,7 @@ const TABLE: OutboxTable = {
   leaseUntil: "locked_until",
   lastError: "last_error",
   waiting: "status = 'QUEUED'",
+  givenUp: "status = 'FAILED'",
   created: "create_time",
   columns: DELIVERY_COLUMN_NAMES,
   onDelivered: { status: "SENT", sent_time: NOW, last_error: "", next_attempt_time: null, ...FORGET },

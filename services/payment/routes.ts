@@ -14,6 +14,7 @@ import { initiatePayment } from "./initiate.js";
 import { getPayment, listPayments } from "./read.js";
 import { reconcileWebhook } from "./reconcile.js";
 import { syncPendingPayments } from "./sync.js";
+import { outboxStatus } from "../../platform/outbox-status.js";
 
 export function routes(router: ConnectRouter, deps: PaymentContext): void {
   const { settings, gateway, relay } = deps;
@@ -23,5 +24,6 @@ export function routes(router: ConnectRouter, deps: PaymentContext): void {
     listPayments: listPayments(deps),
     reconcileWebhook: reconcileWebhook(deps, relay, settings),
     syncPendingPayments: syncPendingPayments(deps, gateway, relay),
+    getOutboxStatus: async () => ({ status: await outboxStatus(relay) }),
   });
 }

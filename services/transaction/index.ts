@@ -13,7 +13,7 @@ export const transactionModule = serviceModule({
   name: "transaction",
   services: [TransactionService],
   context: transactionContext,
-  routes: (router, ctx) => routes(router, ctx, ctx.settings),
+  routes: (router, ctx) => routes(router, ctx, ctx.settings, ctx.relay),
   async start(ctx) {
     ctx.relay.start();
     const stopSweeper = startSweeper(ctx, ctx.settings);

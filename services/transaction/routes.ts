@@ -1,7 +1,9 @@
 // TransactionService: one handler per RPC (GenerateQrCode, Authorize, Settle, Void,
-// GetTransaction, ListTransactions). The QR signing key is derived from the mesh secret.
+// GetTransaction, ListTransactions, GetOutboxStatus). The QR signing key is derived from the mesh secret.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { TransactionService } from "../../gen/fuel/transaction/v1/transaction_pb.js";
+import { outboxStatus } from "../../platform/outbox-status.js";
+import type { StatusSource } from "../../platform/outbox-status.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import { authorize } from "./authorize.js";
 import { generateQrCode } from "./generate-qr.js";
@@ -11,7 +13,7 @@ import type { TransactionSettings } from "./settings.js";
 import { settle } from "./settle.js";
 import { voidTransaction } from "./void.js";
 
-export function routes(router: ConnectRouter, deps: ServiceDeps, s: TransactionSettings): void {
+export function routes(router: ConnectRouter, deps: ServiceDeps, s: TransactionSettings, outbox: StatusSource): void {
   const qrKey = deriveQrKey(deps.cfg.meshSecret);
   router.service(TransactionService, {
     generateQrCode: generateQrCode(deps, s, qrKey),
@@ -20,5 +22,6 @@ export function routes(router: ConnectRouter, deps: ServiceDeps, s: TransactionS
     void: voidTransaction(deps, s),
     getTransaction: getTransaction(deps),
     listTransactions: listTransactions(deps),
+    getOutboxStatus: async () => ({ status: await outboxStatus(outbox) }),
   });
 }

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fuel/common/v1/common.proto.
  */
 export const file_fuel_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChtmdWVsL2NvbW1vbi92MS9jb21tb24ucHJvdG8SDmZ1ZWwuY29tbW9uLnYxIi8KBU1vbmV5EhQKDGFtb3VudF9taW5vchgBIAEoAxIQCghjdXJyZW5jeRgCIAEoCSJ/CgxNZXRob2RQb2xpY3kSIwoFcm9sZXMYASADKA4yFC5mdWVsLmNvbW1vbi52MS5Sb2xlEhEKCWFub255bW91cxgCIAEoCBIQCghpbnRlcm5hbBgDIAEoCBIQCghtdXRhdGluZxgEIAEoCBITCgttb3Zlc19tb25leRgFIAEoCCrIAQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9EUklWRVIQARIVChFST0xFX0FHRU5DWV9BRE1JThACEhMKD1JPTEVfQkFOS19BRE1JThADEhcKE1JPTEVfTUVSQ0hBTlRfQURNSU4QBBIVChFST0xFX1NZU1RFTV9BRE1JThAFEhUKEVJPTEVfUE9TX1RFUk1JTkFMEAYSFAoQUk9MRV9CQU5LX1NZU1RFTRAHEhAKDFJPTEVfU0VSVklDRRAIKo8BCghGdWVsVHlwZRIZChVGVUVMX1RZUEVfVU5TUEVDSUZJRUQQABIUChBGVUVMX1RZUEVfUEVUUk9MEAESFAoQRlVFTF9UWVBFX0RJRVNFTBACEhYKEkZVRUxfVFlQRV9LRVJPU0VORRADEhEKDUZVRUxfVFlQRV9MUEcQBBIRCg1GVUVMX1RZUEVfQ05HEAU6VgoGcG9saWN5Eh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYtIcDIAEoCzIcLmZ1ZWwuY29tbW9uLnYxLk1ldGhvZFBvbGljeVIGcG9saWN5YgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChtmdWVsL2NvbW1vbi92MS9jb21tb24ucHJvdG8SDmZ1ZWwuY29tbW9uLnYxIi8KBU1vbmV5EhQKDGFtb3VudF9taW5vchgBIAEoAxIQCghjdXJyZW5jeRgCIAEoCSJdCgxPdXRib3hTdGF0dXMSDgoGb3V0Ym94GAEgASgJEg8KB2JhY2tsb2cYAiABKAMSGgoSb2xkZXN0X2FnZV9zZWNvbmRzGAMgASgDEhAKCGdpdmVuX3VwGAQgASgDIn8KDE1ldGhvZFBvbGljeRIjCgVyb2xlcxgBIAMoDjIULmZ1ZWwuY29tbW9uLnYxLlJvbGUSEQoJYW5vbnltb3VzGAIgASgIEhAKCGludGVybmFsGAMgASgIEhAKCG11dGF0aW5nGAQgASgIEhMKC21vdmVzX21vbmV5GAUgASgIKsgBCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX0RSSVZFUhABEhUKEVJPTEVfQUdFTkNZX0FETUlOEAISEwoPUk9MRV9CQU5LX0FETUlOEAMSFwoTUk9MRV9NRVJDSEFOVF9BRE1JThAEEhUKEVJPTEVfU1lTVEVNX0FETUlOEAUSFQoRUk9MRV9QT1NfVEVSTUlOQUwQBhIUChBST0xFX0JBTktfU1lTVEVNEAcSEAoMUk9MRV9TRVJWSUNFEAgqjwEKCEZ1ZWxUeXBlEhkKFUZVRUxfVFlQRV9VTlNQRUNJRklFRBAAEhQKEEZVRUxfVFlQRV9QRVRST0wQARIUChBGVUVMX1RZUEVfRElFU0VMEAISFgoSRlVFTF9UWVBFX0tFUk9TRU5FEAMSEQoNRlVFTF9UWVBFX0xQRxAEEhEKDUZVRUxfVFlQRV9DTkcQBTpWCgZwb2xpY3kSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi0hwMgASgLMhwuZnVlbC5jb21tb24udjEuTWV0aG9kUG9saWN5UgZwb2xpY3liBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * An amount of money. Always integer minor units (cents for USD, kobo for NGN, yen for
@@ -45,6 +45,55 @@ export type Money = Message<"fuel.common.v1.Money"> & {
  */
 export const MoneySchema: GenMessage<Money> = /*@__PURE__*/
   messageDesc(file_fuel_common_v1_common, 0);
+
+/**
+ * What an outbox owes and how late it is: the work a service has decided and recorded but
+ * not yet delivered to another party (a notice, a credit restore, a repayment), read from
+ * the outbox table when asked. Every replica of the owning service reads the same table.
+ *
+ * @generated from message fuel.common.v1.OutboxStatus
+ */
+export type OutboxStatus = Message<"fuel.common.v1.OutboxStatus"> & {
+  /**
+   * The outbox's name, the service that owns it: "kyc", "loan", "payment",
+   * "notification", "transaction".
+   *
+   * @generated from field: string outbox = 1;
+   */
+  outbox: string;
+
+  /**
+   * Rows waiting for delivery (neither delivered nor given up on), counted up to
+   * 100,000: a figure of 100,000 means at least that many.
+   *
+   * @generated from field: int64 backlog = 2;
+   */
+  backlog: bigint;
+
+  /**
+   * Age in seconds of the oldest waiting row, 0 when none waits: how late the outbox's
+   * work is. It grows while a receiver is down and the rows are retried with backoff.
+   *
+   * @generated from field: int64 oldest_age_seconds = 3;
+   */
+  oldestAgeSeconds: bigint;
+
+  /**
+   * Rows given up on (out of attempts, or refused with an answer no retry can change),
+   * counted up to 100,000. Each needs a person: the service's logs name the row and
+   * its last error.
+   *
+   * @generated from field: int64 given_up = 4;
+   */
+  givenUp: bigint;
+};
+
+/**
+ * Describes the message fuel.common.v1.OutboxStatus.
+ * Use `create(OutboxStatusSchema)` to create a new message.
+ */
+export const OutboxStatusSchema: GenMessage<OutboxStatus> = /*@__PURE__*/
+  messageDesc(file_fuel_common_v1_common, 1);
 
 /**
  * Who may call a method and how it must be called. Every RPC of every fuel service
@@ -103,7 +152,7 @@ export type MethodPolicy = Message<"fuel.common.v1.MethodPolicy"> & {
  * Use `create(MethodPolicySchema)` to create a new message.
  */
 export const MethodPolicySchema: GenMessage<MethodPolicy> = /*@__PURE__*/
-  messageDesc(file_fuel_common_v1_common, 1);
+  messageDesc(file_fuel_common_v1_common, 2);
 
 /**
  * Who a caller is. Human roles are bound to an organisation (agency, bank or merchant);
