@@ -10,8 +10,10 @@ import { policy, Role } from "../../gen/fuel/common/v1/common_pb.js";
 import { CreditService } from "../../gen/fuel/credit/v1/credit_pb.js";
 import { KycService } from "../../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanService } from "../../gen/fuel/loan/v1/loan_pb.js";
+import { NotificationService } from "../../gen/fuel/notification/v1/notification_pb.js";
 import { PaymentService } from "../../gen/fuel/payment/v1/payment_pb.js";
 import { StationService } from "../../gen/fuel/station/v1/station_pb.js";
+import { TransactionService } from "../../gen/fuel/transaction/v1/transaction_pb.js";
 import { accessToken, refresh, session } from "./session.js";
 
 /** No screen waits longer than this for one call. */
@@ -48,6 +50,8 @@ export const credit = createClient(CreditService, transport);
 export const loans = createClient(LoanService, transport);
 export const payments = createClient(PaymentService, transport);
 export const stations = createClient(StationService, transport);
+export const notifications = createClient(NotificationService, transport);
+export const transactions = createClient(TransactionService, transport);
 
 /**
  * Whether the contract lets the signed-in role call `method`: actions the role may not

@@ -1,9 +1,9 @@
-// The platform's administration: banks, merchants and staff users (list and create), and
-// the ledger audit (CreditService.VerifyLedger). Outbox backlogs have no public RPC: they
-// are Prometheus gauges on each process's metrics port, which the page says.
+// The platform's administration: banks, merchants and staff users (list and create), the
+// ledger audit (CreditService.VerifyLedger), and the outboxes (GetOutboxStatus of each
+// service that owns one).
 import { Role } from "../../../gen/fuel/common/v1/common_pb.js";
 import { LedgerAccountSchema } from "../../../gen/fuel/credit/v1/ledger_pb.js";
-import { auth, credit, kyc } from "../api.js";
+import { auth, credit, kyc, loans, notifications, payments, transactions } from "../api.js";
 import { dl, emptyNote, field, form, h, panel, replace, table } from "../dom.js";
 import { InputError } from "../errors.js";
 import { money, named, when } from "../format.js";
@@ -102,12 +102,43 @@ function ledger(): HTMLElement {
   return el;
 }
 
+/** Each service's outbox, read by its own GetOutboxStatus (one call each, side by side). */
+const OUTBOX_READS = [
+  () => kyc.getOutboxStatus({}),
+  () => loans.getOutboxStatus({}),
+  () => payments.getOutboxStatus({}),
+  () => notifications.getOutboxStatus({}),
+  () => transactions.getOutboxStatus({}),
+];
+
+/** "4 min" for an age in whole seconds; "—" when nothing waits. */
+function age(seconds: bigint): string {
+  const s = Number(seconds);
+  if (s === 0) return "—";
+  if (s < 120) return `${s} s`;
+  if (s < 7_200) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3_600)} h`;
+}
+
 function outboxes(): HTMLElement {
-  const [el, body] = section("Outbox backlogs", "outboxes");
+  const [el, body] = section("Outboxes", "outboxes");
+  const list = h("div", { "aria-live": "polite" });
+  const load = () => void panel(list, async () => (await Promise.all(OUTBOX_READS.map((read) => read()))).map((r) => r.status!), (all) => [
+    table(["Outbox", "Waiting", "Oldest waiting", "Given up"], all.map((s) => [
+      s.outbox,
+      String(s.backlog),
+      age(s.oldestAgeSeconds),
+      h("span", { class: s.givenUp > 0n ? "bad" : "", "data-testid": `given-up-${s.outbox}` }, String(s.givenUp)),
+    ])),
+    all.some((s) => s.givenUp > 0n) ? h("p", { class: "bad" }, "Rows given up on need a person: the owning service's logs name each row and its last error.") : null,
+  ]);
   replace(
     body,
-    h("p", null, "Not available here: no public RPC reports outbox backlogs. Each process exports them to Prometheus on its metrics port (not the public port) as ", h("code", null, "fuel_outbox_backlog"), " and ", h("code", null, "fuel_outbox_oldest_age_seconds"), ", per service."),
+    h("p", { class: "muted" }, "Work each service has decided and recorded but not yet delivered: notices, credit restores, repayments. Every replica of a service reads the same table."),
+    form({ class: "inline", "aria-label": "Read the outboxes again" }, [], "Refresh", async () => load()),
+    list,
   );
+  load();
   return el;
 }
 
