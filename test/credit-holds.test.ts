@@ -6,14 +6,15 @@ import * as assert from "uvu/assert";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FuelType } from "../gen/fuel/common/v1/common_pb.js";
 import { DeclineReason } from "../gen/fuel/credit/v1/credit_line_pb.js";
-import { HoldRequestSchema } from "../gen/fuel/credit/v1/credit_pb.js";
-import { create, toJsonString } from "@bufbuild/protobuf";
+import { CreditService, HoldRequestSchema, ListHoldsRequestSchema } from "../gen/fuel/credit/v1/credit_pb.js";
+import { create, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import pg from "pg";
 import { HoldStatus, JournalEntryKind } from "../gen/fuel/credit/v1/ledger_pb.js";
 import { reasonOf } from "../platform/errors.js";
 import { writeMovementIfUnchanged } from "../services/credit/ledger-store.js";
 import { holdPostings, releasePostings } from "../services/credit/postings.js";
-import { barrier, creditAsService, creditSuite, Fixtures, ngn, rawServiceCall } from "./credit-fixtures.js";
+import { barrier, clientAs, creditAsService, creditSuite, Fixtures, ngn, rawServiceCall } from "./credit-fixtures.js";
+import { connectJson } from "./helpers/clients.js";
 import { realPostgres, realRedis, startTestSystem, type TestSystem } from "./helpers/system.js";
 
 const test = creditSuite("credit holds");
@@ -319,6 +320,61 @@ test("declines are responses: no line, frozen line, controls", async () => {
   await bank.credit.freezeCreditLine({ creditLineId: line.creditLineId, expectedVersion: cur.version, reason: "review" });
   assert.is((await credit.hold(holdReq(driverId, 1n))).declineReason, DeclineReason.CREDIT_LINE_FROZEN);
   await assertLedgerClean();
+});
+
+test("ListHolds: a driver's own holds newest first, by status, in pages; an agency's line lists its drivers'", async () => {
+  const credit = creditAsService(sys);
+  const lone = await driverWithLine(100_000n);
+  const placed = [];
+  for (const amount of [1_000n, 2_000n, 3_000n]) placed.push((await credit.hold(holdReq(lone.driverId, amount))).hold!);
+  await credit.capture({ holdId: placed[0]!.holdId, amount: ngn(800n) });
+  await credit.void({ holdId: placed[1]!.holdId, reason: "pump failed" });
+
+  // The driver's app, through the gateway over Connect JSON.
+  const app = connectJson(CreditService, sys.gatewayUrl, lone.token);
+  const all = await app.listHolds({ creditLineId: lone.line.creditLineId });
+  assert.equal(all.holds.map((h) => h.holdId), placed.map((h) => h.holdId).reverse(), "newest first");
+  assert.equal(all.holds.map((h) => HoldStatus[h.status]), ["PENDING", "VOIDED", "CAPTURED"]);
+  assert.is(all.holds[2]!.capturedAmount!.amountMinor, 800n);
+  assert.is(all.holds[2]!.releasedAmount!.amountMinor, 200n);
+  assert.is(all.nextPageToken, "");
+  const pending = await app.listHolds({ creditLineId: lone.line.creditLineId, statuses: [HoldStatus.PENDING] });
+  assert.equal(pending.holds.map((h) => [h.holdId, h.amount!.amountMinor]), [[placed[2]!.holdId, 3_000n]], "what is reserved now");
+  const first = await app.listHolds({ creditLineId: lone.line.creditLineId, pageSize: 2 });
+  assert.is(first.holds.length, 2);
+  const second = await app.listHolds({ creditLineId: lone.line.creditLineId, pageSize: 2, pageToken: first.nextPageToken });
+  assert.equal([...first.holds, ...second.holds].map((h) => h.holdId), all.holds.map((h) => h.holdId));
+  assert.is(second.nextPageToken, "");
+
+  // An agency's line carries every hold of its drivers; it sees none of anyone else's.
+  const bank = await fx.bank(50_000n);
+  const agency = await fx.verifiedAgency();
+  const root = (await bank.credit.createCreditLine({ owner: { case: "agencyId", value: agency.agencyId }, currency: "NGN" })).creditLine!;
+  const drivers = [await fx.driver(agency.agencyId), await fx.driver(agency.agencyId)];
+  for (const d of drivers) {
+    await bank.credit.createCreditLine({ owner: { case: "driverId", value: d.driverId }, currency: "NGN", parentCreditLineId: root.creditLineId });
+    await credit.hold(holdReq(d.driverId, 500n));
+  }
+  const agencyCredit = clientAs(CreditService, sys.cfg.urls.credit, agency.adminToken);
+  const fleet = await agencyCredit.listHolds({ creditLineId: root.creditLineId });
+  assert.equal(new Set(fleet.holds.map((h) => h.driverId)), new Set(drivers.map((d) => d.driverId)));
+  assert.ok(fleet.holds.every((h) => h.parentCreditLineId === root.creditLineId));
+  await rejects(agencyCredit.listHolds({ creditLineId: lone.line.creditLineId }), Code.NotFound, "CREDIT_LINE_NOT_FOUND");
+  await rejects(bank.credit.listHolds({ creditLineId: lone.line.creditLineId }), Code.NotFound, "CREDIT_LINE_NOT_FOUND");
+  await rejects(connectJson(CreditService, sys.gatewayUrl, drivers[0]!.token).listHolds({ creditLineId: root.creditLineId }), Code.NotFound);
+
+  // Bad input names its field.
+  const bad: Array<[MessageInitShape<typeof ListHoldsRequestSchema>, string]> = [
+    [{ creditLineId: "" }, "credit_line_id"],
+    [{ creditLineId: lone.line.creditLineId, statuses: [99 as HoldStatus] }, "statuses"],
+    [{ creditLineId: lone.line.creditLineId, pageSize: -1 }, "page_size"],
+    [{ creditLineId: lone.line.creditLineId, pageToken: "x" }, "page_token"],
+  ];
+  for (const [req, field] of bad) {
+    const err = await app.listHolds(req).then(() => null, (e: unknown) => ConnectError.from(e));
+    assert.is(err?.code, Code.InvalidArgument, field);
+    assert.match(err!.message, field);
+  }
 });
 
 test.run();

@@ -335,6 +335,11 @@ const CASES: Case[] = [
     method: m(CreditService, "listLedgerEntries"), what: "agency A's driver's sub-line", owners: ["agencyAdminA", ...LENDER_A, "sysadmin"],
     request: () => ({ creditLineId: A().subLineId }), marks: () => [A().subLineId],
   },
+  {
+    method: m(CreditService, "listHolds"), what: "agency A's driver's sub-line", owners: ["agencyDriverA", "agencyAdminA", ...LENDER_A, "sysadmin"],
+    request: () => ({ creditLineId: A().subLineId }), marks: () => [A().subLineId, A().saleAgency],
+    expect: (r) => r.holds.length > 0,
+  },
   { method: m(CreditService, "verifyLedger"), what: "the whole ledger", owners: ["sysadmin"], request: () => ({}), expect: (r) => r.consistent === true },
 
   // ---- TransactionService

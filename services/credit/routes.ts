@@ -20,6 +20,7 @@ import { expireHolds } from "./expire.js";
 import { getHold } from "./get-hold.js";
 import { hold } from "./hold.js";
 import { listLedgerEntries } from "./ledger.js";
+import { listHolds } from "./list-holds.js";
 import {
   closeCreditLine,
   createCreditLine,
@@ -63,6 +64,7 @@ export function routes(router: ConnectRouter, deps: CreditContext, settings: Cre
     getHold: getHold(deps),
     restoreCredit: restoreCredit(deps),
     listLedgerEntries: listLedgerEntries(deps),
+    listHolds: listHolds(deps),
     verifyLedger: verifyLedgerRpc(deps),
   });
 }

@@ -287,6 +287,28 @@ export async function holdOfTransaction(db: Db, transactionId: string): Promise<
   return await one<HoldRow>(db, `SELECT ${HOLD_COLS} FROM credit.holds WHERE transaction_id = $1`, [transactionId]);
 }
 
+/**
+ * The holds on `line`, newest first, `limit` + 1 rows (the extra one says a next page
+ * exists). An agency's line carries its drivers' holds as their parent; each side reads
+ * its own index.
+ */
+export async function listHolds(
+  db: Db,
+  line: Pick<LineRow, "line_id" | "owner_kind">,
+  f: { statuses: string[]; after: { time: Date; id: string } | null; limit: number },
+): Promise<HoldRow[]> {
+  const column = line.owner_kind === "AGENCY" ? "parent_line_id" : "line_id";
+  return await many<HoldRow>(
+    db,
+    `SELECT ${HOLD_COLS} FROM credit.holds
+      WHERE ${column} = $1
+        AND (cardinality($2::text[]) = 0 OR status = ANY($2::text[]))
+        AND ($3::timestamptz IS NULL OR (create_time, hold_id) < ($3, $4::uuid))
+      ORDER BY create_time DESC, hold_id DESC LIMIT $5`,
+    [line.line_id, f.statuses, f.after?.time ?? null, f.after?.id ?? null, f.limit + 1],
+  );
+}
+
 /** A hold of a transaction with its line's bank (a line's bank never changes). */
 export async function holdOfTransactionWithBank(db: Db, transactionId: string): Promise<(HoldRow & { bank_id: string }) | undefined> {
   return await one<HoldRow & { bank_id: string }>(
