@@ -246,6 +246,7 @@ function browserScenarios(): void {
       await line.waitFor();
       await line.getByText("NGN 250,000.00").first().waitFor();
       await page.locator("section[aria-label=Risk]").getByText("Why this score").waitFor();
+      await line.getByText("No holds on this line.").waitFor();
       await shot(page, "credit-picture");
 
       // Someone else changes the limit after the page read the line: the page says so.

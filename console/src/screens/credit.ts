@@ -1,9 +1,9 @@
 // A driver's or agency's credit picture: profile and KYC, the latest risk assessment
 // (score and its reasons), the credit line (open one, or change its limit with the
-// version read, a conflict shown as such), recent holds from the line's ledger, loans
+// version read, a conflict shown as such), the line's holds (CreditService.ListHolds), loans
 // and repayments.
 import { CreditLineStatus, CreditLineStatusSchema, LimitDecreasePolicy, LimitSourceSchema, RiskCategorySchema, type CreditLine } from "../../../gen/fuel/credit/v1/credit_line_pb.js";
-import { JournalEntryKind } from "../../../gen/fuel/credit/v1/ledger_pb.js";
+import { HoldStatusSchema } from "../../../gen/fuel/credit/v1/ledger_pb.js";
 import { CreditService } from "../../../gen/fuel/credit/v1/credit_pb.js";
 import { KycOverallStatusSchema } from "../../../gen/fuel/kyc/v1/kyc_pb.js";
 import { LoanStatusSchema } from "../../../gen/fuel/loan/v1/loan_pb.js";
@@ -11,7 +11,7 @@ import { PaymentStatusSchema } from "../../../gen/fuel/payment/v1/payment_pb.js"
 import { credit, kyc, loans, may, payments } from "../api.js";
 import { dl, emptyNote, field, form, h, panel, replace, table } from "../dom.js";
 import { describeError, errorBox, InputError } from "../errors.js";
-import { minorAmount, money, named, parseAmount, shortId, when } from "../format.js";
+import { money, named, parseAmount, shortId, when } from "../format.js";
 
 type Kind = "driver" | "agency";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -145,14 +145,17 @@ function lineCard(line: CreditLine, reload: () => void): HTMLElement {
 
 function holds(line: CreditLine): HTMLElement {
   const el = h("div", { class: "holds" });
-  void panel(el, () => credit.listLedgerEntries({ creditLineId: line.creditLineId, kinds: [JournalEntryKind.HOLD], pageSize: 10 }), (r) => [
+  void panel(el, () => credit.listHolds({ creditLineId: line.creditLineId, pageSize: 10 }), (r) => [
     h("h4", null, "Recent holds"),
-    r.entries.length === 0
+    r.holds.length === 0
       ? emptyNote("No holds on this line.")
-      : table(["When", "Amount", "Transaction"], r.entries.map((e) => {
-          const p = e.postings.find((x) => x.creditLineId === line.creditLineId && x.amount && x.amount.amountMinor > 0n);
-          return [when(e.createTime), p ? minorAmount(p.amount!.amountMinor, p.amount!.currency) : "—", shortId(e.transactionId)];
-        })),
+      : table(["When", "Status", "Reserved", "Captured", "Transaction"], r.holds.map((x) => [
+          when(x.createTime),
+          named(HoldStatusSchema, x.status),
+          money(x.amount),
+          x.capturedAmount && x.capturedAmount.amountMinor > 0n ? money(x.capturedAmount) : "—",
+          shortId(x.transactionId),
+        ])),
   ]);
   return el;
 }
