@@ -1906,8 +1906,7 @@ export const ListLedgerEntriesResponseSchema: GenMessage<ListLedgerEntriesRespon
  */
 export type ListHoldsRequest = Message<"fuel.credit.v1.ListHoldsRequest"> & {
   /**
-   * UUID of a driver's or an agency's line; required. A program's line is refused: list
-   * the holds of its lines.
+   * UUID of a driver's or an agency's line; required.
    *
    * @generated from field: string credit_line_id = 1;
    */
@@ -2557,9 +2556,9 @@ export const CreditService: GenService<{
    * reserved but not yet spent.
    * Who: DRIVER (own line), AGENCY_ADMIN (its lines), BANK_ADMIN, BANK_SYSTEM (own bank's
    * lines), SYSTEM_ADMIN. Read-only.
-   * Errors: INVALID_ARGUMENT (missing or malformed credit_line_id, a program's line, an
-   * unknown status, bad page_size or page_token); NOT_FOUND (no such line, or not the
-   * caller's).
+   * Errors: INVALID_ARGUMENT (missing or malformed credit_line_id, an unknown status, bad
+   * page_size or page_token); NOT_FOUND (no such line, or not the caller's; a program's id
+   * too: a program is not a credit line).
    *
    * @generated from rpc fuel.credit.v1.CreditService.ListHolds
    */

@@ -1856,9 +1856,10 @@ export const LoanService: GenService<{
     output: typeof RunAgingResponseSchema;
   },
   /**
-   * The state of this service's outbox (credit restores after repayments, and each borrower's notice of a loan's terms): how many rows wait, how late the
-   * oldest is, how many were given up on — what the fuel_outbox_* gauges on each
-   * process's metrics port report, for an operator without access to that port.
+   * The state of this service's outbox (credit restores after repayments, and each
+   * borrower's notice of a loan's terms): how many rows wait, how late the oldest is,
+   * how many were given up on — what the fuel_outbox_* gauges on each process's metrics
+   * port report, for an operator without access to that port.
    * Who: SYSTEM_ADMIN. Read-only.
    * Errors: UNAVAILABLE when the database cannot be read (safe to retry).
    *

@@ -940,9 +940,10 @@ export const NotificationService: GenService<{
     output: typeof ListDeliveriesResponseSchema;
   },
   /**
-   * The state of this service's outbox (deliveries to the SMS, e-mail and push providers): how many rows wait, how late the
-   * oldest is, how many were given up on — what the fuel_outbox_* gauges on each
-   * process's metrics port report, for an operator without access to that port.
+   * The state of this service's outbox (deliveries to the SMS, e-mail and push
+   * providers): how many rows wait, how late the oldest is, how many were given up on —
+   * what the fuel_outbox_* gauges on each process's metrics port report, for an
+   * operator without access to that port.
    * Who: SYSTEM_ADMIN. Read-only.
    * Errors: UNAVAILABLE when the database cannot be read (safe to retry).
    *

@@ -1161,9 +1161,10 @@ export const PaymentService: GenService<{
     output: typeof SyncPendingPaymentsResponseSchema;
   },
   /**
-   * The state of this service's outbox (confirmed repayments owed to LoanService): how many rows wait, how late the
-   * oldest is, how many were given up on — what the fuel_outbox_* gauges on each
-   * process's metrics port report, for an operator without access to that port.
+   * The state of this service's outbox (confirmed repayments owed to LoanService): how
+   * many rows wait, how late the oldest is, how many were given up on — what the
+   * fuel_outbox_* gauges on each process's metrics port report, for an operator without
+   * access to that port.
    * Who: SYSTEM_ADMIN. Read-only.
    * Errors: UNAVAILABLE when the database cannot be read (safe to retry).
    *

@@ -2400,9 +2400,10 @@ export const KycService: GenService<{
     output: typeof VerifyDocumentResponseSchema;
   },
   /**
-   * The state of this service's outbox (notices to owners, written with each KYC decision): how many rows wait, how late the
-   * oldest is, how many were given up on — what the fuel_outbox_* gauges on each
-   * process's metrics port report, for an operator without access to that port.
+   * The state of this service's outbox (notices to owners, written with each KYC
+   * decision): how many rows wait, how late the oldest is, how many were given up on —
+   * what the fuel_outbox_* gauges on each process's metrics port report, for an
+   * operator without access to that port.
    * Who: SYSTEM_ADMIN. Read-only.
    * Errors: UNAVAILABLE when the database cannot be read (safe to retry).
    *

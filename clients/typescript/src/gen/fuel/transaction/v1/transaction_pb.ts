@@ -1209,9 +1209,10 @@ export const TransactionService: GenService<{
     output: typeof ListTransactionsResponseSchema;
   },
   /**
-   * The state of this service's outbox (notices of declined authorizations to the driver and the agency's admins): how many rows wait, how late the
-   * oldest is, how many were given up on — what the fuel_outbox_* gauges on each
-   * process's metrics port report, for an operator without access to that port.
+   * The state of this service's outbox (notices of declined authorizations to the
+   * driver and the agency's admins): how many rows wait, how late the oldest is, how
+   * many were given up on — what the fuel_outbox_* gauges on each process's metrics
+   * port report, for an operator without access to that port.
    * Who: SYSTEM_ADMIN. Read-only.
    * Errors: UNAVAILABLE when the database cannot be read (safe to retry).
    *
