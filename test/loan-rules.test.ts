@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { create } from "@bufbuild/protobuf";
 import { CreateLoanFromSettlementRequestSchema, LoanStatus } from "../gen/fuel/loan/v1/loan_pb.js";
 import { agedStatus, decideAging, pastDue, reminderDue } from "../services/loan/aging-rule.js";
+import { AGING_BUCKETS, AgingTotals, bucketIndex } from "../services/loan/aging-report-rule.js";
 import { allocate } from "../services/loan/allocation.js";
 import { DAY_MS, dueTime, fullDaysBetween } from "../services/loan/due-date.js";
 import { dailyInterest, loanFee, replayLoan, totalOutstanding } from "../services/loan/interest.js";
@@ -323,6 +324,25 @@ test("one statement: the product as read gates the key row, the key row the loan
   assert.is(used, values.length);
   assert.ok(values.some((v) => Buffer.isBuffer(v) && v.equals(Buffer.from([1, 2, 3]))), "the answer goes as bytea");
   assert.ok(values.includes(loan.fee) && values.includes(1n), "the fee and the version as stored");
+});
+
+test("aging report buckets: every whole day past due in exactly one bucket, totals per currency", () => {
+  assert.equal([0, 1, 30, 31, 60, 61, 90, 91, 10_000].map(bucketIndex), [0, 1, 1, 2, 2, 3, 3, 4, 4]);
+  fc.assert(fc.property(fc.nat({ max: 100_000 }), (days) => {
+    const holding = AGING_BUCKETS.filter((b) => days >= b.minDays && (b.maxDays === null || days <= b.maxDays));
+    return holding.length === 1 && AGING_BUCKETS.indexOf(holding[0]!) === bucketIndex(days);
+  }));
+  assert.throws(() => bucketIndex(-1), /days past due/);
+  assert.throws(() => bucketIndex(1.5), /days past due/);
+  const t = new AgingTotals();
+  t.add(0, "NGN", 100n);
+  t.add(0, "NGN", 250n);
+  t.add(0, "KES", 7n);
+  t.add(45, "NGN", 9_007_199_254_740_993n);
+  assert.equal(t.buckets.map((b) => b.loanCount), [3, 0, 1, 0, 0]);
+  assert.equal([...t.buckets[0]!.outstandingMinor], [["NGN", 350n], ["KES", 7n]]);
+  assert.is(t.buckets[2]!.outstandingMinor.get("NGN"), 9_007_199_254_740_993n, "bigint, beyond a double's exact range");
+  assert.throws(() => t.add(3, "NGN", 0n), /nothing outstanding/);
 });
 
 test.run();

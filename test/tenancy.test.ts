@@ -385,6 +385,12 @@ const CASES: Case[] = [
 
   // ---- LoanService
   { method: m(LoanService, "listLoans"), what: "agency A's driver's loan", owners: ["agencyDriverA", "agencyAdminA", ...LENDER_A, "sysadmin"], request: () => ({ pageSize: 200 }), marks: () => [A().loanAgency] },
+  {
+    method: m(LoanService, "getAgingReport"), what: "bank A's open loans", owners: ["agencyAdminA", ...LENDER_A, "sysadmin"],
+    request: () => ({ bankId: A().bankId }),
+    expect: (r) => r.buckets.reduce((n: bigint, b: { loanCount: bigint }) => n + b.loanCount, 0n) > 0n,
+    denied: (r) => r.buckets.every((b: { loanCount: bigint; outstanding: unknown[] }) => b.loanCount === 0n && b.outstanding.length === 0),
+  },
   { method: m(LoanService, "getLoan"), what: "agency A's driver's loan", owners: ["agencyDriverA", "agencyAdminA", ...LENDER_A, "sysadmin"], request: () => ({ loanId: A().loanAgency }), marks: () => [A().loanAgency] },
   { method: m(LoanService, "getLoan"), what: "lone driver A's loan", owners: ["loneDriverA", ...LENDER_A, "sysadmin"], request: () => ({ loanId: A().loanLone }), marks: () => [A().loanLone] },
   {

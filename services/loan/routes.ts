@@ -5,7 +5,9 @@
 //   loans.ts        GetLoan, ListLoans            statement.ts  GetLoanStatement
 //   repay.ts        RepayLoan, ApplyRepayment (internal)
 //   aging.ts        RunAging + the periodic job
+//   aging-report.ts GetAgingReport (buckets in aging-report-rule.ts)
 //   outbox.ts       credit restores and borrower notices, relayed to other services
+// GetOutboxStatus is the platform's (platform/outbox-status.ts).
 // Pure rules: interest.ts (fee, daily interest, balance replay),
 // allocation.ts (fees → interest → principal), aging-rule.ts, due-date.ts,
 // create-loan-rule.ts (a settlement, its product, the loan it makes).
@@ -14,6 +16,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { LoanService } from "../../gen/fuel/loan/v1/loan_pb.js";
 import type { LoanContext } from "./context.js";
 import { runAgingRpc } from "./aging.js";
+import { getAgingReport } from "./aging-report.js";
 import { createLoanFromSettlement } from "./create-loan.js";
 import { getLoan, listLoans } from "./loans.js";
 import { createLoanProduct, getLoanProduct, listLoanProducts, updateLoanProduct } from "./products.js";
@@ -34,6 +37,7 @@ export function routes(router: ConnectRouter, deps: LoanContext): void {
     getLoanProduct: getLoanProduct(deps),
     listLoanProducts: listLoanProducts(deps),
     runAging: runAgingRpc(deps),
+    getAgingReport: getAgingReport(deps),
     getOutboxStatus: async () => ({ status: await outboxStatus(deps.relay) }),
   });
 }

@@ -215,6 +215,28 @@ export async function listLoans(db: Db, f: LoanFilter): Promise<LoanRow[]> {
   );
 }
 
+/**
+ * One page of open loans in loan_id order after `after`, within a scope column (bank_id
+ * or agency_id, each on its partial index) and optionally one bank.
+ */
+export async function openLoansPage(
+  db: Db,
+  f: { scope: { column: "driver_id" | "agency_id" | "bank_id"; value: string } | null; bankId: string | null; after: string; limit: number },
+): Promise<LoanRow[]> {
+  const where = ["status <> 'PAID_OFF'", "loan_id > $1"];
+  const params: unknown[] = [f.after];
+  if (f.scope) {
+    params.push(f.scope.value);
+    where.push(`${f.scope.column} = $${params.length}`);
+  }
+  if (f.bankId) {
+    params.push(f.bankId);
+    where.push(`bank_id = $${params.length}`);
+  }
+  params.push(f.limit);
+  return await many<LoanRow>(db, `SELECT * FROM loan.loans WHERE ${where.join(" AND ")} ORDER BY loan_id LIMIT $${params.length}`, params);
+}
+
 /** Repayments of the given loans, in replay order (receive time, then recording order). */
 export async function repaymentsOf(db: Db, loanIds: string[]): Promise<Map<string, RepaymentRow[]>> {
   const out = new Map<string, RepaymentRow[]>(loanIds.map((id) => [id, []]));
