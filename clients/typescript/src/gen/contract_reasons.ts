@@ -2,6 +2,7 @@
 // google.rpc.ErrorInfo reason a contract names. Do not edit; run `npm run generate`.
 export const CONTRACT_REASONS = [
   "AGENCY_NOT_FOUND",
+  "AGING_REPORT_TOO_LARGE",
   "ALREADY_AGENCY_MEMBER",
   "AMOUNT_EXCEEDS_APPROVED",
   "AMOUNT_EXCEEDS_HOLD",
