@@ -272,6 +272,13 @@ test("a bank's day through the package: policy, product, lines, a sale's loan, r
   const feeMinor = 100n + principalMinor / 100n; // fee_fixed + 1 % (exact here)
   assert.is(loan.fee?.amountMinor, feeMinor);
   assert.is((await bank.credit.getCreditLine({ creditLineId: loneLine.creditLineId })).creditLine!.used?.amountMinor, principalMinor);
+  // The portfolio by days past due: one current loan, owing its principal and fee; the
+  // sale's hold, captured, on the line.
+  const aging = await bank.loans.getAgingReport({});
+  assert.equal(aging.buckets.map((b) => b.loanCount), [1n, 0n, 0n, 0n, 0n]);
+  assert.equal(aging.buckets[0]!.outstanding.map((m) => m.amountMinor), [principalMinor + feeMinor]);
+  const holds = (await bank.credit.listHolds({ creditLineId: loneLine.creditLineId })).holds;
+  assert.equal(holds.map((h) => [h.transactionId, h.capturedAmount?.amountMinor]), [[authorized.transactionId, principalMinor]]);
 
   // Repayments received at the bank. The first under the bank's own posting reference as
   // its key: sent again (its core system retrying after a restart), it is replayed.
