@@ -327,6 +327,13 @@ test("bad input on every method is INVALID_ARGUMENT naming the field", async () 
     ["label", () => root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: uuid, label: "" }, idem())],
     ["label", () => root.createMachineCredential({ kind: MachineKind.BANK_SYSTEM, bankId: uuid, label: "x".repeat(101) }, idem())],
     ["client_id", () => root.revokeMachineCredential({ clientId: "" }, idem())],
+    ["station_id", () => root.listMachineCredentials({ stationId: "s1" })],
+    ["kind", () => root.listMachineCredentials({ kind: 7 as MachineKind })],
+    ["page_size", () => root.listMachineCredentials({ pageSize: 201 })],
+    ["page_size", () => root.listMachineCredentials({ pageSize: -1 })],
+    ["page_token", () => root.listMachineCredentials({ pageToken: "garbage!" })],
+    ["page_token", () => root.listMachineCredentials({ pageToken: Buffer.from(JSON.stringify({ t: "2026-01-01 00:00:00+00", id: uuid })).toString("base64url") })],
+    ["page_token", () => root.listMachineCredentials({ pageToken: Buffer.from(JSON.stringify({ t: "9".repeat(18), id: uuid })).toString("base64url") })],
   ];
   for (const [field, call] of cases) {
     const e = await fails(call(), Code.InvalidArgument);

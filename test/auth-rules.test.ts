@@ -3,9 +3,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Role } from "../gen/fuel/common/v1/common_pb.js";
 import { createMemoryKv, createRedisKv, type Kv } from "../platform/kv.js";
 import { canGrant, canManageMachine, canSeeUser, userScope } from "../services/auth/grant-rules.js";
+import { decodeMachineCursor, encodeMachineCursor, machineListFilter, timestampTextOfMicros } from "../services/auth/machine-list-rule.js";
 import { hashSecret, newClientSecret, secretMatches } from "../services/auth/machines.js";
 import { codeMac, generateCode, judgeAttempt, OTP_MAX_TRIES, OTP_TTL_MS, phoneKey, smsBody } from "../services/auth/otp-code.js";
 import { otpKeys, OtpStore } from "../services/auth/otp-store.js";
@@ -240,6 +242,51 @@ test("canManageMachine: merchants their POS terminals, banks their systems", () 
   assert.not.ok(canManageMachine(principal(Role.MERCHANT_ADMIN, { merchantId: m }), bankSys));
   assert.ok(canManageMachine(principal(Role.BANK_ADMIN, { bankId: b }), bankSys));
   assert.not.ok(canManageMachine(principal(Role.BANK_ADMIN, { bankId: b }), pos));
+});
+
+test("machineListFilter: a list reaches the caller's organisation, and filters only narrow it", () => {
+  const m = randomUUID();
+  const b = randomUUID();
+  const st = randomUUID();
+  const ask = { kind: null, stationId: null, includeRevoked: false };
+  assert.equal(machineListFilter(principal(Role.SYSTEM_ADMIN), { ...ask, stationId: st, includeRevoked: true }), {
+    kind: null, merchantId: null, bankId: null, stationId: st, activeOnly: false,
+  });
+  const merchant = principal(Role.MERCHANT_ADMIN, { merchantId: m });
+  assert.equal(machineListFilter(merchant, { ...ask, stationId: st }), { kind: "POS_TERMINAL", merchantId: m, bankId: null, stationId: st, activeOnly: true });
+  assert.equal(machineListFilter(merchant, { ...ask, kind: "POS_TERMINAL" })?.merchantId, m);
+  assert.is(machineListFilter(merchant, { ...ask, kind: "BANK_SYSTEM" }), null);
+  const bank = principal(Role.BANK_ADMIN, { bankId: b });
+  assert.equal(machineListFilter(bank, ask), { kind: "BANK_SYSTEM", merchantId: null, bankId: b, stationId: null, activeOnly: true });
+  assert.is(machineListFilter(bank, { ...ask, stationId: st }), null);
+  assert.is(machineListFilter(bank, { ...ask, kind: "POS_TERMINAL" }), null);
+  // An admin bound to nothing, and every other role, reach nothing.
+  assert.is(machineListFilter(principal(Role.MERCHANT_ADMIN), ask), null);
+  assert.is(machineListFilter(principal(Role.BANK_ADMIN), ask), null);
+  for (const role of [Role.DRIVER, Role.AGENCY_ADMIN, Role.POS_TERMINAL, Role.BANK_SYSTEM, Role.SERVICE]) {
+    assert.is(machineListFilter(principal(role, { merchantId: m, bankId: b }), ask), null, Role[role]);
+  }
+});
+
+test("machine page tokens: exact to the microsecond, and nothing else decodes", () => {
+  const c = { createTimeUs: 1_796_460_450_862_371n, clientId: randomUUID() };
+  assert.equal(decodeMachineCursor(encodeMachineCursor(c)), c);
+  assert.is(decodeMachineCursor(""), null);
+  assert.is(timestampTextOfMicros(c.createTimeUs), "2026-12-05T08:47:30.862371Z");
+  assert.is(timestampTextOfMicros(0n), "1970-01-01T00:00:00.000000Z");
+  assert.is(timestampTextOfMicros(253_402_300_799_999_999n), "9999-12-31T23:59:59.999999Z");
+  const token = (k: unknown) => Buffer.from(JSON.stringify(k)).toString("base64url");
+  for (const bad of [
+    "garbage!",
+    token({ t: "2026-12-05 08:47:30.862371+00", id: c.clientId }),
+    token({ t: "-1", id: c.clientId }),
+    token({ t: "253402300800000000", id: c.clientId }),
+    token({ t: "1", id: "1 OR 1=1" }),
+    token({ t: 1, id: c.clientId }),
+    token({ id: c.clientId }),
+  ]) {
+    assert.throws(() => decodeMachineCursor(bad), (e: ConnectError) => e.code === Code.InvalidArgument && e.rawMessage.startsWith("page_token:"), bad);
+  }
 });
 
 test("client secrets: 256-bit, stored as a hash, compared exactly", () => {

@@ -149,6 +149,15 @@ const CASES: Case[] = [
     request: (c) => ({ clientId: c.owner ? take(w.pools.credentials) : keep(w.pools.credentials) }),
     expect: (r, q) => r.credential.clientId === q.clientId && r.credential.active === false,
   },
+  {
+    // A foreign station in the filter is answered like any station with nothing of the caller's.
+    method: m(AuthService, "listMachineCredentials"), what: "station A's terminals", owners: ["sysadmin", "merchantAdminA"],
+    request: () => ({ stationId: A().stationId, pageSize: 200 }), marks: () => [A().terminal.principal.subjectId],
+  },
+  {
+    method: m(AuthService, "listMachineCredentials"), what: "bank A's core systems", owners: ["sysadmin", "bankAdminA"],
+    request: () => ({ kind: MachineKind.BANK_SYSTEM, pageSize: 200 }), marks: () => [A().bankSystem.principal.subjectId],
+  },
 
   // ---- KycService (banks read every applicant and review KYC by design: they lend to anyone)
   {

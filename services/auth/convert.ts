@@ -14,6 +14,7 @@ import { Role } from "../../gen/fuel/common/v1/common_pb.js";
 import type { Principal } from "../../platform/context.js";
 import { maskPhone } from "../../platform/validate.js";
 import { roleFromName, roleName } from "../../platform/tokens.js";
+import type { MachineKindName } from "./grant-rules.js";
 import type { MachineRow, UserRoleName, UserRow } from "./store.js";
 
 export function userRoleName(role: Role): UserRoleName {
@@ -59,7 +60,13 @@ export function userMsg(u: UserRow): User {
   });
 }
 
-export function machineMsg(m: MachineRow): MachineCredential {
+/** A kind already checked to be set and known. */
+export function machineKindName(kind: MachineKind): MachineKindName {
+  return kind === MachineKind.POS_TERMINAL ? "POS_TERMINAL" : "BANK_SYSTEM";
+}
+
+/** Needs no secret hash: a list never selects it. */
+export function machineMsg(m: Omit<MachineRow, "secret_hash">): MachineCredential {
   return create(MachineCredentialSchema, {
     clientId: m.client_id,
     kind: m.kind === "POS_TERMINAL" ? MachineKind.POS_TERMINAL : MachineKind.BANK_SYSTEM,

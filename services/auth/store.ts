@@ -204,3 +204,50 @@ export async function machineById(db: Db, clientId: string): Promise<MachineRow 
 export async function revokeMachine(db: Db, clientId: string): Promise<MachineRow | undefined> {
   return await one<MachineRow>(db, `UPDATE auth.machine_credentials SET active = false WHERE client_id = $1 RETURNING ${MACHINE_COLS}`, [clientId]);
 }
+
+/** A credential as a list shows it: no secret hash, and its issue instant to the microsecond. */
+export type MachineListRow = Omit<MachineRow, "secret_hash"> & {
+  /** create_time in microseconds since the Unix epoch, as text (page tokens). */
+  create_time_us: string;
+};
+
+const MACHINE_LIST_COLS = `client_id, kind, station_id, merchant_id, bank_id, label, active, create_time,
+  (extract(epoch FROM create_time) * 1000000)::bigint::text AS create_time_us`;
+
+export interface ListMachinesQuery {
+  kind: MachineRow["kind"] | null;
+  merchantId: string | null;
+  bankId: string | null;
+  stationId: string | null;
+  activeOnly: boolean;
+  /** The last row of the previous page; create_time as timestamptz text. */
+  after: { createTime: string; clientId: string } | null;
+  limit: number;
+}
+
+/** Newest first, keyset-paginated on (create_time, client_id), on the index of the narrowest scope. */
+export async function listMachines(db: Db, q: ListMachinesQuery): Promise<MachineListRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const eq = (column: string, value: string | null) => {
+    if (value === null) return;
+    params.push(value);
+    where.push(`${column} = $${params.length}`); // column names are literals here, never input
+  };
+  eq("merchant_id", q.merchantId);
+  eq("bank_id", q.bankId);
+  eq("station_id", q.stationId);
+  eq("kind", q.kind);
+  if (q.activeOnly) where.push("active");
+  if (q.after) {
+    params.push(q.after.createTime, q.after.clientId);
+    where.push(`(create_time, client_id) < ($${params.length - 1}::timestamptz, $${params.length})`);
+  }
+  params.push(q.limit);
+  return await many<MachineListRow>(
+    db,
+    `SELECT ${MACHINE_LIST_COLS} FROM auth.machine_credentials ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY create_time DESC, client_id DESC LIMIT $${params.length}`,
+    params,
+  );
+}
