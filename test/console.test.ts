@@ -1,11 +1,12 @@
 // The back office in a real browser: Debian's Chromium driven by playwright-core against
 // the whole system, signing in through the real flow (OTP read from the dev inbox). An
 // officer approves a driver's documents and opens a line (and meets a version conflict);
-// a merchant admin on a phone-sized screen changes a price and issues and revokes a
-// terminal; a driver is shown that the officer's screens are not theirs, and the server
-// refuses them too. Also: the page's CSP, where tokens live, the refresh cookie's flags.
-// Screenshots go to $TMPDIR/fuel-console-shots (CONSOLE_SHOTS_DIR to move them); with
-// UPDATE_CONSOLE_DOCS=1 two of them are copied to docs/console/ for the README.
+// a merchant admin on a phone-sized screen changes a price, issues a terminal, finds it
+// listed after a reload and revokes it; a driver is shown that the officer's screens are
+// not theirs, and the server refuses them too. Also: the page's CSP, where tokens live,
+// the refresh cookie's flags. Screenshots go to $TMPDIR/fuel-console-shots
+// (CONSOLE_SHOTS_DIR to move them); with UPDATE_CONSOLE_DOCS=1 two of them are copied to
+// docs/console/ for the README.
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -272,7 +273,7 @@ function browserScenarios(): void {
     }
   });
 
-  test("a merchant admin on a phone changes a price, issues a terminal (secret shown once) and revokes it", async () => {
+  test("a merchant admin on a phone changes a price, issues a terminal (secret shown once), finds it listed and revokes it", async () => {
     const { page, context, problems } = await open({ width: 390, height: 844 });
     try {
       await signIn(page, world.merchantPhone);
@@ -300,8 +301,25 @@ function browserScenarios(): void {
       assert.is(await page.getByTestId("client-secret").count(), 0);
       assert.not.ok((await page.content()).includes(secret), "the secret is gone from the page");
 
-      await page.getByRole("row", { name: /Pump 1 terminal/ }).getByRole("button", { name: "Revoke" }).click();
-      await page.getByRole("row", { name: /Pump 1 terminal/ }).getByText("Revoked").waitFor();
+      // The list comes from the server (ListMachineCredentials), so a reload still shows the
+      // terminal, with its station's name, and never its secret.
+      const row = page.getByRole("row", { name: /Pump 1 terminal/ });
+      await row.waitFor();
+      await page.reload();
+      await page.getByTestId("role").waitFor();
+      await row.waitFor();
+      assert.ok((await row.textContent())!.includes(clientId));
+      await row.getByText("Marina Road").waitFor();
+      assert.not.ok((await page.content()).includes(secret), "the secret is not listed");
+      await shot(page, "terminals-list");
+
+      // Revoked, it leaves the list of active terminals, and shows as revoked when asked for.
+      await row.getByRole("button", { name: "Revoke" }).click();
+      await page.getByText("Revoked Pump 1 terminal.").waitFor();
+      await row.waitFor({ state: "detached" });
+      await page.getByLabel("Show revoked").check();
+      await row.getByText("Revoked").waitFor();
+      assert.is(await row.getByRole("button", { name: "Revoke" }).count(), 0);
       await fails(connectJson(AuthService, sys.gatewayUrl).exchangeClientCredentials({ clientId, clientSecret: secret }), Code.Unauthenticated, "CLIENT_CREDENTIALS_INVALID");
 
       // Officers' screens are not offered to a merchant.
