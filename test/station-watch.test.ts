@@ -22,7 +22,7 @@ import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { createPool } from "../platform/db.js";
 import type { ServiceDeps } from "../platform/service.js";
 import { watchAvailability } from "../services/station/watch.js";
-import type { StationContext } from "../services/station/index.js";
+import type { StationContext } from "../services/station/context.js";
 import { ChangeListener, WatchHub } from "../services/station/watch-hub.js";
 import { connectJson } from "./helpers/clients.js";
 import { realPostgres, startTestSystem, type TestSystem } from "./helpers/system.js";

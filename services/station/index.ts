@@ -4,19 +4,15 @@
 // PostgreSQL); embedded (PGlite), writers feed the hub in-process instead.
 import { StationService } from "../../gen/fuel/station/v1/station_pb.js";
 import { log } from "../../platform/logger.js";
-import { serviceModule, type ServiceDeps } from "../../platform/service.js";
+import { serviceModule } from "../../platform/service.js";
+import { stationContext, type StationContext } from "./context.js";
 import { routes } from "./routes.js";
-import { ChangeListener, WatchHub } from "./watch-hub.js";
-
-/** What the instance's handlers and its listener share: the watch hub. */
-export interface StationContext extends ServiceDeps {
-  hub: WatchHub;
-}
+import { ChangeListener } from "./watch-hub.js";
 
 export const stationModule = serviceModule<StationContext>({
   name: "station",
   services: [StationService],
-  context: (deps) => ({ ...deps, hub: new WatchHub(deps.pool, { notify: !deps.database.embedded }) }),
+  context: stationContext,
   routes: (router, ctx) => routes(router, ctx, ctx.hub),
   async start(ctx) {
     const { hub } = ctx;
