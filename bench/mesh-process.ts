@@ -90,9 +90,13 @@ export async function startMeshProcess(extraEnv: Record<string, string>): Promis
 /** The node flags `npm start` gives the mesh (package.json `scripts.start`, before `--import`). */
 function startFlags(): string[] {
   const start: string = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")).scripts.start;
-  const words = start.split(/\s+/);
+  // The script may run other steps first (the console's build): the flags are the mesh's own.
+  const mesh = start.split("&&").map((c) => c.trim()).find((c) => c.endsWith("bin/mesh.ts"));
+  const words = mesh?.split(/\s+/) ?? [];
   const flags = words.slice(1, words.indexOf("--import"));
-  if (words[0] !== "node" || flags.some((f) => !f.startsWith("--"))) throw new Error(`cannot read node flags from the start script: ${start}`);
+  if (words[0] !== "node" || flags.length === 0 || flags.some((f) => !f.startsWith("--"))) {
+    throw new Error(`cannot read the mesh's node flags from the start script: ${start}`);
+  }
   return flags;
 }
 
