@@ -63,9 +63,15 @@ export function enumValue<E extends Record<string, string | number>>(field: stri
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 200;
 
+/**
+ * The one page-size rule of every List method (AIP-158): 0 asks for the default, more
+ * than the maximum is served as the maximum (the caller pages on with the token), and
+ * only a negative size is a mistake.
+ */
 export function pageSize(value: number, field = "page_size"): number {
-  if (value < 0 || value > PAGE_SIZE_MAX) throw invalidArgument(field, `must be from 0 to ${PAGE_SIZE_MAX}`);
-  return value === 0 ? PAGE_SIZE_DEFAULT : value;
+  if (value < 0) throw invalidArgument(field, "must not be negative");
+  if (value === 0) return PAGE_SIZE_DEFAULT;
+  return Math.min(value, PAGE_SIZE_MAX);
 }
 
 /**

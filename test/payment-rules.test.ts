@@ -17,7 +17,6 @@ import { allocationResult, matchReceived, resolveAllocations, type LoanBalance }
 import { parseGatewayPayment } from "../services/payment/gateway-client.js";
 import { validateInitiate, validateReturnUrl } from "../services/payment/initiate.js";
 import { backoffMs } from "../services/payment/outbox.js";
-import { pageSizeOf } from "../services/payment/read.js";
 import { parseSignatures, sign, signatureHeader, verifyDelivery } from "../services/payment/signature.js";
 import { canTransition, decideEvent, type EventKind, type PayStatus } from "../services/payment/status-rule.js";
 import { parseWebhookEvent } from "../services/payment/webhook-event.js";
@@ -230,13 +229,6 @@ test("initiate validation names the bad field", () => {
   assert.is(ok.method, "CARD");
   assert.is(validateReturnUrl("http://localhost:3000/x", false), "http://localhost:3000/x");
   assert.is(caught(() => validateReturnUrl("http://localhost:3000/x", true)).code, Code.InvalidArgument);
-});
-
-test("page size: 0 → 50, above 200 → 200, negative refused", () => {
-  assert.is(pageSizeOf(0), 50);
-  assert.is(pageSizeOf(7), 7);
-  assert.is(pageSizeOf(5000), 200);
-  assert.is(fieldOf(caught(() => pageSizeOf(-1))), "page_size");
 });
 
 // ---- parsing -------------------------------------------------------------------------

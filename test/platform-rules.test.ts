@@ -49,10 +49,17 @@ test("validators name the field", () => {
   assert.is(fieldOf(() => v.text("full_name", "ab\u0000c", 2, 100)), "full_name");
   assert.is(fieldOf(() => v.currency("currency", "usd")), "currency");
   assert.is(fieldOf(() => v.email("email", "not-an-email")), "email");
-  assert.is(fieldOf(() => v.pageSize(201)), "page_size");
+  assert.is(fieldOf(() => v.pageSize(-1)), "page_size");
   assert.is(fieldOf(() => v.decodePageToken("%%%", ["id"])), "page_token");
   assert.is(v.phone("phone", "+2348012345678"), "+2348012345678");
+});
+
+test("one page-size rule: 0 → 50, above 200 → 200, negative refused", () => {
   assert.is(v.pageSize(0), 50);
+  assert.is(v.pageSize(7), 7);
+  assert.is(v.pageSize(200), 200);
+  assert.is(v.pageSize(5000), 200);
+  assert.is(fieldOf(() => v.pageSize(-1)), "page_size");
 });
 
 test("page tokens round-trip and reject tampering", () => {

@@ -15,7 +15,7 @@ import * as store from "./store.js";
 export function listLedgerEntries(deps: ServiceDeps) {
   return async (req: ListLedgerEntriesRequest, ctx: HandlerContext) => {
     const lineId = v.uuid("credit_line_id", req.creditLineId);
-    const limit = req.pageSize > v.PAGE_SIZE_MAX ? v.PAGE_SIZE_MAX : v.pageSize(req.pageSize);
+    const limit = v.pageSize(req.pageSize);
     const start = req.startTime ? timestampDate(req.startTime) : null;
     const end = req.endTime ? timestampDate(req.endTime) : null;
     if (start && end && start > end) throw invalidArgument("start_time", "must not be after end_time");

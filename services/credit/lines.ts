@@ -171,7 +171,7 @@ export function getCreditLine(deps: ServiceDeps) {
 export function listCreditLines(deps: ServiceDeps) {
   return async (req: ListCreditLinesRequest, ctx: HandlerContext) => {
     const viewer = viewerOf(ctx);
-    const limit = req.pageSize > v.PAGE_SIZE_MAX ? v.PAGE_SIZE_MAX : v.pageSize(req.pageSize);
+    const limit = v.pageSize(req.pageSize);
     const statuses = req.statuses.map((s) => {
       const n = lineStatusName(s);
       if (!n) throw invalidArgument("statuses", "contains an unknown status");

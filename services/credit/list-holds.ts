@@ -19,7 +19,7 @@ const STORED_STATUS = new Map<HoldStatus, store.HoldRow["status"]>(
 export function listHolds(deps: ServiceDeps) {
   return async (req: ListHoldsRequest, ctx: HandlerContext) => {
     const lineId = v.uuid("credit_line_id", req.creditLineId);
-    const limit = req.pageSize > v.PAGE_SIZE_MAX ? v.PAGE_SIZE_MAX : v.pageSize(req.pageSize);
+    const limit = v.pageSize(req.pageSize);
     const statuses = [...new Set(req.statuses)].map((s) => {
       const stored = STORED_STATUS.get(s);
       if (!stored) throw invalidArgument("statuses", `${s} is not a hold status`);

@@ -98,7 +98,7 @@ export function getCreditProgram(deps: ServiceDeps) {
 export function listCreditPrograms(deps: ServiceDeps) {
   return async (req: ListCreditProgramsRequest, ctx: HandlerContext) => {
     const viewer = viewerOf(ctx);
-    const limit = req.pageSize > v.PAGE_SIZE_MAX ? v.PAGE_SIZE_MAX : v.pageSize(req.pageSize);
+    const limit = v.pageSize(req.pageSize);
     let bankId = v.optionalUuid("bank_id", req.bankId);
     if (viewer.kind === "bank") {
       if (bankId && bankId !== viewer.bankId) return create(ListCreditProgramsResponseSchema, {});

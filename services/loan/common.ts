@@ -29,13 +29,6 @@ export function timeIn(field: string, t: Timestamp | undefined): Date | null {
   return d;
 }
 
-/** page_size: 0 → 50, above 200 → 200, negative → INVALID_ARGUMENT. */
-export function pageSizeOf(n: number): number {
-  if (n < 0) throw invalidArgument("page_size", "must not be negative");
-  if (n === 0) return v.PAGE_SIZE_DEFAULT;
-  return Math.min(n, v.PAGE_SIZE_MAX);
-}
-
 export function pageAfter(token: string): { t: string; id: string } | null {
   const k = v.decodePageToken(token, ["t", "id"]);
   if (!k) return null;

@@ -7,7 +7,7 @@ import { invalidArgument } from "../../platform/errors.js";
 import type { ServiceDeps } from "../../platform/service.js";
 import * as v from "../../platform/validate.js";
 import { canSee, loanNotFound, scopeOf } from "./access.js";
-import { pageAfter, pageSizeOf, timeIn } from "./common.js";
+import { pageAfter, timeIn } from "./common.js";
 import { loanToProto, statusName } from "./convert.js";
 import * as store from "./store.js";
 
@@ -32,7 +32,7 @@ export function listLoans(deps: ServiceDeps) {
     const start = timeIn("start_time", req.startTime);
     const end = timeIn("end_time", req.endTime);
     if (start && end && start > end) throw invalidArgument("start_time", "must not be after end_time");
-    const size = pageSizeOf(req.pageSize);
+    const size = v.pageSize(req.pageSize);
     const after = pageAfter(req.pageToken);
     if (scope.kind === "none") return create(ListLoansResponseSchema, {});
     const rows = await store.listLoans(deps.pool, {

@@ -22,7 +22,7 @@ import { invalidArgument, permissionDenied } from "../../platform/errors.js";
 import type { LoanContext } from "./context.js";
 import * as v from "../../platform/validate.js";
 import { productNotFound, scopeOf } from "./access.js";
-import { pageAfter, pageSizeOf, versionMismatch } from "./common.js";
+import { pageAfter, versionMismatch } from "./common.js";
 import { productToProto } from "./convert.js";
 import * as store from "./store.js";
 import type { ProductRow } from "./store.js";
@@ -147,7 +147,7 @@ export function listLoanProducts(deps: LoanContext) {
     const filterBank = v.optionalUuid("bank_id", req.bankId);
     const currency = req.currency === "" ? null : v.currency("currency", req.currency);
     if (req.status !== LoanProductStatus.UNSPECIFIED) v.enumValue("status", req.status, LoanProductStatus);
-    const size = pageSizeOf(req.pageSize);
+    const size = v.pageSize(req.pageSize);
     const after = pageAfter(req.pageToken);
     let bankId = filterBank;
     if (scope.kind === "row") {

@@ -31,13 +31,6 @@ export function getPayment(deps: ServiceDeps) {
   };
 }
 
-/** page_size: 0 → 50, above 200 → 200, negative → INVALID_ARGUMENT. */
-export function pageSizeOf(value: number): number {
-  if (value < 0) throw invalidArgument("page_size", "must not be negative");
-  if (value === 0) return v.PAGE_SIZE_DEFAULT;
-  return Math.min(value, v.PAGE_SIZE_MAX);
-}
-
 export function listFilterOf(req: ListPaymentsRequest): ListFilter {
   const statuses: PayStatus[] = req.statuses.map((s, i) => {
     const name = s === PaymentStatus.UNSPECIFIED ? null : statusName(s);
@@ -62,7 +55,7 @@ export function listFilterOf(req: ListPaymentsRequest): ListFilter {
     start,
     end,
     after,
-    limit: pageSizeOf(req.pageSize),
+    limit: v.pageSize(req.pageSize),
   };
 }
 

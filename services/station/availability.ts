@@ -114,7 +114,7 @@ export const getPriceHistory = (deps: ServiceDeps) => async (req: GetPriceHistor
   const start = req.startTime ? timestampDate(req.startTime) : null;
   const end = req.endTime ? timestampDate(req.endTime) : null;
   if (start && end && start > end) throw invalidArgument("start_time", "must not be after end_time");
-  const limit = v.pageSize(Math.min(req.pageSize, v.PAGE_SIZE_MAX));
+  const limit = v.pageSize(req.pageSize);
   const token = v.decodePageToken(req.pageToken, ["time", "id"]);
   if (token && (!/^\d{1,19}$/.test(token.id) || Number.isNaN(Date.parse(token.time)))) {
     throw invalidArgument("page_token", "is not a token from a previous response");

@@ -33,7 +33,7 @@ export const searchNearby = (deps: ServiceDeps) => async (req: SearchNearbyReque
   const fuelType = req.fuelType === 0 ? null : val.fuelType("fuel_type", req.fuelType);
   const sort = sortOf(req.sort);
   if (sort === "PRICE" && !fuelType) throw invalidArgument("fuel_type", "is required to sort by price");
-  const limit = v.pageSize(Math.min(req.pageSize, v.PAGE_SIZE_MAX));
+  const limit = v.pageSize(req.pageSize);
   const key = searchKey([center.latitude, center.longitude, radiusM, fuelType, req.openNow, sort]);
   const token = v.decodePageToken(req.pageToken, ["q", "c", "id", "p"]);
   let after: store.NearbyQuery["after"] = null;

@@ -162,7 +162,7 @@ export const listStations = (deps: ServiceDeps) => async (req: ListStationsReque
     if (!name) throw invalidArgument(`statuses[${i}]`, "is not a station status");
     return name;
   });
-  const limit = v.pageSize(Math.min(req.pageSize, v.PAGE_SIZE_MAX));
+  const limit = v.pageSize(req.pageSize);
   const token = v.decodePageToken(req.pageToken, ["name", "id"]);
   if (token) v.uuid("page_token", token.id);
   const rows = await store.listStations(deps.pool, { merchantId, statuses, after: token, limit: limit + 1 });

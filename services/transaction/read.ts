@@ -42,8 +42,7 @@ export function listTransactions(deps: ServiceDeps) {
     const start = dateOf(req.startTime);
     const end = dateOf(req.endTime);
     if (start && end && start.getTime() > end.getTime()) throw invalidArgument("start_time", "must not be after end_time");
-    if (req.pageSize < 0) throw invalidArgument("page_size", "must be ≥ 0");
-    const limit = req.pageSize === 0 ? v.PAGE_SIZE_DEFAULT : Math.min(req.pageSize, v.PAGE_SIZE_MAX);
+    const limit = v.pageSize(req.pageSize);
     const token = v.decodePageToken(req.pageToken, ["t", "id"]);
     let after: { time: Date; id: string } | undefined;
     if (token) {

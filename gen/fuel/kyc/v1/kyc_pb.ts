@@ -710,7 +710,8 @@ export const GetDriverResponseSchema: GenMessage<GetDriverResponse> = /*@__PURE_
  */
 export type ListDriversRequest = Message<"fuel.kyc.v1.ListDriversRequest"> & {
   /**
-   * Maximum drivers to return: default 50, at most 200.
+   * Maximum drivers to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -1045,7 +1046,8 @@ export const GetAgencyResponseSchema: GenMessage<GetAgencyResponse> = /*@__PURE_
  */
 export type ListAgenciesRequest = Message<"fuel.kyc.v1.ListAgenciesRequest"> & {
   /**
-   * Maximum agencies to return: default 50, at most 200.
+   * Maximum agencies to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -1276,7 +1278,8 @@ export const GetBankResponseSchema: GenMessage<GetBankResponse> = /*@__PURE__*/
  */
 export type ListBanksRequest = Message<"fuel.kyc.v1.ListBanksRequest"> & {
   /**
-   * Maximum banks to return: default 50, at most 200.
+   * Maximum banks to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -1430,7 +1433,8 @@ export const GetMerchantResponseSchema: GenMessage<GetMerchantResponse> = /*@__P
  */
 export type ListMerchantsRequest = Message<"fuel.kyc.v1.ListMerchantsRequest"> & {
   /**
-   * Maximum merchants to return: default 50, at most 200.
+   * Maximum merchants to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -1556,7 +1560,8 @@ export type ListDocumentsRequest = Message<"fuel.kyc.v1.ListDocumentsRequest"> &
   owner?: Owner | undefined;
 
   /**
-   * Maximum documents to return: default 50, at most 200.
+   * Maximum documents to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 2;
    */

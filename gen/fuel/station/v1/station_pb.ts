@@ -1196,7 +1196,8 @@ export type FindFillUpStationsRequest = Message<"fuel.station.v1.FindFillUpStati
   sort: NearbySort;
 
   /**
-   * Most stations returned: default 20 when 0, at most 50.
+   * Most stations returned: default 20 when 0, at most 50 (larger values are treated as 50);
+   * negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 8;
    */

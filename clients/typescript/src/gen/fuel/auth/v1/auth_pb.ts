@@ -734,7 +734,8 @@ export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
  */
 export type ListUsersRequest = Message<"fuel.auth.v1.ListUsersRequest"> & {
   /**
-   * Maximum users to return: default 50, at most 200.
+   * Maximum users to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -1060,7 +1061,8 @@ export type ListMachineCredentialsRequest = Message<"fuel.auth.v1.ListMachineCre
   includeRevoked: boolean;
 
   /**
-   * Maximum credentials to return: default 50, at most 200.
+   * Maximum credentials to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 4;
    */

@@ -378,7 +378,8 @@ export type ListCreditProgramsRequest = Message<"fuel.credit.v1.ListCreditProgra
   bankId: string;
 
   /**
-   * Maximum results per page: default 50 when 0, at most 200; negative → INVALID_ARGUMENT.
+   * Maximum results per page: default 50 when 0, at most 200 (larger values are treated as
+   * 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 2;
    */

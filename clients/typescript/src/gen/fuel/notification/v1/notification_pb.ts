@@ -491,7 +491,8 @@ export const RegisterPushDeviceResponseSchema: GenMessage<RegisterPushDeviceResp
  */
 export type ListNotificationsRequest = Message<"fuel.notification.v1.ListNotificationsRequest"> & {
   /**
-   * Maximum notifications to return: default 50, at most 200.
+   * Maximum notifications to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -603,7 +604,8 @@ export const MarkNotificationsReadResponseSchema: GenMessage<MarkNotificationsRe
  */
 export type ListDeliveriesRequest = Message<"fuel.notification.v1.ListDeliveriesRequest"> & {
   /**
-   * Maximum deliveries to return: default 50, at most 200.
+   * Maximum deliveries to return: default 50 when 0, at most 200 (larger values are treated
+   * as 200); negative → INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
