@@ -75,6 +75,10 @@ export function form(attrs: Attrs, fields: Child[], submitLabel: string, action:
 export function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
   const id = input.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   input.id = id;
+  // A checkbox reads as a sentence: the box, then what ticking it means, on one line.
+  if (input instanceof HTMLInputElement && input.type === "checkbox") {
+    return h("div", { class: "field check" }, input, h("label", { for: id }, label), hint ? h("small", { class: "muted" }, hint) : null);
+  }
   return h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("small", { class: "muted" }, hint) : null);
 }
 
