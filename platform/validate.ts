@@ -68,10 +68,10 @@ export const PAGE_SIZE_MAX = 200;
  * than the maximum is served as the maximum (the caller pages on with the token), and
  * only a negative size is a mistake.
  */
-export function pageSize(value: number, field = "page_size"): number {
-  if (value < 0) throw invalidArgument(field, "must not be negative");
-  if (value === 0) return PAGE_SIZE_DEFAULT;
-  return Math.min(value, PAGE_SIZE_MAX);
+export function pageSize(value: number, bounds: { defaultSize: number; maxSize: number } = { defaultSize: PAGE_SIZE_DEFAULT, maxSize: PAGE_SIZE_MAX }): number {
+  if (value < 0) throw invalidArgument("page_size", "must not be negative");
+  if (value === 0) return bounds.defaultSize;
+  return Math.min(value, bounds.maxSize);
 }
 
 /**

@@ -73,8 +73,7 @@ export const findFillUpStations = (deps: ServiceDeps) => async (req: FindFillUpS
   if (!(req.sort in NearbySort)) throw invalidArgument("sort", "is not a known sort order");
   const byPrice = req.sort === NearbySort.PRICE;
   if (byPrice && asked === null) throw invalidArgument("fuel_type", "is required to sort by price");
-  if (req.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
-  const limit = Math.min(req.pageSize || PAGE_DEFAULT, PAGE_MAX);
+  const limit = v.pageSize(req.pageSize, { defaultSize: PAGE_DEFAULT, maxSize: PAGE_MAX });
 
   const now = deps.now();
   const answer = (reason: string, a: GetAvailableCreditResponse | null) => create(FindFillUpStationsResponseSchema, {
